@@ -1,0 +1,150 @@
+"""``bandctl``: the command line. Parses arguments, calls the library, prints, exits.
+
+No business logic lives here: each command is a few lines around functions of
+``controller.manifest``, ``controller.bands``, ``controller.render``,
+``controller.sim`` and the live controller.
+
+Exit codes follow ``kubectl diff``: 0 nothing to change / all valid, 1 changes / invalid,
+2 or more for errors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+EXIT_OK = 0
+EXIT_CHANGES = 1
+EXIT_INVALID = 1
+EXIT_ERROR = 2
+
+
+def _cmd_validate(args: argparse.Namespace) -> int:
+    from controller.manifest import validate_paths
+
+    result = validate_paths(args.paths)
+    for error in result.errors:
+        print(error, file=sys.stderr)
+    if result.errors:
+        print(f"{len(result.errors)} error(s) in {len(args.paths)} path(s)", file=sys.stderr)
+        return EXIT_INVALID
+    print(f"{len(result.specs)} manifest(s) valid")
+    return EXIT_OK
+
+
+def _cmd_diff(args: argparse.Namespace) -> int:
+    from controller import render
+    from controller.bands import plan
+    from controller.manifest import validate_paths
+
+    loaded = validate_paths(args.file)
+    if loaded.errors:
+        for error in loaded.errors:
+            print(error, file=sys.stderr)
+        return EXIT_ERROR
+    if args.state is None:
+        from controller.live import live_diff_inputs  # the live venue: reads, sends nothing
+
+        try:
+            state, now = live_diff_inputs(loaded.specs)
+        except Exception as exc:  # noqa: BLE001 - any venue failure is a clean exit 2
+            print(f"error: {exc}", file=sys.stderr)
+            return EXIT_ERROR
+    else:
+        from controller.statefile import StateFileError, load_state
+
+        try:
+            state = load_state(args.state)
+        except StateFileError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_ERROR
+        now = render.resolve_now(args.now, state)
+    result = plan(loaded.specs, state, now)
+    if args.output == "json":
+        print(render.plan_json(result))
+    else:
+        print(render.plan_text(result, color=render.use_color(sys.stdout)), end="")
+    return EXIT_CHANGES if result.has_changes else EXIT_OK
+
+
+def _cmd_import(args: argparse.Namespace) -> int:
+    from controller.legacy import LegacyImportError, import_bands_json
+
+    try:
+        text = import_bands_json(
+            args.bands, condition_id=args.condition_id, yes=args.yes, no=args.no, name=args.name
+        )
+    except LegacyImportError as exc:
+        print(exc, file=sys.stderr)
+        return EXIT_ERROR
+    sys.stdout.write(text)
+    return EXIT_OK
+
+
+def _cmd_sim(args: argparse.Namespace) -> int:
+    from controller.sim.server import run_sim_command
+
+    return run_sim_command(args)
+
+
+def _cmd_live(args: argparse.Namespace) -> int:
+    from controller.live import run_command
+
+    return run_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bandctl", description="Declarative market-making controller for Polymarket's CLOB."
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="check manifests; exit 1 if any is invalid")
+    p.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories")
+    p.set_defaults(func=_cmd_validate)
+
+    p = sub.add_parser("diff", help="show the orders a reconcile would place and cancel (sends nothing)")
+    p.add_argument("-f", "--file", action="append", required=True, metavar="PATH", help="manifests")
+    p.add_argument("--state", metavar="STATE.json", help="plan against this snapshot instead of the venue")
+    p.add_argument("--now", metavar="RFC3339", help="planning time (default: the snapshot's time)")
+    p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    p.set_defaults(func=_cmd_diff)
+
+    p = sub.add_parser("import", help="convert a poly-market-maker bands.json into a manifest")
+    p.add_argument("bands", metavar="bands.json")
+    p.add_argument("--condition-id", required=True)
+    p.add_argument("--yes", required=True, metavar="TOKEN_ID")
+    p.add_argument("--no", required=True, metavar="TOKEN_ID")
+    p.add_argument("--name", help="metadata.name (default: derived from the file name)")
+    p.set_defaults(func=_cmd_import)
+
+    p = sub.add_parser("sim", help="run the local Polymarket CLOB V2 exchange emulator")
+    p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
+    p.add_argument("--config", metavar="sim.yaml", help="markets and accounts (default: built-in demo)")
+    p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--print-config", action="store_true", help="print the built-in demo config and exit")
+    p.set_defaults(func=_cmd_sim)
+
+    for name, help_text in (
+        ("run", "run the controller: keep every manifest's quotes converged"),
+        ("apply", "run one reconcile pass against the venue and exit"),
+    ):
+        p = sub.add_parser(name, help=help_text)
+        p.add_argument("-f", "--file", action="append", metavar="PATH", help="manifests")
+        p.add_argument("--sim", action="store_true", help="start the built-in emulator and use it")
+        p.add_argument("--cancel-unmanaged", action="store_true")
+        p.set_defaults(func=_cmd_live, live_mode=name)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return int(args.func(args))
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

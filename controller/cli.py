@@ -48,7 +48,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
         try:
             state, now = live_diff_inputs(loaded.specs)
-        except Exception as exc:  # noqa: BLE001 - any venue failure is a clean exit 2
+        except Exception as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
     else:

@@ -1,0 +1,427 @@
+"""The live observed state: books, our open orders and balances, kept current.
+
+Fed from two directions, both hostile until parsed:
+
+* the WebSocket channels (``book``, ``price_change``, ``tick_size_change``,
+  ``last_trade_price`` on the market channel; ``order`` and ``trade`` on the user
+  channel), and
+* REST resyncs (books, open orders, balances), which are the truth whenever they
+  disagree with what the streams said.
+
+It also records the controller's own actions the moment the exchange answers, so
+a reconcile that starts before the stream confirms an order never places it twice.
+
+:meth:`ObservedStore.snapshot` freezes what one market's reconcile needs into the
+planner's immutable :class:`~controller.state.ObservedState`. Nothing here decides
+anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+
+ZERO = Decimal(0)
+
+
+def _dec(value: Any) -> Decimal | None:
+    if isinstance(value, bool) or value is None:
+        return None
+    try:
+        result = Decimal(str(value))
+    except InvalidOperation:
+        return None
+    return result if result.is_finite() else None
+
+
+@dataclass
+class _TokenBook:
+    bids: dict[Decimal, Decimal] = field(default_factory=dict)
+    asks: dict[Decimal, Decimal] = field(default_factory=dict)
+    # How many stream messages changed this book: lets a REST resync tell a frozen
+    # stream (exchange changed, stream said nothing) from a quiet market.
+    stream_updates: int = 0
+    synced: bool = False
+
+    def freeze(self) -> Book:
+        return Book(
+            bids=tuple(Level(p, s) for p, s in sorted(self.bids.items(), reverse=True) if s > 0),
+            asks=tuple(Level(p, s) for p, s in sorted(self.asks.items()) if s > 0),
+        )
+
+    def replace_with(self, book: Book) -> None:
+        self.bids = {lv.price: lv.size for lv in book.bids}
+        self.asks = {lv.price: lv.size for lv in book.asks}
+        self.synced = True
+
+
+@dataclass
+class _Market:
+    condition_id: str
+    token_ids: tuple[str, ...]
+    tick_size: Decimal
+    min_order_size: Decimal
+    neg_risk: bool
+    books: dict[str, _TokenBook]
+    last_trade_price: Decimal | None = None
+    stale_reason: str | None = "no market data yet"
+    unsettled: str | None = None  # why our orders there must be re-read before placing
+
+
+class ObservedStore:
+    """Thread-safe; every method may be called from any thread."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+        self._markets: dict[str, _Market] = {}
+        self._token_market: dict[str, str] = {}
+        self._orders: dict[str, OpenOrder] = {}
+        # size_matched already reflected in balances, per order id (fills move balances once).
+        self._matched_applied: dict[str, Decimal] = {}
+        self._collateral = ZERO
+        self._tokens: dict[str, Decimal] = {}
+        self.balances_synced = False
+
+    # -- markets --------------------------------------------------------------------
+
+    def track_market(
+        self, condition_id: str, token_ids: Iterable[str], tick_size: Decimal, min_order_size: Decimal,
+        neg_risk: bool,
+    ) -> None:
+        tokens = tuple(token_ids)
+        with self._lock:
+            market = self._markets.get(condition_id)
+            if market is None:
+                market = _Market(condition_id, tokens, tick_size, min_order_size, neg_risk,
+                                 {t: _TokenBook() for t in tokens})
+                self._markets[condition_id] = market
+            else:
+                market.tick_size, market.min_order_size, market.neg_risk = tick_size, min_order_size, neg_risk
+            for token in tokens:
+                self._token_market[token] = condition_id
+
+    def untrack_market(self, condition_id: str) -> None:
+        with self._lock:
+            market = self._markets.pop(condition_id, None)
+            if market is not None:
+                for token in market.token_ids:
+                    self._token_market.pop(token, None)
+
+    def market_of_token(self, token_id: str) -> str | None:
+        return self._token_market.get(token_id)
+
+    def tracked_markets(self) -> list[str]:
+        with self._lock:
+            return sorted(self._markets)
+
+    def token_ids(self) -> list[str]:
+        with self._lock:
+            return sorted(self._token_market)
+
+    def mark_stale(self, condition_id: str | None, reason: str) -> None:
+        """Market data can't be trusted (``None``: every market); quotes must be pulled."""
+        with self._lock:
+            for market in self._markets.values() if condition_id is None else [self._markets.get(condition_id)]:
+                if market is not None:
+                    market.stale_reason = reason
+
+    def stale_reason(self, condition_id: str) -> str | None:
+        with self._lock:
+            market = self._markets.get(condition_id)
+            return market.stale_reason if market is not None else "market not tracked"
+
+    def set_unsettled(self, condition_id: str, reason: str | None) -> None:
+        with self._lock:
+            market = self._markets.get(condition_id)
+            if market is not None:
+                market.unsettled = reason
+
+    def unsettled(self, condition_id: str) -> str | None:
+        with self._lock:
+            market = self._markets.get(condition_id)
+            return market.unsettled if market is not None else None
+
+    def neg_risk(self, condition_id: str) -> bool | None:
+        with self._lock:
+            market = self._markets.get(condition_id)
+            return market.neg_risk if market is not None else None
+
+    def tick_size(self, condition_id: str) -> Decimal | None:
+        with self._lock:
+            market = self._markets.get(condition_id)
+            return market.tick_size if market is not None else None
+
+    # -- market channel -------------------------------------------------------------
+
+    def apply_market_event(self, event: Mapping[str, Any]) -> set[str]:
+        """Apply one market-channel event; return the condition ids whose data changed."""
+        kind = event.get("event_type")
+        with self._lock:
+            if kind == "book":
+                return self._apply_book(event)
+            if kind == "price_change":
+                return self._apply_price_change(event)
+            if kind == "tick_size_change":
+                return self._apply_tick_size(event)
+            if kind == "last_trade_price":
+                condition_id = self._token_market.get(str(event.get("asset_id")))
+                price = _dec(event.get("price"))
+                if condition_id is None or price is None:
+                    return set()
+                self._markets[condition_id].last_trade_price = price
+                return {condition_id}
+        return set()
+
+    def _apply_book(self, event: Mapping[str, Any]) -> set[str]:
+        token = str(event.get("asset_id"))
+        condition_id = self._token_market.get(token)
+        if condition_id is None:
+            return set()
+        bids, asks = _levels(event.get("bids")), _levels(event.get("asks"))
+        if bids is None or asks is None:
+            return set()
+        book = self._markets[condition_id].books.setdefault(token, _TokenBook())
+        book.bids, book.asks = bids, asks
+        book.stream_updates += 1
+        return {condition_id}
+
+    def _apply_price_change(self, event: Mapping[str, Any]) -> set[str]:
+        changed: set[str] = set()
+        changes = event.get("price_changes")
+        if not isinstance(changes, list):
+            return changed
+        for change in changes:
+            if not isinstance(change, Mapping):
+                continue
+            token = str(change.get("asset_id"))
+            condition_id = self._token_market.get(token)
+            price, size = _dec(change.get("price")), _dec(change.get("size"))
+            side = change.get("side")
+            if condition_id is None or price is None or size is None or side not in ("BUY", "SELL") or size < 0:
+                continue
+            book = self._markets[condition_id].books.setdefault(token, _TokenBook())
+            levels = book.bids if side == "BUY" else book.asks
+            if size == 0:
+                levels.pop(price, None)
+            else:
+                levels[price] = size
+            book.stream_updates += 1
+            changed.add(condition_id)
+        return changed
+
+    def _apply_tick_size(self, event: Mapping[str, Any]) -> set[str]:
+        condition_id = self._token_market.get(str(event.get("asset_id")))
+        tick = _dec(event.get("new_tick_size"))
+        if condition_id is None or tick is None or tick <= 0:
+            return set()
+        self._markets[condition_id].tick_size = tick
+        return {condition_id}
+
+    # -- REST resync of books -------------------------------------------------------
+
+    def resync_book(self, token_id: str, book: Book, stream_updates_seen: int | None) -> str:
+        """Compare the exchange's book with ours and adopt it.
+
+        Returns ``"same"``, ``"raced"`` (differs, but the stream delivered updates
+        since ``stream_updates_seen`` was read, so it is alive) or ``"missed"``
+        (differs and the stream said nothing: it is frozen or dropping messages).
+        """
+        with self._lock:
+            condition_id = self._token_market.get(token_id)
+            if condition_id is None:
+                return "same"
+            local = self._markets[condition_id].books.setdefault(token_id, _TokenBook())
+            if local.freeze() == book:
+                local.synced = True
+                return "same"
+            if stream_updates_seen is not None and local.stream_updates != stream_updates_seen:
+                return "raced"
+            first_sync = not local.synced
+            local.replace_with(book)
+            return "same" if first_sync else "missed"
+
+    def stream_updates(self, token_id: str) -> int:
+        with self._lock:
+            condition_id = self._token_market.get(token_id)
+            if condition_id is None:
+                return 0
+            return self._markets[condition_id].books.setdefault(token_id, _TokenBook()).stream_updates
+
+    def set_fresh(self, condition_id: str) -> None:
+        with self._lock:
+            market = self._markets.get(condition_id)
+            if market is not None:
+                market.stale_reason = None
+
+    # -- orders ---------------------------------------------------------------------
+
+    def replace_orders(self, condition_id: str | None, orders: Iterable[OpenOrder]) -> None:
+        """Adopt REST's list of open orders (for one market, or all when ``None``)."""
+        fresh = {o.id: o for o in orders}
+        with self._lock:
+            for order_id, order in list(self._orders.items()):
+                if (condition_id is None or order.market == condition_id) and order_id not in fresh:
+                    self._forget_order(order_id, final_matched=None)
+            for order in fresh.values():
+                self._upsert_order(order)
+
+    def record_placed(self, order: OpenOrder, status: str) -> None:
+        """An order the exchange just accepted (``status`` live, matched, delayed...)."""
+        with self._lock:
+            if status == "matched":
+                # Filled on entry: it will never rest; the fill reaches balances via resync.
+                return
+            self._orders.setdefault(order.id, order)
+            self._matched_applied.setdefault(order.id, order.size_matched)
+
+    def record_canceled(self, order_ids: Iterable[str]) -> None:
+        with self._lock:
+            for order_id in order_ids:
+                self._forget_order(order_id, final_matched=None)
+
+    def apply_user_event(self, event: Mapping[str, Any]) -> set[str]:
+        """Apply an ``order`` event of the user channel; return the markets touched.
+
+        ``trade`` events are not applied: the matching ``order`` UPDATE carries the
+        maker's new ``size_matched``, and taker fills of our (post-only) orders
+        cannot happen. Trades still wake the market's reconcile.
+        """
+        kind = event.get("event_type")
+        with self._lock:
+            if kind == "trade":
+                condition_id = str(event.get("market"))
+                return {condition_id} if condition_id in self._markets else set()
+            if kind != "order":
+                return set()
+            order_id = str(event.get("id"))
+            condition_id = str(event.get("market"))
+            action = str(event.get("type", "")).upper()
+            if action == "CANCELLATION":
+                self._forget_order(order_id, final_matched=None)
+                return {condition_id}
+            order = _order_from_event(event)
+            if order is None:
+                return set()
+            if order.remaining <= 0 or str(event.get("status", "")).upper() == "MATCHED":
+                self._forget_order(order_id, final_matched=order.size_matched)
+            else:
+                self._upsert_order(order)
+            return {condition_id}
+
+    def _upsert_order(self, order: OpenOrder) -> None:
+        known = self._orders.get(order.id)
+        if known is not None and known.size_matched > order.size_matched:
+            # An older report: never move fills backwards.
+            order = replace(order, size_matched=known.size_matched)
+        self._orders[order.id] = order
+        self._apply_fill(order, order.size_matched)
+
+    def _forget_order(self, order_id: str, final_matched: Decimal | None) -> None:
+        order = self._orders.pop(order_id, None)
+        if order is not None and final_matched is not None:
+            self._apply_fill(order, final_matched)
+        self._matched_applied.pop(order_id, None)
+
+    def _apply_fill(self, order: OpenOrder, size_matched: Decimal) -> None:
+        applied = self._matched_applied.get(order.id)
+        if applied is None:
+            # First sighting: whatever matched before is already in the balances we hold.
+            self._matched_applied[order.id] = size_matched
+            return
+        delta = size_matched - applied
+        if delta <= 0:
+            return
+        self._matched_applied[order.id] = size_matched
+        notional = delta * order.price
+        held = self._tokens.get(order.token_id, ZERO)
+        if order.side == "BUY":
+            self._collateral -= notional
+            self._tokens[order.token_id] = held + delta
+        else:
+            self._collateral += notional
+            self._tokens[order.token_id] = held - delta
+
+    def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
+        with self._lock:
+            return sorted(
+                (o for o in self._orders.values() if condition_id is None or o.market == condition_id),
+                key=lambda o: o.id,
+            )
+
+    # -- balances -------------------------------------------------------------------
+
+    def replace_balances(self, balances: Balances) -> None:
+        with self._lock:
+            self._collateral = balances.collateral
+            self._tokens.update(balances.tokens)
+            self.balances_synced = True
+
+    def balances(self) -> Balances:
+        with self._lock:
+            return Balances(collateral=self._collateral, tokens=dict(self._tokens))
+
+    # -- snapshots ------------------------------------------------------------------
+
+    def snapshot(self, condition_ids: Iterable[str] | None = None, now: datetime | None = None) -> ObservedState:
+        """An immutable view for the planner: the named markets (default all), all orders, balances.
+
+        A market whose data is stale is given without books, so the planner pulls its quotes.
+        """
+        with self._lock:
+            wanted = self._markets if condition_ids is None else {
+                c: self._markets[c] for c in condition_ids if c in self._markets
+            }
+            markets = {}
+            for condition_id, market in wanted.items():
+                books = {} if market.stale_reason else {t: b.freeze() for t, b in market.books.items()}
+                markets[condition_id] = MarketState(
+                    tick_size=market.tick_size,
+                    min_order_size=market.min_order_size,
+                    neg_risk=market.neg_risk,
+                    books=books,
+                    last_trade_price=market.last_trade_price,
+                )
+            return ObservedState(
+                time=now or datetime.now(UTC),
+                markets=markets,
+                balances=Balances(collateral=self._collateral, tokens=dict(self._tokens)),
+                orders=tuple(sorted(self._orders.values(), key=lambda o: o.id)),
+            )
+
+
+def _levels(raw: Any) -> dict[Decimal, Decimal] | None:
+    if not isinstance(raw, list):
+        return None
+    levels: dict[Decimal, Decimal] = {}
+    for item in raw:
+        if not isinstance(item, Mapping):
+            return None
+        price, size = _dec(item.get("price")), _dec(item.get("size"))
+        if price is None or size is None or size < 0:
+            return None
+        if size > 0:
+            levels[price] = size
+    return levels
+
+
+def _order_from_event(event: Mapping[str, Any]) -> OpenOrder | None:
+    price, size = _dec(event.get("price")), _dec(event.get("original_size"))
+    matched = _dec(event.get("size_matched") or "0")
+    side = event.get("side")
+    if price is None or size is None or matched is None or side not in ("BUY", "SELL"):
+        return None
+    return OpenOrder(
+        id=str(event.get("id")),
+        market=str(event.get("market")),
+        token_id=str(event.get("asset_id")),
+        side=side,
+        price=price,
+        size=size,
+        size_matched=matched,
+    )

@@ -1,0 +1,471 @@
+"""The live controller: wires venue, streams, observed store, reconciler and scheduler.
+
+``bandctl run`` keeps running; ``bandctl apply`` does one reconcile pass per manifest
+and exits; ``bandctl diff`` (without ``--state``) reads the venue and sends nothing.
+``--sim`` starts the built-in exchange emulator in-process and trades against it with
+the public demo key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from controller.observed import ObservedStore
+from controller.reconciler import Outcome, Reconciler
+from controller.reload import ManifestWatcher
+from controller.spec import MarketMakerSpec
+from controller.state import ObservedState
+from controller.venue import Ambiguous, ConfigError, MarketInfo, Venue, VenueConfig, VenueError
+
+log = logging.getLogger("bandctl")
+
+# The public, well-known test key the emulator's demo config funds (never fund it on a chain).
+DEMO_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
+DEMO_MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml"
+
+
+@dataclass
+class LiveOptions:
+    manifest_paths: list[str]
+    cancel_unmanaged: bool = False
+    resync_interval: float = 15.0
+    heartbeat_interval: float = 5.0
+    reload_interval: float = 2.0
+    workers: int = 2
+    shutdown_timeout: float = 20.0
+
+
+@dataclass
+class ManifestStatus:
+    """What the controller knows about one manifest (feeds logs and ``/status``)."""
+
+    name: str
+    valid: bool = True
+    message: str = ""
+    registered: bool = False
+    last_outcome: Outcome | None = None
+    last_reconcile: datetime | None = None
+    reconciled_once: bool = False
+    errors: list[str] = field(default_factory=list)
+
+
+class Controller:
+    def __init__(
+        self,
+        venue: Venue,
+        options: LiveOptions,
+        *,
+        now: Callable[[], datetime] = lambda: datetime.now(UTC),
+        ws_validators: tuple[Any, Any] | None = None,
+    ) -> None:
+        self.venue = venue
+        self.options = options
+        self.now = now
+        self.store = ObservedStore()
+        self.reconciler = Reconciler(
+            venue, self.store, now=now, cancel_unmanaged=options.cancel_unmanaged, on_outcome=self._on_outcome
+        )
+        self.watcher = ManifestWatcher(options.manifest_paths)
+        self.status: dict[str, ManifestStatus] = {}
+        self._markets: dict[str, MarketInfo] = {}
+        self._specs: dict[str, MarketMakerSpec] = {}
+        self._triggers: dict[str, tuple[Any, ...]] = {}
+        self._lock = threading.RLock()
+        self._resync_lock = threading.Lock()
+        self._scheduler: Any = None
+        self._streams: Any = None
+        self._ws_validators = ws_validators
+        self.last_tick = time.monotonic()
+        self.started = False
+
+    # -- start / stop ---------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Connect, load manifests, register markets, read the account: everything but running."""
+        self.venue.connect()
+        self.reload(force=True, enqueue=False)
+        self.resync(initial=True)
+
+    def start(self) -> None:
+        """Run: streams, scheduler, workers. Returns at once."""
+        from apscheduler.schedulers.background import BackgroundScheduler
+
+        self.prepare()
+        market_validator, user_validator = self._ws_validators or _schema_validators()
+        self._streams = self.venue.connect_ws(
+            on_market=self._on_market_event, on_user=self._on_user_event, on_status=self._on_stream_status,
+            validate_market=market_validator, validate_user=user_validator,
+        )
+        self._update_subscriptions()
+        scheduler = BackgroundScheduler(timezone="UTC")
+        options = self.options
+        scheduler.add_job(self._heartbeat, "interval", seconds=options.heartbeat_interval, id="heartbeat",
+                          max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
+        scheduler.add_job(self._resync_job, "interval", seconds=options.resync_interval, id="resync",
+                          max_instances=1, coalesce=True)
+        scheduler.add_job(self._reload_job, "interval", seconds=options.reload_interval, id="reload",
+                          max_instances=1, coalesce=True)
+        scheduler.start()
+        self._scheduler = scheduler
+        self.reconciler.start(options.workers)
+        self.reconciler.enqueue_all()
+        self.started = True
+
+    def stop(self) -> int:
+        """Stop reconciling, cancel every order we own, close streams. Returns orders left open."""
+        deadline = time.monotonic() + self.options.shutdown_timeout
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+        self.reconciler.stop(timeout=max(1.0, deadline - time.monotonic() - 5))
+        left = 0
+        for _attempt in range(3):
+            try:
+                cancelled, left = self.reconciler.cancel_everything_owned()
+                log.info("shutdown: cancelled %d order(s), %d left", cancelled, left)
+            except VenueError as exc:
+                log.warning("shutdown: cancel failed: %s", exc)
+                left = len(self.reconciler.owned_orders())
+            if left == 0 or time.monotonic() > deadline:
+                break
+        self.venue.disconnect()
+        return left
+
+    # -- manifests ------------------------------------------------------------------
+
+    def reload(self, force: bool = False, enqueue: bool = True) -> None:
+        result = self.watcher.poll(force=force)
+        if result is None:
+            return
+        for error in result.errors:
+            log.error("manifest rejected: %s", error)
+        for path in result.rejected_files:
+            log.warning("%s: invalid edit rejected; the last good spec keeps running", path)
+        with self._lock:
+            names = {spec.name for spec in result.specs}
+            for spec in result.specs:
+                status = self.status.setdefault(spec.name, ManifestStatus(spec.name))
+                status.valid, status.message = True, ""
+            for name in list(self.status):
+                if name not in names:
+                    del self.status[name]
+            self._specs = {spec.name: spec for spec in result.specs}
+        self._register_markets()
+        active = [s for s in self._specs.values() if self.status[s.name].registered]
+        changed = self.reconciler.set_specs(active)
+        if changed and enqueue:
+            log.info("manifests applied: %s", ", ".join(changed))
+        self._update_subscriptions()
+
+    def _register_markets(self) -> None:
+        for spec in list(self._specs.values()):
+            status = self.status[spec.name]
+            condition_id = spec.market.condition_id
+            try:
+                info = self._markets.get(condition_id) or self.venue.get_market(condition_id)
+            except VenueError as exc:
+                status.registered, status.valid = False, False
+                status.message = f"market {condition_id}: {exc}"
+                log.error("%s: %s", spec.name, status.message)
+                continue
+            problem = _market_problem(spec, info)
+            if problem:
+                status.registered, status.valid, status.message = False, False, problem
+                log.error("%s: %s", spec.name, problem)
+                continue
+            self._markets[condition_id] = info
+            self.store.track_market(
+                condition_id, info.token_ids, spec.market.tick_size or info.tick_size,
+                spec.market.min_order_size or info.min_order_size, info.neg_risk,
+            )
+            status.registered = True
+
+    def _update_subscriptions(self) -> None:
+        if self._streams is None:
+            return
+        specs = list(self.reconciler.specs().values())
+        tokens = {t for s in specs for t in (s.market.yes_token, s.market.no_token)}
+        self._streams.set_subscriptions(tokens, {s.market.condition_id for s in specs})
+
+    # -- REST resync ----------------------------------------------------------------
+
+    def resync(self, initial: bool = False) -> None:
+        """Re-read books, open orders and balances; detect frozen streams; requeue everything."""
+        with self._resync_lock:
+            markets = self.store.tracked_markets()
+            tokens = self.store.token_ids()
+            seen = {t: self.store.stream_updates(t) for t in tokens}
+            try:
+                books = self.venue.get_books(tokens) if tokens else {}
+                orders = self.venue.get_orders()
+                balances = self.venue.get_balances(tokens)
+            except (VenueError, Ambiguous) as exc:
+                log.warning("resync failed: %s", exc)
+                return
+            frozen = False
+            for token, snapshot in books.items():
+                verdict = self.store.resync_book(token, snapshot.book, None if initial else seen.get(token))
+                if verdict == "missed":
+                    frozen = True
+                    condition_id = self.store.market_of_token(token)
+                    if condition_id:
+                        self.store.mark_stale(condition_id, "the market stream missed a book change")
+            managed = set(markets)
+            self.store.replace_orders(None, [o for o in orders if o.market in managed])
+            self.store.replace_balances(balances)
+            if initial:
+                self.reconciler.adopt(o.id for o in orders if o.market in managed)
+            if frozen and self._streams is not None:
+                self._streams.market.reconnect("REST shows book changes the stream never delivered")
+            else:
+                for condition_id in markets:
+                    if condition_id in {self.store.market_of_token(t) for t in books}:
+                        self.store.set_fresh(condition_id)
+        self.reconciler.enqueue_all()
+
+    # -- stream handlers ------------------------------------------------------------
+
+    def _on_market_event(self, channel: str, event: dict[str, Any]) -> None:
+        changed = self.store.apply_market_event(event)
+        if event.get("event_type") == "tick_size_change":
+            self.venue.refresh_tick_size([str(event.get("asset_id"))])
+        for condition_id in changed:
+            for name in self.reconciler.names_for_market(condition_id):
+                if self._trigger_changed(name):
+                    self.reconciler.queue.add(name)
+
+    def _trigger_changed(self, name: str) -> bool:
+        """Does this book change matter to the plan? (reference price or top of book moved)."""
+        spec = self._specs.get(name)
+        if spec is None:
+            return False
+        key = _trigger_key(spec, self.store)
+        with self._lock:
+            if self._triggers.get(name) == key:
+                return False
+            self._triggers[name] = key
+        return True
+
+    def _on_user_event(self, channel: str, event: dict[str, Any]) -> None:
+        for condition_id in self.store.apply_user_event(event):
+            self.reconciler.enqueue_market(condition_id)
+
+    def _on_stream_status(self, channel: str, connected: bool) -> None:
+        if connected:
+            log.info("%s channel connected", channel)
+            # Anything may have happened while we were away: re-read, then quote again.
+            threading.Thread(target=self.resync, name="resync-after-connect", daemon=True).start()
+        else:
+            log.warning("%s channel disconnected: pulling quotes until resynced", channel)
+            if channel == "market":
+                self.store.mark_stale(None, "market stream disconnected")
+            self.reconciler.enqueue_all()
+
+    # -- jobs -----------------------------------------------------------------------
+
+    def _heartbeat(self) -> None:
+        try:
+            self.venue.heartbeat()
+        except (VenueError, Ambiguous) as exc:
+            log.warning("exchange heartbeat failed: %s", exc)
+
+    def _resync_job(self) -> None:
+        self.last_tick = time.monotonic()
+        self.resync()
+
+    def _reload_job(self) -> None:
+        self.last_tick = time.monotonic()
+        try:
+            self.reload()
+        except Exception:
+            log.exception("manifest reload failed")
+
+    def _on_outcome(self, outcome: Outcome) -> None:
+        self.last_tick = time.monotonic()
+        status = self.status.get(outcome.name)
+        if status is None:
+            return
+        status.last_outcome = outcome
+        status.last_reconcile = self.now()
+        status.reconciled_once = status.reconciled_once or outcome.error is None
+
+    # -- one-shot uses --------------------------------------------------------------
+
+    def apply_once(self) -> list[Outcome]:
+        outcomes = []
+        for name in sorted(self.reconciler.specs()):
+            outcome = self.reconciler.reconcile(name)
+            # Cancels free balance only once answered: one more look finishes the pass.
+            if outcome.ok and outcome.plan is not None and outcome.plan.cancel:
+                outcome = self.reconciler.reconcile(name)
+            outcomes.append(outcome)
+        return outcomes
+
+    def observed(self) -> ObservedState:
+        return self.store.snapshot(now=self.now())
+
+
+def _market_problem(spec: MarketMakerSpec, info: MarketInfo) -> str | None:
+    known = set(info.token_ids)
+    wrong = [t for t in (spec.market.yes_token, spec.market.no_token) if t not in known]
+    if wrong:
+        return f"token id(s) {', '.join(wrong)} are not outcomes of market {spec.market.condition_id}"
+    if not info.accepting_orders:
+        return f"market {spec.market.condition_id} is not accepting orders"
+    return None
+
+
+def _trigger_key(spec: MarketMakerSpec, store: ObservedStore) -> tuple[Any, ...]:
+    from controller.bands import reference_price
+
+    condition_id = spec.market.condition_id
+    state = store.snapshot([condition_id])
+    market = state.markets.get(condition_id)
+    if market is None:
+        return ("untracked",)
+    book = market.books.get(spec.market.quoted_token)
+    own = [o for o in state.orders if o.market == condition_id]
+    price = reference_price(spec, market, own)
+    top = (book.best_bid, book.best_ask) if book is not None else (None, None)
+    return (price, *top, market.tick_size, store.stale_reason(condition_id))
+
+
+def _schema_validators() -> tuple[Any, Any]:
+    """Validate incoming WS messages against the channel schemas (when shipped)."""
+    import jsonschema
+
+    from controller.schemas import load_schema
+
+    def make(name: str) -> Any:
+        try:
+            validator = jsonschema.Draft202012Validator(load_schema(name))
+        except (FileNotFoundError, ValueError):
+            return None
+
+        def validate(event: dict[str, Any]) -> str | None:
+            error = jsonschema.exceptions.best_match(validator.iter_errors(event))
+            if error is None:
+                return None
+            where = ".".join(str(p) for p in error.absolute_path) or "message"
+            return f"{where}: {error.message[:200]}"
+
+        return validate
+
+    return make("ws-market.schema.json"), make("ws-user.schema.json")
+
+
+# --------------------------------------------------------------------------- CLI entry
+
+
+def _setup_logging() -> None:
+    if not logging.getLogger().handlers:
+        logging.basicConfig(
+            level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
+        )
+
+
+def _venue_config(args: argparse.Namespace, sim: Any) -> VenueConfig:
+    if sim is not None:
+        from controller.redact import Secret
+
+        return VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url)
+    return VenueConfig.from_env()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    _setup_logging()
+    paths = list(args.file or [])
+    sim = None
+    if args.sim:
+        from controller.sim import start_sim
+
+        sim = start_sim()
+        log.info("emulator listening on %s", sim.url)
+        if not paths:
+            paths = [str(DEMO_MANIFESTS)]
+    if not paths:
+        print("error: no manifests: pass -f PATH (or --sim for the demo)", file=sys.stderr)
+        return 2
+    try:
+        venue = Venue(_venue_config(args, sim))
+        controller = Controller(venue, LiveOptions(manifest_paths=paths, cancel_unmanaged=args.cancel_unmanaged))
+        if args.live_mode == "apply":
+            return _apply(controller)
+        return _run(controller)
+    except ConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except (VenueError, Ambiguous) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def _apply(controller: Controller) -> int:
+    controller.prepare()
+    outcomes = controller.apply_once()
+    failed = [o for o in outcomes if not o.ok]
+    for outcome in outcomes:
+        placed, canceled = len(outcome.placed), len(outcome.canceled)
+        suffix = f": {outcome.error}" if outcome.error else ""
+        print(f"{outcome.name}: {placed} placed, {canceled} cancelled{suffix}")
+    controller.venue.disconnect()
+    invalid = [s for s in controller.status.values() if not s.valid]
+    return 2 if failed or invalid else 0
+
+
+def _run(controller: Controller) -> int:
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    controller.start()
+    log.info("controller running with %d manifest(s)", len(controller.reconciler.specs()))
+    while not stop.wait(1.0):
+        pass
+    left = controller.stop()
+    return 0 if left == 0 else 1
+
+
+def live_diff_inputs(specs: Sequence[MarketMakerSpec]) -> tuple[ObservedState, datetime]:
+    """Read the live venue for ``bandctl diff`` (nothing is sent but reads)."""
+    venue = Venue(VenueConfig.from_env())
+    try:
+        venue.connect()
+        store = ObservedStore()
+        for spec in specs:
+            info = venue.get_market(spec.market.condition_id)
+            problem = _market_problem(spec, info)
+            if problem:
+                raise VenueError(f"{spec.name}: {problem}")
+            store.track_market(
+                info.condition_id, info.token_ids, spec.market.tick_size or info.tick_size,
+                spec.market.min_order_size or info.min_order_size, info.neg_risk,
+            )
+        tokens = store.token_ids()
+        for token, snapshot in venue.get_books(tokens).items():
+            store.resync_book(token, snapshot.book, None)
+        for condition_id in store.tracked_markets():
+            store.set_fresh(condition_id)
+        store.replace_orders(None, [o for o in venue.get_orders() if o.market in set(store.tracked_markets())])
+        store.replace_balances(venue.get_balances(tokens))
+        now = datetime.now(UTC)
+        return store.snapshot(now=now), now
+    finally:
+        venue.disconnect()
+

@@ -1,0 +1,144 @@
+"""The live observed store: stream events, REST resync verdicts, fills moving balances."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+from controller.observed import ObservedStore
+from controller.state import Balances, Book, Level, OpenOrder
+
+COND = "0x" + "ab" * 32
+YES, NO = "111", "222"
+
+
+def store() -> ObservedStore:
+    s = ObservedStore()
+    s.track_market(COND, [YES, NO], D("0.01"), D("5"), False)
+    return s
+
+
+def book_event(token: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> dict:
+    return {
+        "event_type": "book", "asset_id": token, "market": COND,
+        "bids": [{"price": p, "size": s} for p, s in bids], "asks": [{"price": p, "size": s} for p, s in asks],
+    }
+
+
+def test_book_then_price_changes_maintain_levels() -> None:
+    s = store()
+    assert s.apply_market_event(book_event(YES, [("0.48", "10"), ("0.49", "5")], [("0.51", "7")])) == {COND}
+    s.apply_market_event({
+        "event_type": "price_change", "market": COND,
+        "price_changes": [
+            {"asset_id": YES, "price": "0.49", "size": "0", "side": "BUY"},
+            {"asset_id": YES, "price": "0.50", "size": "3", "side": "SELL"},
+            {"asset_id": "999", "price": "0.50", "size": "3", "side": "SELL"},
+        ],
+    })
+    s.set_fresh(COND)
+    book = s.snapshot([COND]).markets[COND].books[YES]
+    assert book.bids == (Level(D("0.48"), D("10")),)
+    assert [lv.price for lv in book.asks] == [D("0.50"), D("0.51")]
+
+
+def test_malformed_market_events_change_nothing() -> None:
+    s = store()
+    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    for event in (
+        {"event_type": "book", "asset_id": YES, "bids": "nope", "asks": []},
+        {"event_type": "book", "asset_id": YES, "bids": [{"price": "x", "size": "1"}], "asks": []},
+        {"event_type": "price_change", "price_changes": [{"asset_id": YES, "price": "0.5", "size": "-1",
+                                                          "side": "BUY"}]},
+        {"event_type": "price_change", "price_changes": "garbage"},
+        {"event_type": "tick_size_change", "asset_id": YES, "new_tick_size": "0"},
+        {"event_type": "unknown"},
+    ):
+        s.apply_market_event(event)
+    s.set_fresh(COND)
+    market = s.snapshot([COND]).markets[COND]
+    assert market.books[YES].best_bid == D("0.48") and market.tick_size == D("0.01")
+
+
+def test_stale_market_is_snapshotted_without_books() -> None:
+    s = store()
+    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    assert s.snapshot([COND]).markets[COND].books == {}, "new markets are stale until resynced"
+    s.set_fresh(COND)
+    assert s.snapshot([COND]).markets[COND].books
+    s.mark_stale(None, "market stream disconnected")
+    assert s.snapshot([COND]).markets[COND].books == {}
+    assert s.stale_reason(COND) == "market stream disconnected"
+
+
+def test_resync_tells_a_frozen_stream_from_a_race() -> None:
+    s = store()
+    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    exchange = Book(bids=(Level(D("0.48"), D("10")),), asks=(Level(D("0.52"), D("10")),))
+    assert s.resync_book(YES, exchange, None) == "same"
+    changed = Book(bids=(Level(D("0.49"), D("4")),), asks=exchange.asks)
+    seen = s.stream_updates(YES)
+    # The stream delivered something after we looked: it is alive, merely racing REST.
+    s.apply_market_event({"event_type": "price_change", "market": COND,
+                          "price_changes": [{"asset_id": YES, "price": "0.47", "size": "1", "side": "BUY"}]})
+    assert s.resync_book(YES, changed, seen) == "raced"
+    # The exchange changed and the stream said nothing since: frozen. REST wins.
+    seen = s.stream_updates(YES)
+    assert s.resync_book(YES, changed, seen) == "missed"
+    s.set_fresh(COND)
+    assert s.snapshot([COND]).markets[COND].books[YES] == changed
+
+
+def test_quiet_market_is_not_frozen() -> None:
+    s = store()
+    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    s.set_fresh(COND)
+    book = s.snapshot([COND]).markets[COND].books[YES]
+    for _ in range(3):
+        assert s.resync_book(YES, book, s.stream_updates(YES)) == "same"
+
+
+def order_event(kind: str, matched: str, status: str = "LIVE", side: str = "BUY") -> dict:
+    return {"event_type": "order", "type": kind, "id": "0x1", "market": COND, "asset_id": YES, "side": side,
+            "price": "0.40", "original_size": "10", "size_matched": matched, "status": status}
+
+
+def test_fills_move_balances_exactly_once() -> None:
+    s = store()
+    s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))
+    s.record_placed(OpenOrder("0x1", COND, YES, "BUY", D("0.40"), D("10")), "live")
+    s.apply_user_event(order_event("UPDATE", "4"))
+    s.apply_user_event(order_event("UPDATE", "4"))  # a duplicate delivery
+    s.apply_user_event(order_event("UPDATE", "3"))  # an older report arriving late
+    balances = s.balances()
+    assert balances.collateral == D("98.40") and balances.tokens[YES] == D("4")
+    assert s.open_orders(COND)[0].size_matched == D("4")
+    s.apply_user_event(order_event("UPDATE", "10", status="MATCHED"))
+    balances = s.balances()
+    assert balances.collateral == D("96.00") and balances.tokens[YES] == D("10")
+    assert s.open_orders(COND) == []
+
+
+def test_sell_fill_and_cancellation() -> None:
+    s = store()
+    s.replace_balances(Balances(collateral=D("0"), tokens={YES: D("10")}))
+    s.record_placed(OpenOrder("0x1", COND, YES, "SELL", D("0.40"), D("10")), "live")
+    s.apply_user_event(order_event("UPDATE", "5", side="SELL"))
+    assert s.balances() == Balances(collateral=D("2.00"), tokens={YES: D("5")})
+    s.apply_user_event(order_event("CANCELLATION", "5", side="SELL"))
+    assert s.open_orders() == []
+
+
+def test_rest_order_list_replaces_one_market_only() -> None:
+    s = store()
+    other = "0x" + "cd" * 32
+    s.track_market(other, ["333", "444"], D("0.01"), D("5"), False)
+    s.record_placed(OpenOrder("0xa", COND, YES, "BUY", D("0.4"), D("5")), "live")
+    s.record_placed(OpenOrder("0xb", other, "333", "BUY", D("0.4"), D("5")), "live")
+    s.replace_orders(COND, [OpenOrder("0xc", COND, YES, "BUY", D("0.41"), D("5"))])
+    assert [o.id for o in s.open_orders()] == ["0xb", "0xc"]
+
+
+def test_matched_on_entry_is_not_recorded_as_open() -> None:
+    s = store()
+    s.record_placed(OpenOrder("0xa", COND, YES, "BUY", D("0.4"), D("5")), "matched")
+    assert s.open_orders() == []

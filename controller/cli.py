@@ -88,6 +88,18 @@ def _cmd_sim(args: argparse.Namespace) -> int:
     return run_sim_command(args)
 
 
+def _cmd_status(args: argparse.Namespace) -> int:
+    from controller.status import StatusError, fetch_status, render
+
+    try:
+        document = fetch_status(args.url.rstrip("/") + "/status", timeout=args.timeout)
+    except StatusError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_ERROR
+    print(render(document, output=args.output), end="")
+    return EXIT_OK
+
+
 def _cmd_live(args: argparse.Namespace) -> int:
     from controller.live import run_command
 
@@ -123,8 +135,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=0, help="0 picks a free port (printed)")
     p.add_argument("--config", metavar="sim.yaml", help="markets and accounts (default: built-in demo)")
     p.add_argument("--seed", type=int, default=None)
+    p.add_argument("--host", default="127.0.0.1", help="address to bind (0.0.0.0 inside a container)")
     p.add_argument("--print-config", action="store_true", help="print the built-in demo config and exit")
     p.set_defaults(func=_cmd_sim)
+
+    p = sub.add_parser("status", help="show a running controller's manifests and conditions")
+    p.add_argument("--url", default="http://127.0.0.1:9108", help="the controller's --http address")
+    p.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
+    p.add_argument("--timeout", type=float, default=5.0)
+    p.set_defaults(func=_cmd_status)
 
     for name, help_text in (
         ("run", "run the controller: keep every manifest's quotes converged"),
@@ -133,7 +152,16 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("-f", "--file", action="append", metavar="PATH", help="manifests")
         p.add_argument("--sim", action="store_true", help="start the built-in emulator and use it")
-        p.add_argument("--cancel-unmanaged", action="store_true")
+        p.add_argument(
+            "--cancel-unmanaged", action="store_true",
+            help="also cancel orders in managed markets that no band accounts for",
+        )
+        p.add_argument("--log-format", choices=["text", "json"], default="text")
+        if name == "run":
+            p.add_argument(
+                "--http", default="127.0.0.1:9108", metavar="HOST:PORT",
+                help="health, readiness, status and metrics endpoints (default 127.0.0.1:9108)",
+            )
         p.set_defaults(func=_cmd_live, live_mode=name)
     return parser
 

@@ -204,6 +204,7 @@ class Controller:
             markets = self.store.tracked_markets()
             tokens = self.store.token_ids()
             seen = {t: self.store.stream_updates(t) for t in tokens}
+            as_of = self.store.now()
             try:
                 books = self.venue.get_books(tokens) if tokens else {}
                 orders = self.venue.get_orders()
@@ -220,10 +221,8 @@ class Controller:
                     if condition_id:
                         self.store.mark_stale(condition_id, "the market stream missed a book change")
             managed = set(markets)
-            self.store.replace_orders(None, [o for o in orders if o.market in managed])
-            self.store.replace_balances(balances)
-            if initial:
-                self.reconciler.adopt(o.id for o in orders if o.market in managed)
+            self.store.replace_orders(None, [o for o in orders if o.market in managed], as_of=as_of)
+            self.store.replace_balances(balances, as_of=as_of)
             if frozen and self._streams is not None:
                 self._streams.market.reconnect("REST shows book changes the stream never delivered")
             else:

@@ -19,7 +19,8 @@ anything.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Mapping
+import time
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -28,6 +29,9 @@ from typing import Any
 from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
 
 ZERO = Decimal(0)
+# How long we remember that an order went away, so an older REST snapshot that still
+# lists it cannot bring it back.
+_GONE_MEMORY_SECONDS = 120.0
 
 
 def _dec(value: Any) -> Decimal | None:
@@ -77,16 +81,26 @@ class _Market:
 class ObservedStore:
     """Thread-safe; every method may be called from any thread."""
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
         self._lock = threading.RLock()
         self._markets: dict[str, _Market] = {}
         self._token_market: dict[str, str] = {}
         self._orders: dict[str, OpenOrder] = {}
         # size_matched already reflected in balances, per order id (fills move balances once).
         self._matched_applied: dict[str, Decimal] = {}
+        # When each order last changed locally (placed, filled, cancelled), so that a REST
+        # snapshot taken before that change cannot undo it.
+        self._touched: dict[str, float] = {}
+        self._gone: dict[str, float] = {}
+        self._last_fill_at = float("-inf")
         self._collateral = ZERO
         self._tokens: dict[str, Decimal] = {}
         self.balances_synced = False
+
+    def now(self) -> float:
+        """The store's clock: read it *before* a REST fetch and pass it as ``as_of``."""
+        return self._clock()
 
     # -- markets --------------------------------------------------------------------
 
@@ -261,15 +275,39 @@ class ObservedStore:
 
     # -- orders ---------------------------------------------------------------------
 
-    def replace_orders(self, condition_id: str | None, orders: Iterable[OpenOrder]) -> None:
-        """Adopt REST's list of open orders (for one market, or all when ``None``)."""
+    def replace_orders(
+        self, condition_id: str | None, orders: Iterable[OpenOrder], as_of: float | None = None
+    ) -> None:
+        """Adopt REST's list of open orders (for one market, or all when ``None``).
+
+        ``as_of`` is when the fetch started: what changed locally after it (an order we
+        just placed, one we just cancelled) is newer than the snapshot and is kept.
+        """
         fresh = {o.id: o for o in orders}
         with self._lock:
+            newer = self._newer_than(as_of)
             for order_id, order in list(self._orders.items()):
-                if (condition_id is None or order.market == condition_id) and order_id not in fresh:
+                in_scope = condition_id is None or order.market == condition_id
+                if in_scope and order_id not in fresh and not newer(order_id):
                     self._forget_order(order_id, final_matched=None)
             for order in fresh.values():
+                if order.id in self._gone and newer(order.id):
+                    continue
+                if order.id in self._orders and newer(order.id):
+                    continue
+                self._gone.pop(order.id, None)
                 self._upsert_order(order)
+            self._expire_gone()
+
+    def _newer_than(self, as_of: float | None) -> Callable[[str], bool]:
+        if as_of is None:
+            return lambda order_id: False
+        return lambda order_id: max(self._touched.get(order_id, -1e18), self._gone.get(order_id, -1e18)) >= as_of
+
+    def _expire_gone(self) -> None:
+        horizon = self._clock() - _GONE_MEMORY_SECONDS
+        for order_id in [i for i, t in self._gone.items() if t < horizon]:
+            del self._gone[order_id]
 
     def record_placed(self, order: OpenOrder, status: str) -> None:
         """An order the exchange just accepted (``status`` live, matched, delayed...)."""
@@ -277,8 +315,11 @@ class ObservedStore:
             if status == "matched":
                 # Filled on entry: it will never rest; the fill reaches balances via resync.
                 return
+            if order.id in self._gone:
+                return  # the stream already reported its end
             self._orders.setdefault(order.id, order)
             self._matched_applied.setdefault(order.id, order.size_matched)
+            self._touched[order.id] = self._clock()
 
     def record_canceled(self, order_ids: Iterable[str]) -> None:
         with self._lock:
@@ -310,11 +351,13 @@ class ObservedStore:
                 return set()
             if order.remaining <= 0 or str(event.get("status", "")).upper() == "MATCHED":
                 self._forget_order(order_id, final_matched=order.size_matched)
-            else:
-                self._upsert_order(order)
+            elif order_id not in self._gone:
+                self._upsert_order(order, local=True)
             return {condition_id}
 
-    def _upsert_order(self, order: OpenOrder) -> None:
+    def _upsert_order(self, order: OpenOrder, *, local: bool = False) -> None:
+        if local:
+            self._touched[order.id] = self._clock()
         known = self._orders.get(order.id)
         if known is not None and known.size_matched > order.size_matched:
             # An older report: never move fills backwards.
@@ -327,6 +370,8 @@ class ObservedStore:
         if order is not None and final_matched is not None:
             self._apply_fill(order, final_matched)
         self._matched_applied.pop(order_id, None)
+        self._touched.pop(order_id, None)
+        self._gone[order_id] = self._clock()
 
     def _apply_fill(self, order: OpenOrder, size_matched: Decimal) -> None:
         applied = self._matched_applied.get(order.id)
@@ -338,6 +383,7 @@ class ObservedStore:
         if delta <= 0:
             return
         self._matched_applied[order.id] = size_matched
+        self._last_fill_at = self._clock()
         notional = delta * order.price
         held = self._tokens.get(order.token_id, ZERO)
         if order.side == "BUY":
@@ -356,8 +402,11 @@ class ObservedStore:
 
     # -- balances -------------------------------------------------------------------
 
-    def replace_balances(self, balances: Balances) -> None:
+    def replace_balances(self, balances: Balances, as_of: float | None = None) -> None:
+        """Adopt REST balances, unless a fill moved ours after the fetch started (next time, then)."""
         with self._lock:
+            if as_of is not None and self._last_fill_at >= as_of:
+                return
             self._collateral = balances.collateral
             self._tokens.update(balances.tokens)
             self.balances_synced = True

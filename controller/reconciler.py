@@ -229,8 +229,9 @@ class Reconciler:
             outcome.requeue_after = 0.0
 
     def _settle(self, condition_id: str) -> None:
+        as_of = self.store.now()
         orders = self.venue.get_orders(market=condition_id)
-        self.store.replace_orders(condition_id, orders)
+        self.store.replace_orders(condition_id, orders, as_of=as_of)
         self.store.set_unsettled(condition_id, None)
         log.info("%s: re-read %d open orders after an unknown outcome", condition_id[:10], len(orders))
 
@@ -245,7 +246,10 @@ class Reconciler:
         return replace(result, cancel=tuple(keep))
 
     def _adopt_kept(self, result: MarketPlan) -> None:
-        # An order a band counts is the controller's to manage from now on.
+        # Ownership: orders we placed, and orders a band has counted (adopted on a
+        # restart). Anything else in a managed market is someone else's (a manual
+        # order, or a stale one from a previous run) and is left alone unless
+        # --cancel-unmanaged is set; it still locks balance, so the planner sees it.
         if result.keep:
             with self._lock:
                 self._owned.update(result.keep)

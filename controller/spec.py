@@ -20,7 +20,8 @@ OrderType = Literal["GTC", "GTD"]
 class Band:
     """One quote band, in poly-market-maker's ``bands.json`` terms.
 
-    Margins are price distances from the reference price (0 <= min < avg < max < 1);
+    Margins are price distances from the reference price (0 <= min <= avg < max < 1;
+    avg == min is allowed as in poly-market-maker's own config, see controller.manifest);
     amounts are outcome shares (0 <= min <= avg <= max, max > 0).
     """
 

@@ -10,12 +10,17 @@ Books are normalised on the way in: bids best-first (descending), asks best-firs
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Literal
 
 Side = Literal["BUY", "SELL"]
+BookSide = Literal["bids", "asks"]
+
+_ONE = Decimal(1)
+_ZERO = Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -28,6 +33,8 @@ class Level:
 class Book:
     bids: tuple[Level, ...] = ()  # best (highest) first
     asks: tuple[Level, ...] = ()  # best (lowest) first
+    # This token's last trade price (Polymarket's per-asset ``last_trade_price``).
+    last_trade_price: Decimal | None = None
 
     @property
     def best_bid(self) -> Decimal | None:
@@ -37,6 +44,52 @@ class Book:
     def best_ask(self) -> Decimal | None:
         return self.asks[0].price if self.asks else None
 
+    @classmethod
+    def from_levels(
+        cls,
+        bids: Iterable[Level],
+        asks: Iterable[Level],
+        last_trade_price: Decimal | None = None,
+    ) -> Book:
+        """Build a normalised book from levels in any order.
+
+        Levels at the same price are merged (sizes summed) and empty levels dropped, so
+        every consumer can rely on "one level per price, best first".
+        """
+        return cls(
+            bids=_merge(bids, descending=True),
+            asks=_merge(asks, descending=False),
+            last_trade_price=last_trade_price,
+        )
+
+    def mirrored(self) -> Book:
+        """The complement token's view of the same liquidity.
+
+        On Polymarket YES and NO share one book: a YES bid at q is a NO ask at 1 - q.
+        """
+        return Book(
+            bids=tuple(Level(_ONE - lv.price, lv.size) for lv in self.asks),
+            asks=tuple(Level(_ONE - lv.price, lv.size) for lv in self.bids),
+            last_trade_price=None if self.last_trade_price is None else _ONE - self.last_trade_price,
+        )
+
+    def adjusted(self, side: BookSide, price: Decimal, delta: Decimal) -> Book:
+        """Add ``delta`` (may be negative) at ``price`` on one side; sizes clamp at zero."""
+        levels = {lv.price: lv.size for lv in getattr(self, side)}
+        levels[price] = max(levels.get(price, _ZERO) + delta, _ZERO)
+        merged = _merge((Level(p, s) for p, s in levels.items()), descending=side == "bids")
+        if side == "bids":
+            return Book(bids=merged, asks=self.asks, last_trade_price=self.last_trade_price)
+        return Book(bids=self.bids, asks=merged, last_trade_price=self.last_trade_price)
+
+
+def _merge(levels: Iterable[Level], *, descending: bool) -> tuple[Level, ...]:
+    sizes: dict[Decimal, Decimal] = {}
+    for lv in levels:
+        sizes[lv.price] = sizes.get(lv.price, _ZERO) + lv.size
+    ordered = sorted(sizes.items(), key=lambda item: item[0], reverse=descending)
+    return tuple(Level(price, size) for price, size in ordered if size > 0)
+
 
 @dataclass(frozen=True)
 class MarketState:
@@ -44,6 +97,8 @@ class MarketState:
     min_order_size: Decimal
     neg_risk: bool = False
     books: dict[str, Book] = field(default_factory=dict)  # token id -> book
+    # Market-wide last trade price, taken as the YES token's price (the market's headline
+    # price). A book's own ``last_trade_price`` is unambiguous and wins when present.
     last_trade_price: Decimal | None = None
 
 
@@ -60,6 +115,16 @@ class OpenOrder:
     @property
     def remaining(self) -> Decimal:
         return max(self.size - self.size_matched, Decimal(0))
+
+    @property
+    def locked_collateral(self) -> Decimal:
+        """Collateral the exchange holds for this order: price x remaining for a BUY."""
+        return self.price * self.remaining if self.side == "BUY" else _ZERO
+
+    @property
+    def locked_tokens(self) -> Decimal:
+        """Shares of ``token_id`` the exchange holds: the remaining size of a SELL."""
+        return self.remaining if self.side == "SELL" else _ZERO
 
 
 @dataclass(frozen=True)
@@ -79,3 +144,17 @@ class ObservedState:
     markets: dict[str, MarketState] = field(default_factory=dict)  # condition id -> market
     balances: Balances = field(default_factory=Balances)
     orders: tuple[OpenOrder, ...] = ()
+
+    def orders_of(self, condition_id: str) -> tuple[OpenOrder, ...]:
+        """Our open orders in one market, in snapshot order."""
+        return tuple(o for o in self.orders if o.market == condition_id)
+
+    def free_collateral(self) -> Decimal:
+        """Total collateral minus what every open BUY (any market) locks; never negative."""
+        locked = sum((o.locked_collateral for o in self.orders), _ZERO)
+        return max(self.balances.collateral - locked, _ZERO)
+
+    def free_tokens(self, token_id: str) -> Decimal:
+        """Held shares of ``token_id`` minus what open SELLs of it lock; never negative."""
+        locked = sum((o.locked_tokens for o in self.orders if o.token_id == token_id), _ZERO)
+        return max(self.balances.token(token_id) - locked, _ZERO)

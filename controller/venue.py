@@ -700,7 +700,7 @@ class Venue:
         return results
 
     def _place_batch(self, batch: list[OrderRequest]) -> list[PlaceResult]:
-        from py_clob_client_v2 import PostOrdersArgs
+        from py_clob_client_v2 import PostOrdersV2Args
 
         try:
             self.budget.acquire(self.budget.orders, len(batch), max_wait=self.config.request_timeout)
@@ -718,7 +718,7 @@ class Venue:
         if not signed:
             return [results[i] for i in range(len(batch))]
         post_only = batch[signed[0][0]].post_only
-        args = [PostOrdersArgs(order=o, orderType=batch[i].order_type) for i, o in signed]
+        args = [PostOrdersV2Args(order=o, orderType=batch[i].order_type) for i, o in signed]
         try:
             raw = self._call("post-orders", self.client.post_orders, args, post_only)
         except Ambiguous as exc:

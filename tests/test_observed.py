@@ -142,3 +142,51 @@ def test_matched_on_entry_is_not_recorded_as_open() -> None:
     s = store()
     s.record_placed(OpenOrder("0xa", COND, YES, "BUY", D("0.4"), D("5")), "matched")
     assert s.open_orders() == []
+
+
+class StepClock:
+    def __init__(self) -> None:
+        self.t = 0.0
+
+    def __call__(self) -> float:
+        return self.t
+
+
+def test_an_older_rest_snapshot_cannot_drop_an_order_we_just_placed() -> None:
+    clock = StepClock()
+    s = ObservedStore(clock=clock)
+    s.track_market(COND, [YES, NO], D("0.01"), D("5"), False)
+    as_of = s.now()  # the resync starts reading open orders...
+    clock.t = 1.0
+    s.record_placed(OpenOrder("0xnew", COND, YES, "BUY", D("0.4"), D("5")), "live")  # ...we place meanwhile
+    s.replace_orders(None, [], as_of=as_of)  # ...and the (older) answer does not list it
+    assert [o.id for o in s.open_orders()] == ["0xnew"], "dropping it would make the next plan place it twice"
+    clock.t = 2.0
+    s.replace_orders(None, [], as_of=s.now())  # a snapshot taken after the placement is the truth
+    assert s.open_orders() == []
+
+
+def test_an_older_rest_snapshot_cannot_resurrect_a_cancelled_order() -> None:
+    clock = StepClock()
+    s = ObservedStore(clock=clock)
+    s.track_market(COND, [YES, NO], D("0.01"), D("5"), False)
+    order = OpenOrder("0xold", COND, YES, "BUY", D("0.4"), D("5"))
+    s.replace_orders(None, [order], as_of=s.now())
+    as_of = s.now()
+    clock.t = 1.0
+    s.record_canceled(["0xold"])
+    s.replace_orders(None, [order], as_of=as_of)
+    assert s.open_orders() == []
+
+
+def test_balances_from_before_a_fill_are_not_adopted() -> None:
+    clock = StepClock()
+    s = ObservedStore(clock=clock)
+    s.track_market(COND, [YES, NO], D("0.01"), D("5"), False)
+    s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))
+    s.record_placed(OpenOrder("0x1", COND, YES, "BUY", D("0.40"), D("10")), "live")
+    as_of = s.now()
+    clock.t = 1.0
+    s.apply_user_event(order_event("UPDATE", "5"))
+    s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}), as_of=as_of)
+    assert s.balances().collateral == D("98.00")

@@ -1,0 +1,52 @@
+"""bandctl: a declarative market-making controller for Polymarket's CLOB.
+
+The public Python API, for people who script against Polymarket directly::
+
+    from controller import load_manifests, plan, load_state
+
+    specs = load_manifests("manifests/")                 # raises ManifestErrors if invalid
+    state = load_state("manifests/demo-state.json")      # an observed-state snapshot
+    result = plan(specs, state, now=state.time)          # pure: nothing is sent
+    for market in result.markets:
+        print(market.name, market.reference_price, len(market.place), len(market.cancel))
+
+For live trading see :class:`controller.venue.Venue` (py-clob-client-v2 underneath) and
+:class:`controller.live.Controller`.
+"""
+
+from controller.bands import Cancellation, MarketPlan, Placement, Plan, apply_plan, plan, plan_market
+from controller.manifest import ManifestError, ManifestErrors, load_manifests, validate_paths
+from controller.spec import Band, Limits, MarketMakerSpec, MarketRef, OrderSettings, ReferencePrice, Schedule
+from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.statefile import StateFileError, load_state
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Balances",
+    "Band",
+    "Book",
+    "Cancellation",
+    "Level",
+    "Limits",
+    "ManifestError",
+    "ManifestErrors",
+    "MarketMakerSpec",
+    "MarketPlan",
+    "MarketRef",
+    "MarketState",
+    "ObservedState",
+    "OpenOrder",
+    "OrderSettings",
+    "Placement",
+    "Plan",
+    "ReferencePrice",
+    "Schedule",
+    "StateFileError",
+    "apply_plan",
+    "load_manifests",
+    "load_state",
+    "plan",
+    "plan_market",
+    "validate_paths",
+]

@@ -1,0 +1,246 @@
+"""Prometheus metrics for the live controller.
+
+Everything lives in one :class:`Metrics` object that owns its own
+``CollectorRegistry``: no module-level collectors, so tests (and two controllers in one
+process) never fight over the global default registry.
+
+Label cardinality stays bounded on purpose: ``manifest``/``market`` is a manifest name
+(bounded by the manifests deployed), ``side`` is bid/ask, ``reason`` is one of a small
+fixed vocabulary (free text from the planner or the exchange is mapped onto it by
+:func:`reason_label`), ``endpoint`` is a REST path with ids collapsed
+(:func:`endpoint_label`) and ``status`` an HTTP code or a short word.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import re
+import time
+from collections.abc import Callable
+from decimal import Decimal
+from importlib import metadata
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
+
+RECONCILE_RESULTS = ("ok", "error", "rejected")
+RELOAD_RESULTS = ("applied", "rejected")
+SIDES = ("bid", "ask")
+
+# Ordered (pattern, label): the first match wins. Covers the planner's cancellation
+# reasons (controller.bands) and the exchange's usual rejection messages.
+_REASON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
+    (re.compile(pattern, re.IGNORECASE), label)
+    for pattern, label in (
+        (r"outside every band|outside_band", "outside_band"),
+        (r"maxamount|over_max", "over_max"),
+        (r"token not in this market|foreign", "foreign_token"),
+        (r"\bpaused\b", "paused"),
+        (r"outside schedule|outside_schedule", "outside_schedule"),
+        (r"no reference price|no_reference_price", "no_reference_price"),
+        (r"stale|disconnect|missed", "stale_market_data"),
+        (r"market not in state|not accepting|closed|market_unavailable", "market_unavailable"),
+        (r"shutdown|shutting down", "shutdown"),
+        (r"unmanaged", "unmanaged"),
+        (r"not enough balance|insufficient|allowance|balance", "insufficient_balance"),
+        (r"tick", "tick_size"),
+        (r"min(imum)?[ _]?(order)?[ _]?size|size .*(lower|smaller|below)", "min_size"),
+        (r"signature|unauthori[sz]ed|\b40[13]\b|forbidden|api key", "auth"),
+        (r"rate limit|too many requests|\b429\b", "rate_limited"),
+        (r"cross|post[ -_]?only|would match", "crosses_book"),
+        (r"timeout|timed out", "timeout"),
+        (r"not found|unknown order|\b404\b", "not_found"),
+        (r"duplicate|already", "duplicate"),
+    )
+)
+REASONS = (*dict.fromkeys(label for _, label in _REASON_PATTERNS), "other")
+
+_ID_SEGMENT = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]{4,}|[0-9a-fA-F-]{16,})$")
+_MAX_ENDPOINT_LENGTH = 64
+
+
+def reason_label(text: str | None) -> str:
+    """Map free text (a planner reason, an exchange error) onto the fixed :data:`REASONS`."""
+    if not text:
+        return "other"
+    if text in REASONS:
+        return text
+    for pattern, label in _REASON_PATTERNS:
+        if pattern.search(text):
+            return label
+    return "other"
+
+
+def endpoint_label(endpoint: str) -> str:
+    """``/data/order/0xabc…?x=1`` → ``/data/order/:id``: one series per route, not per id."""
+    path = endpoint.split("?", 1)[0].split("#", 1)[0]
+    segments = [":id" if _ID_SEGMENT.match(s) else s for s in path.split("/")]
+    return "/".join(segments)[:_MAX_ENDPOINT_LENGTH] or "/"
+
+
+def _status_label(status: int | str) -> str:
+    return str(status)[:16] or "unknown"
+
+
+def _number(value: float | int | Decimal | str) -> float:
+    # Decimals and decimal strings arrive from the observed state; a gauge wants a float.
+    return float(Decimal(value) if isinstance(value, str) else value)
+
+
+def _version() -> str:
+    try:
+        return metadata.version("bandctl")
+    except metadata.PackageNotFoundError:
+        return "unknown"
+
+
+class Metrics:
+    """The controller's metrics. Methods are thread-safe (prometheus-client locks)."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self._clock = clock
+        # Before the first heartbeat the age counts from start: an alert on a large age
+        # then also catches a controller that never managed to heartbeat at all.
+        self._last_heartbeat = clock()
+        r = self.registry
+
+        Gauge("bandctl_build_info", "Build information (always 1).", ["version"], registry=r).labels(
+            _version()
+        ).set(1)
+        self._reconcile_seconds = Histogram(
+            "bandctl_reconcile_duration_seconds", "Time spent in one reconcile of a manifest.", ["manifest"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r,
+        )
+        self._reconciles = Counter(
+            "bandctl_reconciles", "Reconciles by result (ok, error, rejected).", ["manifest", "result"], registry=r
+        )
+        self._placed = Counter("bandctl_orders_placed", "Orders placed.", ["market"], registry=r)
+        self._cancelled = Counter(
+            "bandctl_orders_cancelled", "Orders cancelled, by reason.", ["market", "reason"], registry=r
+        )
+        self._rejected = Counter(
+            "bandctl_orders_rejected", "Order placements or cancels the exchange refused, by reason.",
+            ["market", "reason"], registry=r,
+        )
+        self._api_seconds = Histogram(
+            "bandctl_api_request_duration_seconds", "Exchange REST request latency.", ["endpoint"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r,
+        )
+        self._api_errors = Counter(
+            "bandctl_api_request_errors", "Exchange REST requests that failed, by endpoint and status.",
+            ["endpoint", "status"], registry=r,
+        )
+        self._ws_reconnects = Counter(
+            "bandctl_ws_reconnects", "WebSocket reconnects by channel.", ["channel"], registry=r
+        )
+        self._ws_lag = Histogram(
+            "bandctl_ws_message_lag_seconds", "Exchange timestamp to receipt of a WebSocket message.", ["channel"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60), registry=r,
+        )
+        self._quotes = Gauge(
+            "bandctl_quotes_in_band", "Own orders resting inside a band.", ["manifest", "side"], registry=r
+        )
+        self._position = Gauge(
+            "bandctl_position_shares", "Shares held of the quoted outcome token.", ["manifest"], registry=r
+        )
+        self._collateral = Gauge(
+            "bandctl_collateral", "Collateral available to the manifest's account.", ["manifest"], registry=r
+        )
+        heartbeat = Gauge(
+            "bandctl_exchange_heartbeat_age_seconds",
+            "Seconds since the last successful exchange heartbeat (since start before the first).", registry=r,
+        )
+        heartbeat.set_function(self.heartbeat_age)
+        self._reloads = Counter(
+            "bandctl_manifest_reloads", "Manifest reload results (applied, rejected).", ["result"], registry=r
+        )
+        # Show every result at 0 from the start, so rate() and absent() alerts work at once.
+        for result in RELOAD_RESULTS:
+            self._reloads.labels(result)
+
+    # -- reconcile ------------------------------------------------------------------
+
+    def observe_reconcile(self, name: str, seconds: float, result: str) -> None:
+        """One reconcile of manifest ``name``; ``result`` is ok, error or rejected."""
+        if result not in RECONCILE_RESULTS:
+            raise ValueError(f"reconcile result must be one of {RECONCILE_RESULTS}, got {result!r}")
+        self._reconcile_seconds.labels(name).observe(max(0.0, seconds))
+        self._reconciles.labels(name, result).inc()
+
+    # -- orders ---------------------------------------------------------------------
+
+    def order_placed(self, name: str, n: int = 1) -> None:
+        self._placed.labels(name).inc(n)
+
+    def order_cancelled(self, name: str, reason: str, n: int = 1) -> None:
+        self._cancelled.labels(name, reason_label(reason)).inc(n)
+
+    def order_rejected(self, name: str, reason: str, n: int = 1) -> None:
+        self._rejected.labels(name, reason_label(reason)).inc(n)
+
+    # -- exchange I/O -----------------------------------------------------------------
+
+    def api_request(self, endpoint: str, seconds: float, status: int | str) -> None:
+        """One REST request; ``status`` is the HTTP code, or a word (``timeout``) when none came.
+
+        Anything but a 2xx/3xx code counts as an error too.
+        """
+        endpoint = endpoint_label(endpoint)
+        self._api_seconds.labels(endpoint).observe(max(0.0, seconds))
+        if not (isinstance(status, int) and 200 <= status < 400):
+            self._api_errors.labels(endpoint, _status_label(status)).inc()
+
+    def ws_reconnect(self, channel: str) -> None:
+        self._ws_reconnects.labels(channel).inc()
+
+    def ws_lag(self, channel: str, seconds: float) -> None:
+        # Clock skew between the exchange and us can make the lag negative: count it as 0.
+        if math.isfinite(seconds):
+            self._ws_lag.labels(channel).observe(max(0.0, seconds))
+
+    def heartbeat_ok(self, now_monotonic: float | None = None) -> None:
+        """A heartbeat succeeded at ``now_monotonic`` (default: the metrics clock now)."""
+        self._last_heartbeat = self._clock() if now_monotonic is None else now_monotonic
+
+    def heartbeat_age(self) -> float:
+        return max(0.0, self._clock() - self._last_heartbeat)
+
+    # -- per-manifest state -------------------------------------------------------------
+
+    def set_quotes_in_band(self, name: str, side: str, n: int) -> None:
+        if side not in SIDES:
+            raise ValueError(f"side must be one of {SIDES}, got {side!r}")
+        self._quotes.labels(name, side).set(n)
+
+    def set_position(self, name: str, shares: float | Decimal | str) -> None:
+        self._position.labels(name).set(_number(shares))
+
+    def set_collateral(self, name: str, amount: float | Decimal | str) -> None:
+        self._collateral.labels(name).set(_number(amount))
+
+    def forget_manifest(self, name: str) -> None:
+        """Drop the gauges of a manifest that was deleted (counters keep their history)."""
+        for side in SIDES:
+            _remove(self._quotes, name, side)
+        _remove(self._position, name)
+        _remove(self._collateral, name)
+
+    def reload(self, result: str) -> None:
+        if result not in RELOAD_RESULTS:
+            raise ValueError(f"reload result must be one of {RELOAD_RESULTS}, got {result!r}")
+        self._reloads.labels(result).inc()
+
+    # -- exposition -----------------------------------------------------------------------
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of every metric (what ``/metrics`` serves)."""
+        return generate_latest(self.registry)
+
+
+def _remove(metric: Gauge, *labels: str) -> None:
+    with contextlib.suppress(KeyError):
+        metric.remove(*labels)

@@ -1,0 +1,338 @@
+"""JSON shapes of the REST responses and WebSocket messages, as production sends them.
+
+Prices and sizes are decimal strings; books list the best level LAST (bids ascending,
+asks descending); timestamps are ms strings on WS events and seconds elsewhere
+(protocol notes §2, §4).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from .config import PRICE_SCALE
+from .engine import BID, Market, Order, OrderEvent, Trade, fmt_price, fmt_size
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, separators=(",", ":"), ensure_ascii=False)
+
+
+def ms(ts: float) -> str:
+    return str(int(ts * 1000))
+
+
+def _levels(levels: list[tuple[int, int]]) -> list[dict[str, str]]:
+    return [{"price": fmt_price(p), "size": fmt_size(s)} for p, s in levels]
+
+
+def book_summary(m: Market, token_id: str, ts: float) -> dict[str, Any]:
+    """REST OrderBookSummary with the hash the client's generate_orderbook_summary_hash computes."""
+    bids, asks = m.levels_for(token_id)
+    last = m.last_trade(token_id)
+    summary = {
+        "market": m.condition_id,
+        "asset_id": token_id,
+        "timestamp": ms(ts),
+        "hash": "",
+        "bids": _levels(bids),
+        "asks": _levels(asks),
+        "min_order_size": fmt_size(m.cfg.min_size),
+        "tick_size": m.tick_str,
+        "neg_risk": m.cfg.neg_risk,
+        "last_trade_price": "" if last is None else fmt_price(last),
+    }
+    summary["hash"] = hashlib.sha1(dumps(summary).encode()).hexdigest()
+    return summary
+
+
+def ws_book(m: Market, token_id: str, ts: float) -> dict[str, Any]:
+    s = book_summary(m, token_id, ts)
+    return {
+        "event_type": "book",
+        "asset_id": token_id,
+        "market": m.condition_id,
+        "bids": s["bids"],
+        "asks": s["asks"],
+        "timestamp": s["timestamp"],
+        "hash": s["hash"],
+        "tick_size": s["tick_size"],
+        "last_trade_price": s["last_trade_price"],
+    }
+
+
+def _top_strings(m: Market, token_id: str) -> tuple[str, str]:
+    bb, ba = m.top(token_id)
+    return ("0" if bb is None else fmt_price(bb)), ("1" if ba is None else fmt_price(ba))
+
+
+def price_change(
+    m: Market, changes: dict[tuple[int, int], int], ts: float, tokens: tuple[str, ...]
+) -> dict[str, Any]:
+    """One message for the market; a YES level at p appears on the NO side at 1-p (mirror view)."""
+    entries: list[dict[str, str]] = []
+    for token_id in tokens:
+        is_yes = token_id == m.cfg.yes
+        book_hash = book_summary(m, token_id, ts)["hash"]
+        best_bid, best_ask = _top_strings(m, token_id)
+        for (side, p), size in changes.items():
+            if is_yes:
+                price, book_side = p, ("BUY" if side == BID else "SELL")
+            else:
+                price, book_side = PRICE_SCALE - p, ("SELL" if side == BID else "BUY")
+            entries.append(
+                {
+                    "asset_id": token_id,
+                    "price": fmt_price(price),
+                    "size": fmt_size(size),
+                    "side": book_side,
+                    "hash": book_hash,
+                    "best_bid": best_bid,
+                    "best_ask": best_ask,
+                }
+            )
+    return {"event_type": "price_change", "market": m.condition_id, "timestamp": ms(ts), "price_changes": entries}
+
+
+def best_bid_ask(m: Market, token_id: str, ts: float) -> dict[str, Any]:
+    bb, ba = m.top(token_id)
+    spread = "" if bb is None or ba is None else fmt_price(ba - bb)
+    return {
+        "event_type": "best_bid_ask",
+        "market": m.condition_id,
+        "asset_id": token_id,
+        "best_bid": "" if bb is None else fmt_price(bb),
+        "best_ask": "" if ba is None else fmt_price(ba),
+        "spread": spread,
+        "timestamp": ms(ts),
+    }
+
+
+def last_trade_price(m: Market, t: Trade, token_id: str) -> dict[str, Any]:
+    """For the traded token as the taker saw it; for the complement the mirror price and side."""
+    if token_id == t.asset_id:
+        price, side = t.price, t.side
+    else:
+        price, side = PRICE_SCALE - t.price, ("SELL" if t.side == "BUY" else "BUY")
+    return {
+        "event_type": "last_trade_price",
+        "asset_id": token_id,
+        "market": m.condition_id,
+        "price": fmt_price(price),
+        "size": fmt_size(t.size),
+        "side": side,
+        "fee_rate_bps": "0",
+        "timestamp": ms(t.match_time),
+        "transaction_hash": t.tx_hash,
+    }
+
+
+def tick_size_change(m: Market, token_id: str, old: int, new: int, ts: float) -> dict[str, Any]:
+    from .config import TICK_STRINGS
+
+    return {
+        "event_type": "tick_size_change",
+        "asset_id": token_id,
+        "market": m.condition_id,
+        "old_tick_size": TICK_STRINGS[old],
+        "new_tick_size": TICK_STRINGS[new],
+        "timestamp": ms(ts),
+    }
+
+
+def market_resolved(m: Market, winner_token: str, ts: float) -> dict[str, Any]:
+    outcome = m.cfg.outcomes[0 if winner_token == m.cfg.yes else 1]
+    return {
+        "event_type": "market_resolved",
+        "id": m.condition_id,
+        "market": m.condition_id,
+        "assets_ids": [m.cfg.yes, m.cfg.no],
+        "winning_asset_id": winner_token,
+        "winning_outcome": outcome,
+        "timestamp": ms(ts),
+    }
+
+
+# ---------------------------------------------------------------- orders and trades
+
+
+def open_order(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "status": o.status,
+        "owner": o.api_key,
+        "maker_address": o.maker_checksum,
+        "market": o.market.condition_id,
+        "asset_id": o.token_id,
+        "side": o.side,
+        "original_size": fmt_size(o.size),
+        "size_matched": fmt_size(o.matched),
+        "price": fmt_price(o.price),
+        "outcome": o.outcome,
+        "expiration": str(o.expiration),
+        "order_type": o.order_type,
+        "associate_trades": list(o.trade_ids),
+        "created_at": int(o.created_at),
+    }
+
+
+def user_order(evt: OrderEvent) -> dict[str, Any]:
+    o = evt.order
+    return {
+        "event_type": "order",
+        "type": evt.kind,
+        "id": o.id,
+        "owner": o.api_key,
+        "order_owner": o.api_key,
+        "market": o.market.condition_id,
+        "asset_id": o.token_id,
+        "side": o.side,
+        "price": fmt_price(o.price),
+        "original_size": fmt_size(o.size),
+        "size_matched": fmt_size(evt.matched),
+        "outcome": o.outcome,
+        "associate_trades": list(o.trade_ids) or None,
+        "created_at": str(int(o.created_at)),
+        "expiration": str(o.expiration),
+        "order_type": o.order_type,
+        "status": evt.status,
+        "maker_address": o.maker_checksum,
+        "timestamp": ms(evt.ts),
+    }
+
+
+def _maker_orders(t: Trade) -> list[dict[str, Any]]:
+    return [
+        {
+            "order_id": f.order.id,
+            "owner": f.order.api_key,
+            "maker_address": f.order.maker_checksum,
+            "matched_amount": fmt_size(f.size),
+            "price": fmt_price(f.price),
+            "fee_rate_bps": "0",
+            "asset_id": f.order.token_id,
+            "outcome": f.order.outcome,
+            "side": f.order.side,
+        }
+        for f in t.makers
+    ]
+
+
+def _trade_common(t: Trade, as_maker: bool) -> dict[str, Any]:
+    owner_order = t.makers[0].order if as_maker else t.taker
+    return {
+        "id": t.id,
+        "taker_order_id": t.taker.id,
+        "market": t.market.condition_id,
+        "asset_id": t.asset_id,
+        "side": t.side,
+        "size": fmt_size(t.size),
+        "fee_rate_bps": "0",
+        "price": fmt_price(t.price),
+        "match_time": str(int(t.match_time)),
+        "last_update": str(int(t.match_time)),
+        "outcome": t.taker.outcome,
+        "bucket_index": 0,
+        "owner": owner_order.api_key,
+        "maker_address": owner_order.maker_checksum,
+        "transaction_hash": t.tx_hash,
+        "trader_side": "MAKER" if as_maker else "TAKER",
+        "maker_orders": _maker_orders(t),
+    }
+
+
+def rest_trade(t: Trade, as_maker: bool) -> dict[str, Any]:
+    d = _trade_common(t, as_maker)
+    d["status"] = "TRADE_STATUS_" + t.status  # REST prefixes the status; WS does not
+    d["err_msg"] = None
+    return d
+
+
+def user_trade(t: Trade, as_maker: bool, status: str, ts: float) -> dict[str, Any]:
+    d = _trade_common(t, as_maker)
+    d = {"event_type": "trade", "type": "TRADE", **d}
+    d["status"] = status
+    d["trade_owner"] = d["owner"]
+    d["timestamp"] = ms(ts)
+    if status == "MATCHED":
+        d["transaction_hash"] = ""  # not mined yet
+    return d
+
+
+def order_response(
+    order_id: str, status: str, making: str, taking: str, trade_ids: list[str], hashes: list[str]
+) -> dict[str, Any]:
+    return {
+        "success": True,
+        "errorMsg": "",
+        "orderID": order_id,
+        "status": status,
+        "makingAmount": making,
+        "takingAmount": taking,
+        "transactionsHashes": hashes,
+        "tradeIDs": trade_ids,
+    }
+
+
+def order_error(message: str, order_id: str = "") -> dict[str, Any]:
+    return {
+        "success": False,
+        "errorMsg": message,
+        "orderID": order_id,
+        "status": "",
+        "makingAmount": "",
+        "takingAmount": "",
+    }
+
+
+def clob_market(m: Market) -> dict[str, Any]:
+    """GET /clob-markets/<condition>: the compact market info the client caches."""
+    tick = float(m.tick_str)
+    out: dict[str, Any] = {
+        "c": m.condition_id,
+        "t": [{"t": m.cfg.yes, "o": m.cfg.outcomes[0]}, {"t": m.cfg.no, "o": m.cfg.outcomes[1]}],
+        "mts": tick,
+        "mos": float(fmt_size(m.cfg.min_size)),
+        "fd": {"r": 0, "e": 0, "to": True},
+        "mbf": 0,
+        "tbf": 0,
+        "r": None,
+        "ao": m.status == "open",
+        "rfqe": False,
+        "itode": False,
+    }
+    if m.cfg.rewards_max_spread:
+        out["r"] = {"mi": m.cfg.rewards_min_size, "ma": m.cfg.rewards_max_spread, "e": True,
+                    "smoa": True, "moas": 0}
+    if m.cfg.neg_risk:
+        out["nr"] = True
+    return out
+
+
+def gamma_market(m: Market) -> dict[str, Any]:
+    """GET /markets/<condition>: the long-form CLOB market object."""
+    def token(tok: str, outcome: str) -> dict[str, Any]:
+        top = m.top(tok)
+        mid = (top[0] + top[1]) / 2 / PRICE_SCALE if None not in top else 0  # type: ignore[operator]
+        return {"token_id": tok, "outcome": outcome, "price": mid,
+                "winner": m.winner is not None and (m.winner == "yes") == (tok == m.cfg.yes)}
+
+    return {
+        "condition_id": m.condition_id,
+        "question_id": "0x" + hashlib.sha256(m.condition_id.encode()).hexdigest(),
+        "question": m.cfg.question,
+        "market_slug": m.cfg.name,
+        "tokens": [token(m.cfg.yes, m.cfg.outcomes[0]), token(m.cfg.no, m.cfg.outcomes[1])],
+        "minimum_tick_size": float(m.tick_str),
+        "minimum_order_size": float(fmt_size(m.cfg.min_size)),
+        "neg_risk": m.cfg.neg_risk,
+        "active": m.status == "open",
+        "closed": m.status != "open",
+        "archived": False,
+        "accepting_orders": m.status == "open",
+        "enable_order_book": True,
+        "maker_base_fee": 0,
+        "taker_base_fee": 0,
+        "rewards": {"min_size": m.cfg.rewards_min_size, "max_spread": m.cfg.rewards_max_spread, "rates": None},
+    }

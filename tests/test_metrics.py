@@ -1,0 +1,188 @@
+"""controller.metrics: counters and gauges move and show up in the exposition."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from prometheus_client.parser import text_string_to_metric_families
+
+from controller.metrics import REASONS, Metrics, endpoint_label, reason_label
+
+
+class FakeClock:
+    def __init__(self, now: float = 1000.0) -> None:
+        self.now = now
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
+    """Every sample of the exposition by (name, labels), parsed back from the text."""
+    out = {}
+    for family in text_string_to_metric_families(metrics.render().decode()):
+        for sample in family.samples:
+            out[(sample.name, frozenset(sample.labels.items()))] = sample.value
+    return out
+
+
+def value(metrics: Metrics, name: str, **labels: str) -> float | None:
+    return samples(metrics).get((name, frozenset(labels.items())))
+
+
+def test_reconcile_counts_and_durations() -> None:
+    m = Metrics()
+    m.observe_reconcile("demo", 0.02, "ok")
+    m.observe_reconcile("demo", 0.5, "ok")
+    m.observe_reconcile("demo", 1.0, "error")
+    assert value(m, "bandctl_reconciles_total", manifest="demo", result="ok") == 2
+    assert value(m, "bandctl_reconciles_total", manifest="demo", result="error") == 1
+    assert value(m, "bandctl_reconcile_duration_seconds_count", manifest="demo") == 3
+    assert value(m, "bandctl_reconcile_duration_seconds_sum", manifest="demo") == pytest.approx(1.52)
+    assert value(m, "bandctl_reconcile_duration_seconds_bucket", manifest="demo", le="0.025") == 1
+
+
+def test_reconcile_result_must_be_known() -> None:
+    with pytest.raises(ValueError, match="ok"):
+        Metrics().observe_reconcile("demo", 0.1, "fine")
+
+
+def test_orders_by_market_and_reason() -> None:
+    m = Metrics()
+    m.order_placed("demo")
+    m.order_placed("demo", 2)
+    m.order_cancelled("demo", "outside every band")
+    m.order_cancelled("demo", "band 0 bids hold 300 > maxAmount 200")
+    m.order_rejected("demo", "not enough balance / allowance")
+    assert value(m, "bandctl_orders_placed_total", market="demo") == 3
+    assert value(m, "bandctl_orders_cancelled_total", market="demo", reason="outside_band") == 1
+    assert value(m, "bandctl_orders_cancelled_total", market="demo", reason="over_max") == 1
+    assert value(m, "bandctl_orders_rejected_total", market="demo", reason="insufficient_balance") == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "label"),
+    [
+        ("outside every band", "outside_band"),
+        ("band 2 asks hold 900 > maxAmount 500", "over_max"),
+        ("token not in this market", "foreign_token"),
+        ("paused", "paused"),
+        ("outside schedule: starts at 2026-12-01T00:00:00Z", "outside_schedule"),
+        ("no reference price: empty book", "no_reference_price"),
+        ("market stream disconnected", "stale_market_data"),
+        ("market not in state", "market_unavailable"),
+        ("shutdown", "shutdown"),
+        ("invalid order: price breaks minimum tick size rule", "tick_size"),
+        ("order 0xabc crosses the book (post only)", "crosses_book"),
+        ("Too Many Requests", "rate_limited"),
+        ("something nobody foresaw, with an id 0x1234", "other"),
+        ("", "other"),
+        (None, "other"),
+        ("over_max", "over_max"),
+    ],
+)
+def test_reason_labels_are_a_small_fixed_set(text: str | None, label: str) -> None:
+    assert reason_label(text) == label
+    assert label in REASONS
+
+
+def test_free_text_reasons_do_not_grow_series() -> None:
+    m = Metrics()
+    for i in range(50):
+        m.order_rejected("demo", f"unexpected failure number {i} for order 0x{i:064x}")
+    rejected = [k for k in samples(m) if k[0] == "bandctl_orders_rejected_total"]
+    assert rejected == [("bandctl_orders_rejected_total", frozenset({("market", "demo"), ("reason", "other")}))]
+
+
+def test_api_requests_and_errors() -> None:
+    m = Metrics()
+    m.api_request("/book?token_id=123", 0.05, 200)
+    m.api_request("/data/order/0x" + "ab" * 32, 0.2, 404)
+    m.api_request("/data/order/0x" + "cd" * 32, 5.0, "timeout")
+    assert value(m, "bandctl_api_request_duration_seconds_count", endpoint="/book") == 1
+    assert value(m, "bandctl_api_request_duration_seconds_count", endpoint="/data/order/:id") == 2
+    assert value(m, "bandctl_api_request_errors_total", endpoint="/data/order/:id", status="404") == 1
+    assert value(m, "bandctl_api_request_errors_total", endpoint="/data/order/:id", status="timeout") == 1
+    assert value(m, "bandctl_api_request_errors_total", endpoint="/book", status="200") is None
+
+
+def test_endpoint_label_collapses_ids() -> None:
+    assert endpoint_label("/order") == "/order"
+    assert endpoint_label("/markets/0x" + "1" * 64) == "/markets/:id"
+    assert endpoint_label(
+        "/tick-size/71321045679252212594626385532706912750332728571942532289631379312455583992563"
+    ) == ("/tick-size/:id")
+    assert len(endpoint_label("/" + "a/" * 100)) <= 64
+
+
+def test_websocket_metrics() -> None:
+    m = Metrics()
+    m.ws_reconnect("market")
+    m.ws_reconnect("market")
+    m.ws_lag("user", 0.3)
+    m.ws_lag("user", -2.0)  # clock skew: counted as 0, not dropped
+    m.ws_lag("user", float("nan"))  # nonsense: ignored
+    assert value(m, "bandctl_ws_reconnects_total", channel="market") == 2
+    assert value(m, "bandctl_ws_message_lag_seconds_count", channel="user") == 2
+    assert value(m, "bandctl_ws_message_lag_seconds_bucket", channel="user", le="0.01") == 1
+
+
+def test_per_manifest_gauges_and_forget() -> None:
+    m = Metrics()
+    m.set_quotes_in_band("demo", "bid", 3)
+    m.set_quotes_in_band("demo", "ask", 2)
+    m.set_position("demo", Decimal("12.5"))
+    m.set_collateral("demo", "4800.00")
+    assert value(m, "bandctl_quotes_in_band", manifest="demo", side="bid") == 3
+    assert value(m, "bandctl_quotes_in_band", manifest="demo", side="ask") == 2
+    assert value(m, "bandctl_position_shares", manifest="demo") == 12.5
+    assert value(m, "bandctl_collateral", manifest="demo") == 4800
+    with pytest.raises(ValueError, match="side"):
+        m.set_quotes_in_band("demo", "BUY", 1)
+    m.forget_manifest("demo")
+    m.forget_manifest("demo")  # twice is fine
+    assert value(m, "bandctl_quotes_in_band", manifest="demo", side="bid") is None
+    assert value(m, "bandctl_position_shares", manifest="demo") is None
+
+
+def test_heartbeat_age_is_computed_at_scrape_time() -> None:
+    clock = FakeClock(1000.0)
+    m = Metrics(clock=clock)
+    clock.now = 1007.0
+    assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 7  # since start: none yet
+    m.heartbeat_ok(1005.0)
+    assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 2
+    clock.now = 1030.0
+    assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 25  # no call needed: read at scrape
+    m.heartbeat_ok()
+    assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 0
+
+
+def test_reload_results_start_at_zero() -> None:
+    m = Metrics()
+    assert value(m, "bandctl_manifest_reloads_total", result="applied") == 0
+    assert value(m, "bandctl_manifest_reloads_total", result="rejected") == 0
+    m.reload("applied")
+    m.reload("rejected")
+    m.reload("rejected")
+    assert value(m, "bandctl_manifest_reloads_total", result="applied") == 1
+    assert value(m, "bandctl_manifest_reloads_total", result="rejected") == 2
+    with pytest.raises(ValueError):
+        m.reload("maybe")
+
+
+def test_instances_are_independent() -> None:
+    # Each owns its registry: creating two must not raise "Duplicated timeseries".
+    a, b = Metrics(), Metrics()
+    a.order_placed("demo")
+    assert value(a, "bandctl_orders_placed_total", market="demo") == 1
+    assert value(b, "bandctl_orders_placed_total", market="demo") is None
+
+
+def test_render_is_text_exposition() -> None:
+    m = Metrics()
+    text = m.render().decode()
+    assert "# TYPE bandctl_reconcile_duration_seconds histogram" in text
+    assert 'bandctl_build_info{version="' in text
+    assert m.content_type.startswith("text/plain")

@@ -59,7 +59,11 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         except StateFileError as exc:
             print(exc, file=sys.stderr)
             return EXIT_ERROR
-        now = render.resolve_now(args.now, state)
+        try:
+            now = render.resolve_now(args.now, state)
+        except render.NowError as exc:
+            print(exc, file=sys.stderr)
+            return EXIT_ERROR
     result = plan(loaded.specs, state, now)
     if args.output == "json":
         print(render.plan_json(result))

@@ -20,6 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from controller import status as st
+from controller.metrics import Metrics
 from controller.observed import ObservedStore
 from controller.reconciler import Outcome, Reconciler
 from controller.reload import ManifestWatcher
@@ -47,7 +49,7 @@ class LiveOptions:
 
 @dataclass
 class ManifestStatus:
-    """What the controller knows about one manifest (feeds logs and ``/status``)."""
+    """What the controller knows about one manifest (feeds logs, metrics and ``/status``)."""
 
     name: str
     valid: bool = True
@@ -56,7 +58,12 @@ class ManifestStatus:
     last_outcome: Outcome | None = None
     last_reconcile: datetime | None = None
     reconciled_once: bool = False
-    errors: list[str] = field(default_factory=list)
+    conditions: st.Conditions = field(default_factory=st.Conditions)
+    band_counts: dict[str, list[int]] = field(default_factory=dict)
+
+    def invalid(self, reason: str, message: str, now: datetime) -> None:
+        self.valid, self.message = False, message
+        self.conditions.set(st.VALID, False, reason, message, now)
 
 
 class Controller:
@@ -67,10 +74,13 @@ class Controller:
         *,
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         ws_validators: tuple[Any, Any] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.venue = venue
         self.options = options
         self.now = now
+        self.metrics = metrics or Metrics()
+        venue.on_request = self.metrics.api_request
         self.store = ObservedStore()
         self.reconciler = Reconciler(
             venue, self.store, now=now, cancel_unmanaged=options.cancel_unmanaged, on_outcome=self._on_outcome
@@ -150,14 +160,23 @@ class Controller:
             log.error("manifest rejected: %s", error)
         for path in result.rejected_files:
             log.warning("%s: invalid edit rejected; the last good spec keeps running", path)
+        self.metrics.reload("rejected" if result.errors else "applied")
+        now = self.now()
         with self._lock:
             names = {spec.name for spec in result.specs}
             for spec in result.specs:
                 status = self.status.setdefault(spec.name, ManifestStatus(spec.name))
-                status.valid, status.message = True, ""
+                errors = [str(e) for e in result.errors if spec.source is not None and e.file == spec.source.file]
+                if errors:
+                    status.invalid("ManifestInvalid", f"last good spec kept: {errors[0]}", now)
+                    status.valid = True  # still running, on the last good spec
+                else:
+                    status.valid, status.message = True, ""
+                    status.conditions.set(st.VALID, True, "ManifestValid", "manifest valid, market found", now)
             for name in list(self.status):
                 if name not in names:
                     del self.status[name]
+                    self.metrics.forget_manifest(name)
             self._specs = {spec.name: spec for spec in result.specs}
         self._register_markets()
         active = [s for s in self._specs.values() if self.status[s.name].registered]
@@ -173,13 +192,15 @@ class Controller:
             try:
                 info = self._markets.get(condition_id) or self.venue.get_market(condition_id)
             except VenueError as exc:
-                status.registered, status.valid = False, False
-                status.message = f"market {condition_id}: {exc}"
+                status.registered = False
+                status.invalid("MarketNotFound", f"market {condition_id}: {exc}", self.now())
                 log.error("%s: %s", spec.name, status.message)
                 continue
             problem = _market_problem(spec, info)
             if problem:
-                status.registered, status.valid, status.message = False, False, problem
+                status.registered = False
+                reason = "MarketNotAccepting" if "accepting" in problem else "TokenMismatch"
+                status.invalid(reason, problem, self.now())
                 log.error("%s: %s", spec.name, problem)
                 continue
             self._markets[condition_id] = info
@@ -235,6 +256,9 @@ class Controller:
 
     def _on_market_event(self, channel: str, event: dict[str, Any]) -> None:
         changed = self.store.apply_market_event(event)
+        stamp = event.get("timestamp")
+        if isinstance(stamp, str) and stamp.isdigit():
+            self.metrics.ws_lag(channel, time.time() - int(stamp) / 1000)
         if event.get("event_type") == "tick_size_change":
             self.venue.refresh_tick_size([str(event.get("asset_id"))])
         for condition_id in changed:
@@ -261,6 +285,8 @@ class Controller:
     def _on_stream_status(self, channel: str, connected: bool) -> None:
         if connected:
             log.info("%s channel connected", channel)
+            if self._streams is not None and getattr(self._streams, channel).reconnects:
+                self.metrics.ws_reconnect(channel)
             # Anything may have happened while we were away: re-read, then quote again.
             threading.Thread(target=self.resync, name="resync-after-connect", daemon=True).start()
         else:
@@ -272,10 +298,13 @@ class Controller:
     # -- jobs -----------------------------------------------------------------------
 
     def _heartbeat(self) -> None:
+        self.last_tick = time.monotonic()
         try:
             self.venue.heartbeat()
         except (VenueError, Ambiguous) as exc:
             log.warning("exchange heartbeat failed: %s", exc)
+        else:
+            self.metrics.heartbeat_ok()
 
     def _resync_job(self) -> None:
         self.last_tick = time.monotonic()
@@ -290,12 +319,96 @@ class Controller:
 
     def _on_outcome(self, outcome: Outcome) -> None:
         self.last_tick = time.monotonic()
+        now = self.now()
+        metrics = self.metrics
+        result = "ok" if outcome.ok else ("error" if outcome.error else "rejected")
+        metrics.observe_reconcile(outcome.name, outcome.duration, result)
+        if outcome.placed:
+            metrics.order_placed(outcome.name, len(outcome.placed))
+        reasons = {c.order_id: c.reason for c in outcome.plan.cancel} if outcome.plan else {}
+        for order_id in outcome.canceled:
+            metrics.order_cancelled(outcome.name, reasons.get(order_id, "other"))
+        for _what, why in outcome.rejected:
+            metrics.order_rejected(outcome.name, why)
         status = self.status.get(outcome.name)
-        if status is None:
+        spec = self._specs.get(outcome.name)
+        if status is None or spec is None:
             return
         status.last_outcome = outcome
-        status.last_reconcile = self.now()
+        status.last_reconcile = now
         status.reconciled_once = status.reconciled_once or outcome.error is None
+        if outcome.error:
+            status.conditions.set(st.SYNCED, False, "ReconcileFailed", outcome.error, now)
+        elif outcome.rejected:
+            what, why = outcome.rejected[0]
+            status.conditions.set(st.SYNCED, False, "OrdersRejected", f"{what}: {why}", now)
+        else:
+            status.conditions.set(st.SYNCED, True, "ReconcileSucceeded", "plan executed", now)
+        if outcome.plan is not None:
+            self._update_quoting(spec, status, outcome, now)
+
+    def _update_quoting(self, spec: MarketMakerSpec, status: ManifestStatus, outcome: Outcome, now: datetime) -> None:
+        plan = outcome.plan
+        assert plan is not None
+        counts = {"bid": [0] * len(spec.bands), "ask": [0] * len(spec.bands)}
+        for kept in plan.kept:
+            counts[kept.quote_side][kept.band] += 1
+        for placement, _order_id in outcome.placed:
+            counts[placement.quote_side][placement.band] += 1
+        status.band_counts = counts
+        for side, per_band in counts.items():
+            self.metrics.set_quotes_in_band(spec.name, side, sum(1 for n in per_band if n))
+        balances = self.store.balances()
+        position = balances.token(spec.market.quoted_token) - balances.token(spec.market.complement_token)
+        self.metrics.set_position(spec.name, position)
+        self.metrics.set_collateral(spec.name, balances.collateral)
+        if plan.note:
+            status.conditions.set(st.QUOTING, False, st.quoting_reason(plan.note), plan.note, now)
+        elif all(n for per_band in counts.values() for n in per_band):
+            status.conditions.set(st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now)
+        else:
+            why = "; ".join(plan.warnings) or "some bands are empty"
+            reason = st.quoting_reason(why) if plan.warnings else "PartiallyQuoting"
+            status.conditions.set(st.QUOTING, False, reason, why, now)
+
+    # -- probes ---------------------------------------------------------------------
+
+    def health(self) -> tuple[bool, str]:
+        """Alive: the loop (scheduler jobs, reconciles) ticked recently."""
+        age = time.monotonic() - self.last_tick
+        limit = max(30.0, 3 * self.options.heartbeat_interval)
+        return age < limit, f"loop ticked {age:.0f}s ago"
+
+    def ready(self) -> tuple[bool, str]:
+        """Ready: streams connected and every valid manifest reconciled at least once."""
+        if self._streams is None or not self._streams.connected:
+            return False, "streams not connected"
+        waiting = [s.name for s in self.status.values() if s.registered and not s.reconciled_once]
+        if waiting:
+            return False, f"not reconciled yet: {', '.join(sorted(waiting))}"
+        return True, "ready"
+
+    def status_document(self) -> dict[str, Any]:
+        now = self.now()
+        balances = self.store.balances()
+        manifests = []
+        for name, status in sorted(self.status.items()):
+            spec = self._specs.get(name)
+            if spec is None:
+                continue
+            outcome = status.last_outcome
+            position = balances.token(spec.market.quoted_token) - balances.token(spec.market.complement_token)
+            manifests.append(st.manifest_status(
+                name, spec.market.condition_id, status.conditions,
+                reference_price=outcome.plan.reference_price if outcome and outcome.plan else None,
+                open_orders=status.band_counts, position=position, collateral=balances.collateral,
+                last_reconcile=status.last_reconcile,
+                last_error=(outcome.error if outcome else None) or (status.message or None),
+            ))
+        streams = {"market": False, "user": False}
+        if self._streams is not None:
+            streams = {"market": self._streams.market.connected, "user": self._streams.user.connected}
+        return st.status_document(now, self.ready()[0], streams, manifests)
 
     # -- one-shot uses --------------------------------------------------------------
 
@@ -365,13 +478,6 @@ def _schema_validators() -> tuple[Any, Any]:
 # --------------------------------------------------------------------------- CLI entry
 
 
-def _setup_logging() -> None:
-    if not logging.getLogger().handlers:
-        logging.basicConfig(
-            level=logging.INFO, format="%(asctime)s %(levelname)-7s %(name)s: %(message)s", stream=sys.stderr
-        )
-
-
 def _venue_config(args: argparse.Namespace, sim: Any) -> VenueConfig:
     if sim is not None:
         from controller.redact import Secret
@@ -381,7 +487,12 @@ def _venue_config(args: argparse.Namespace, sim: Any) -> VenueConfig:
 
 
 def run_command(args: argparse.Namespace) -> int:
-    _setup_logging()
+    import os
+
+    from controller.telemetry import init_sentry_from_env, setup_logging
+
+    setup_logging(args.log_format, os.environ.get("LOG_LEVEL", "INFO"))
+    init_sentry_from_env(os.environ)
     paths = list(args.file or [])
     sim = None
     if args.sim:
@@ -399,7 +510,7 @@ def run_command(args: argparse.Namespace) -> int:
         controller = Controller(venue, LiveOptions(manifest_paths=paths, cancel_unmanaged=args.cancel_unmanaged))
         if args.live_mode == "apply":
             return _apply(controller)
-        return _run(controller)
+        return _run(controller, args.http)
     except ConfigError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -424,7 +535,9 @@ def _apply(controller: Controller) -> int:
     return 2 if failed or invalid else 0
 
 
-def _run(controller: Controller) -> int:
+def _run(controller: Controller, bind: str) -> int:
+    from controller.health import HealthServer, parse_bind
+
     stop = threading.Event()
 
     def request_stop(signum: int, frame: Any) -> None:
@@ -433,11 +546,20 @@ def _run(controller: Controller) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    controller.start()
-    log.info("controller running with %d manifest(s)", len(controller.reconciler.specs()))
-    while not stop.wait(1.0):
-        pass
-    left = controller.stop()
+    host, port = parse_bind(bind)
+    server = HealthServer(
+        host, port, health=controller.health, ready=controller.ready, status=controller.status_document,
+        metrics=controller.metrics,
+    )
+    log.info("health, status and metrics on %s", server.url)
+    try:
+        controller.start()
+        log.info("controller running with %d manifest(s)", len(controller.reconciler.specs()))
+        while not stop.wait(0.2):
+            pass
+        left = controller.stop()
+    finally:
+        server.stop()
     return 0 if left == 0 else 1
 
 

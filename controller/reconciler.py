@@ -23,10 +23,11 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from controller.bands import MarketPlan, plan_market
+from controller.bands import MarketPlan, Placement, plan_market
 from controller.observed import ObservedStore
 from controller.spec import MarketMakerSpec
 from controller.state import OpenOrder
+from controller.telemetry import reconcile_scope
 from controller.venue import Ambiguous, OrderRequest, RateLimited, Venue, VenueError
 from controller.workqueue import WorkQueue
 
@@ -45,7 +46,7 @@ class Outcome:
 
     name: str
     plan: MarketPlan | None = None
-    placed: list[tuple[OrderRequest, str]] = field(default_factory=list)
+    placed: list[tuple[Placement, str]] = field(default_factory=list)  # (what, order id)
     canceled: list[str] = field(default_factory=list)
     rejected: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
     error: str | None = None
@@ -171,7 +172,8 @@ class Reconciler:
         """Converge one manifest's market one step. Never raises."""
         outcome = Outcome(name=name, started=time.monotonic())
         try:
-            self._reconcile(name, outcome)
+            with reconcile_scope(name):
+                self._reconcile(name, outcome)
         except RateLimited as exc:
             outcome.error = str(exc)
             outcome.requeue_after = max(exc.retry_after, self.backoff_initial)
@@ -284,7 +286,7 @@ class Reconciler:
                 self.store.record_placed(order, answer.status)
                 with self._lock:
                     self._owned.add(answer.order_id)
-                outcome.placed.append((answer.request, answer.order_id))
+                outcome.placed.append((placement, answer.order_id))
                 log.info(
                     "%s: place %s %s %s @ %s band %d -> %s",
                     spec.name, placement.side, _short(placement.token_id), placement.size, placement.price,

@@ -35,6 +35,7 @@ Decisions:
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -78,8 +79,27 @@ def load_state(path: str | Path) -> ObservedState:
     return state_from_text(text, source=source)
 
 
+_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+MAX_DEPTH = 32  # a snapshot nests 7 deep; json's C parser can overflow the C stack on 10**5
+
+
+def _too_deep(text: str) -> bool:
+    depth = 0
+    for match in _TOKENS.finditer(text):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                return True
+        elif token in "]}":
+            depth -= 1
+    return False
+
+
 def state_from_text(text: str, source: str = "state.json") -> ObservedState:
     """Parse JSON text (numbers are read as exact decimals, never floats)."""
+    if _too_deep(text):
+        raise StateFileError(f"{source}: invalid JSON: nested deeper than {MAX_DEPTH} levels")
     try:
         obj = json.loads(
             text,

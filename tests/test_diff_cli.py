@@ -9,7 +9,6 @@ import jsonschema
 import pytest
 
 from controller.bands import apply_plan, plan
-from controller.render import NowError
 from controller.schemas import load_schema
 from controller.statefile import load_state, state_to_json
 
@@ -66,11 +65,6 @@ def test_now_argument(capsys):
     capsys.readouterr()
 
 
-@pytest.mark.xfail(
-    raises=NowError,
-    strict=True,
-    reason="controller/cli.py (lead) must catch render.NowError around resolve_now and exit 2",
-)
 def test_bad_now_exits_2(capsys):
     assert main(diff("--state", DEMO_STATE, "--now", "yesterday")) == 2
     assert capsys.readouterr().err.startswith("--now: must be an RFC 3339 timestamp")

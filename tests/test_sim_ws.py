@@ -111,8 +111,11 @@ def test_taker_crossing_maker_full_sequence(sim):
     # 3. ... and both channels' events.
     ltp = mws.wait(lambda ev: [e for e in ev if e["event_type"] == "last_trade_price"])
     assert {(e["asset_id"], e["price"], e["side"]) for e in ltp} == {(BTC_YES, "0.55", "BUY"), (BTC_NO, "0.45", "SELL")}
-    books = mws.wait(lambda ev: [e for e in ev[2:] if e["event_type"] == "book"])
-    assert {b["asset_id"] for b in books} == {BTC_YES, BTC_NO}
+    def both_books(ev: list[dict]) -> list[dict]:
+        found = [e for e in ev[2:] if e["event_type"] == "book"]
+        return found if {b["asset_id"] for b in found} == {BTC_YES, BTC_NO} else []
+
+    books = mws.wait(both_books)
     yes_book = [b for b in books if b["asset_id"] == BTC_YES][-1]
     assert yes_book["asks"] == [{"price": "0.55", "size": "10"}] and yes_book["last_trade_price"] == "0.55"
     pcs = [e for e in mws.events() if e["event_type"] == "price_change"]

@@ -33,7 +33,16 @@ log = logging.getLogger("bandctl")
 
 # The public, well-known test key the emulator's demo config funds (never fund it on a chain).
 DEMO_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-DEMO_MANIFESTS = Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml"
+
+def demo_manifests() -> str:
+    """The example manifests: packaged in a wheel, ``manifests/demo.yaml`` in a checkout."""
+    from importlib import resources
+
+    try:
+        return str(resources.files("controller.examples").joinpath("demo.yaml"))
+    except ModuleNotFoundError:
+        # Editable installs cannot map a data-only folder as a package; use the checkout's.
+        return str(Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml")
 
 
 @dataclass
@@ -45,6 +54,9 @@ class LiveOptions:
     reload_interval: float = 2.0
     workers: int = 2
     shutdown_timeout: float = 20.0
+    # How long a stream may stay silent about a change REST already shows before it is
+    # declared frozen (a live stream delivers it within milliseconds).
+    freeze_confirm_seconds: float = 2.0
 
 
 @dataclass
@@ -97,6 +109,7 @@ class Controller:
         self._ws_validators = ws_validators
         self.last_tick = time.monotonic()
         self.started = False
+        self._market_stream_down = True
 
     # -- start / stop ---------------------------------------------------------------
 
@@ -117,6 +130,8 @@ class Controller:
             validate_market=market_validator, validate_user=user_validator,
         )
         self._update_subscriptions()
+        if not self._streams.market.connected:
+            self.store.mark_stale(None, "waiting for the market stream")
         scheduler = BackgroundScheduler(timezone="UTC")
         options = self.options
         scheduler.add_job(self._heartbeat, "interval", seconds=options.heartbeat_interval, id="heartbeat",
@@ -233,24 +248,49 @@ class Controller:
             except (VenueError, Ambiguous) as exc:
                 log.warning("resync failed: %s", exc)
                 return
-            frozen = False
+            suspects = {}
             for token, snapshot in books.items():
                 verdict = self.store.resync_book(token, snapshot.book, None if initial else seen.get(token))
                 if verdict == "missed":
-                    frozen = True
-                    condition_id = self.store.market_of_token(token)
-                    if condition_id:
-                        self.store.mark_stale(condition_id, "the market stream missed a book change")
+                    suspects[token] = seen[token]
             managed = set(markets)
             self.store.replace_orders(None, [o for o in orders if o.market in managed], as_of=as_of)
             self.store.replace_balances(balances, as_of=as_of)
-            if frozen and self._streams is not None:
-                self._streams.market.reconnect("REST shows book changes the stream never delivered")
-            else:
-                for condition_id in markets:
-                    if condition_id in {self.store.market_of_token(t) for t in books}:
-                        self.store.set_fresh(condition_id)
+            synced = {self.store.market_of_token(t) for t in books}
+            for condition_id in markets:
+                if condition_id in synced and not (self._streams is not None and self._market_stream_down):
+                    self.store.set_fresh(condition_id)
+        if suspects:
+            timer = threading.Timer(self.options.freeze_confirm_seconds, self._confirm_frozen, args=(suspects,))
+            timer.daemon = True
+            timer.start()
         self.reconciler.enqueue_all()
+
+    def _confirm_frozen(self, suspects: dict[str, int]) -> None:
+        """A REST book showed a change the stream had not delivered. If the stream has
+        stayed silent since, it is frozen (or dropping messages): adopt REST, pull the
+        market's quotes and reconnect. A live stream would have delivered it by now."""
+        silent = [t for t, seen in suspects.items() if self.store.stream_updates(t) == seen]
+        if not silent:
+            return
+        try:
+            books = self.venue.get_books(silent)
+        except (VenueError, Ambiguous) as exc:
+            log.warning("frozen-stream check failed: %s", exc)
+            return
+        frozen = []
+        for token in silent:
+            snapshot = books.get(token)
+            if snapshot is not None and self.store.resync_book(token, snapshot.book, suspects[token]) == "missed":
+                self.store.adopt_book(token, snapshot.book)
+                condition_id = self.store.market_of_token(token)
+                if condition_id:
+                    frozen.append(condition_id)
+                    self.store.mark_stale(condition_id, "the market stream missed a book change")
+        if frozen and self._streams is not None:
+            self.metrics.ws_reconnect("market")
+            self._streams.market.reconnect("REST shows book changes the stream never delivered")
+            self.reconciler.enqueue_all()
 
     # -- stream handlers ------------------------------------------------------------
 
@@ -283,6 +323,8 @@ class Controller:
             self.reconciler.enqueue_market(condition_id)
 
     def _on_stream_status(self, channel: str, connected: bool) -> None:
+        if channel == "market":
+            self._market_stream_down = not connected
         if connected:
             log.info("%s channel connected", channel)
             if self._streams is not None and getattr(self._streams, channel).reconnects:
@@ -501,7 +543,7 @@ def run_command(args: argparse.Namespace) -> int:
         sim = start_sim()
         log.info("emulator listening on %s", sim.url)
         if not paths:
-            paths = [str(DEMO_MANIFESTS)]
+            paths = [demo_manifests()]
     if not paths:
         print("error: no manifests: pass -f PATH (or --sim for the demo)", file=sys.stderr)
         return 2

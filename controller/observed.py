@@ -240,11 +240,14 @@ class ObservedStore:
     # -- REST resync of books -------------------------------------------------------
 
     def resync_book(self, token_id: str, book: Book, stream_updates_seen: int | None) -> str:
-        """Compare the exchange's book with ours and adopt it.
+        """Compare the exchange's book with ours.
 
-        Returns ``"same"``, ``"raced"`` (differs, but the stream delivered updates
-        since ``stream_updates_seen`` was read, so it is alive) or ``"missed"``
-        (differs and the stream said nothing: it is frozen or dropping messages).
+        Returns ``"same"``; ``"raced"`` (it differs, but the stream delivered updates
+        since ``stream_updates_seen`` was read: it is alive); or ``"missed"`` (it differs
+        and the stream said nothing since). A miss is only a suspicion: a change made
+        while the REST answer was in flight shows there before its WebSocket message
+        arrives. Confirm it later with :meth:`adopt_book`. With ``stream_updates_seen``
+        None (the first sync), the exchange's book is adopted outright.
         """
         with self._lock:
             condition_id = self._token_market.get(token_id)
@@ -254,11 +257,19 @@ class ObservedStore:
             if local.freeze() == book:
                 local.synced = True
                 return "same"
-            if stream_updates_seen is not None and local.stream_updates != stream_updates_seen:
+            if stream_updates_seen is None or not local.synced:
+                local.replace_with(book)
+                return "same"
+            if local.stream_updates != stream_updates_seen:
                 return "raced"
-            first_sync = not local.synced
-            local.replace_with(book)
-            return "same" if first_sync else "missed"
+            return "missed"
+
+    def adopt_book(self, token_id: str, book: Book) -> None:
+        """Take the exchange's book as ours (after a confirmed miss)."""
+        with self._lock:
+            condition_id = self._token_market.get(token_id)
+            if condition_id is not None:
+                self._markets[condition_id].books.setdefault(token_id, _TokenBook()).replace_with(book)
 
     def stream_updates(self, token_id: str) -> int:
         with self._lock:

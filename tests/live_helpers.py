@@ -67,7 +67,8 @@ def write_manifest(directory: Path, text: str = MANIFEST, name: str = "btc.yaml"
 
 def make_controller(sim: Any, manifest_dir: Path, **options: Any) -> Controller:
     venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url))
-    defaults = {"resync_interval": 3600.0, "reload_interval": 3600.0, "heartbeat_interval": 1.0}
+    defaults = {"resync_interval": 3600.0, "reload_interval": 3600.0, "heartbeat_interval": 1.0,
+                "freeze_confirm_seconds": 0.3}
     defaults.update(options)
     return Controller(venue, LiveOptions(manifest_paths=[str(manifest_dir)], **defaults))
 

@@ -156,6 +156,6 @@ def test_a_frozen_market_feed_is_detected_by_the_resync(sim, manifests, controll
     sim.set_fair_value(BTC, "0.56")
     sim.step_flow(1)
     controller.resync()  # the periodic REST resync sees a book the stream never delivered
-    sim.set_faults(marketFeedStalled=False)
     wait_for(lambda: controller._streams.market.reconnects > reconnects, "a reconnect of the frozen stream")
+    sim.set_faults(marketFeedStalled=False)
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "quotes around the new price")

@@ -81,10 +81,13 @@ def test_resync_tells_a_frozen_stream_from_a_race() -> None:
     s.apply_market_event({"event_type": "price_change", "market": COND,
                           "price_changes": [{"asset_id": YES, "price": "0.47", "size": "1", "side": "BUY"}]})
     assert s.resync_book(YES, changed, seen) == "raced"
-    # The exchange changed and the stream said nothing since: frozen. REST wins.
+    # The exchange changed and the stream said nothing since: a suspected freeze. The
+    # local book stays as the stream left it until the suspicion is confirmed.
     seen = s.stream_updates(YES)
     assert s.resync_book(YES, changed, seen) == "missed"
     s.set_fresh(COND)
+    assert s.snapshot([COND]).markets[COND].books[YES] != changed
+    s.adopt_book(YES, changed)
     assert s.snapshot([COND]).markets[COND].books[YES] == changed
 
 

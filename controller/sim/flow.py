@@ -84,9 +84,18 @@ class MarketFlow:
         orders = self.engine.orders
         live = {k: oid for k, oid in self.quotes.items() if (o := orders.get(oid)) is not None and o.status == "LIVE"}
         targets = self._targets()
-        stale = [oid for k, oid in live.items() if k not in targets]
-        if stale:
-            self.engine.cancel(HOUSE_ADDRESS, stale)
+        stale = {k: oid for k, oid in live.items() if k not in targets}
+        # Make before break, as real market makers re-quote: the book never blinks empty.
+        # Only stale quotes that a new one would cross (a jump) must go first.
+        new_bids = [p for side, p in targets - live.keys() if side == BID]
+        new_asks = [p for side, p in targets - live.keys() if side != BID]
+        crossed = [
+            oid for (side, price), oid in stale.items()
+            if (side == BID and new_asks and price >= min(new_asks))
+            or (side != BID and new_bids and price <= max(new_bids))
+        ]
+        if crossed:
+            self.engine.cancel(HOUSE_ADDRESS, crossed)
         self.quotes = {k: oid for k, oid in live.items() if k in targets}
         size = round(self.cfg.house.size * 100) * (MICRO // 100)
         for side, yes_price in sorted(targets - self.quotes.keys()):
@@ -104,6 +113,9 @@ class MarketFlow:
             except OrderRejected:
                 continue
             self.quotes[(side, yes_price)] = req.id
+        rest = [oid for oid in stale.values() if oid not in crossed]
+        if rest:
+            self.engine.cancel(HOUSE_ADDRESS, rest)
 
     # ------------------------------------------------------------ takers
 

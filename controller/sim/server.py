@@ -1386,17 +1386,19 @@ def run_sim_command(args: argparse.Namespace) -> int:
         print(f"error: invalid port {port}", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    return asyncio.run(_serve(config, port, getattr(args, "seed", None)))
+    host = getattr(args, "host", None) or "127.0.0.1"
+    return asyncio.run(_serve(config, host, port, getattr(args, "seed", None)))
 
 
-async def _serve(config: SimConfig, port: int, seed: int | None) -> int:
+async def _serve(config: SimConfig, host: str, port: int, seed: int | None) -> int:
     server = SimServer(config, seed=seed)
     try:
-        actual = await server.start("127.0.0.1", port)
+        actual = await server.start(host, port)
     except OSError as exc:
-        print(f"error: cannot listen on 127.0.0.1:{port}: {exc.strerror or exc}", file=sys.stderr)
+        print(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 2
-    print(f"bandctl sim listening on http://127.0.0.1:{actual}", flush=True)
+    # Scripts parse this first line: keep its wording.
+    print(f"bandctl sim listening on http://{host}:{actual}", flush=True)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):

@@ -180,7 +180,11 @@ class Controller:
         with self._lock:
             names = {spec.name for spec in result.specs}
             for spec in result.specs:
-                status = self.status.setdefault(spec.name, ManifestStatus(spec.name))
+                status = self.status.get(spec.name)
+                if status is None:
+                    status = self.status[spec.name] = ManifestStatus(spec.name)
+                    for kind in (st.SYNCED, st.QUOTING):
+                        status.conditions.set(kind, None, "NotYetReconciled", "waiting for the first reconcile", now)
                 errors = [str(e) for e in result.errors if spec.source is not None and e.file == spec.source.file]
                 if errors:
                     status.invalid("ManifestInvalid", f"last good spec kept: {errors[0]}", now)

@@ -1,0 +1,136 @@
+"""The real `bandctl run` process against the emulator: signals, the dead man's switch,
+the health server and `bandctl status`."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import signal
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from live_helpers import DEMO_ADDRESS, converged, our_orders, quiet_config, wait_for, write_manifest
+
+from controller.cli import main
+from controller.live import DEMO_PRIVATE_KEY
+from controller.sim import start_sim
+
+
+@pytest.fixture
+def sim():
+    handle = start_sim(quiet_config(), clock="manual", seed=11, flow=True)
+    handle.step_flow(1)
+    yield handle
+    handle.stop()
+
+
+def venue_env(sim) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("CLOB_", "SENTRY_"))}
+    env.update(CLOB_HOST=sim.url, WS_HOST=sim.ws_url, PRIV_KEY=DEMO_PRIVATE_KEY, PYTHONUNBUFFERED="1")
+    return env
+
+
+class Controller:
+    """`bandctl run` in a child process; its stderr is collected on a thread."""
+
+    def __init__(self, sim, manifests: Path, tmp_path: Path) -> None:
+        self.lines: list[str] = []
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "controller", "run", "-f", str(manifests), "--http", "127.0.0.1:0"],
+            env=venue_env(sim), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+        )
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.proc.stderr is not None
+        for line in self.proc.stderr:
+            self.lines.append(line)
+
+    def http_url(self) -> str:
+        def found() -> str | None:
+            for line in self.lines:
+                match = re.search(r"metrics on (http://127\.0\.0\.1:\d+)", line)
+                if match:
+                    return match.group(1)
+            return None
+
+        return wait_for(found, "the health server's address in the log")
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait(10)
+
+
+@pytest.fixture
+def manifests(tmp_path: Path) -> Path:
+    directory = tmp_path / "manifests"
+    write_manifest(directory)
+    return directory
+
+
+def test_sigterm_cancels_every_order_and_exits_0(sim, manifests, tmp_path, capsys) -> None:
+    ctl = Controller(sim, manifests, tmp_path)
+    try:
+        wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the process to quote", timeout=30)
+        url = ctl.http_url()
+        wait_for(lambda: main(["status", "--url", url, "-o", "json"]) == 0
+                 and json.loads(capsys.readouterr().out)["ready"], "readiness", timeout=10)
+        assert main(["status", "--url", url]) == 0
+        table = capsys.readouterr().out
+        assert table.splitlines()[0].split()[:4] == ["NAME", "VALID", "SYNCED", "QUOTING"]
+        assert re.search(r"^btc\s+True\s+True\s+True\s", table, re.M), table
+        ctl.proc.send_signal(signal.SIGTERM)
+        assert ctl.proc.wait(30) == 0
+    finally:
+        ctl.stop()
+    assert our_orders(sim) == []
+    assert any("shutdown: cancelled" in line for line in ctl.lines)
+
+
+def test_a_killed_controller_stops_heartbeating_and_the_exchange_cancels(sim, manifests, tmp_path) -> None:
+    ctl = Controller(sim, manifests, tmp_path)
+    try:
+        wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the process to quote", timeout=30)
+        wait_for(lambda: sim.admin_state()["requests"].get("POST /v1/heartbeats", 0) >= 1, "a heartbeat")
+        sim.advance(5)  # within the deadline: the exchange keeps our orders
+        assert our_orders(sim)
+        ctl.proc.kill()
+        ctl.proc.wait(10)
+    finally:
+        ctl.stop()
+    assert our_orders(sim), "killing the process cancels nothing by itself"
+    sim.advance(16)  # past the 10 s deadline (plus the documented buffer)
+    assert our_orders(sim) == []
+
+
+def test_live_diff_and_apply(sim, manifests, monkeypatch, capsys) -> None:
+    for key, value in venue_env(sim).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(manifests)
+    assert main(["diff", "-f", str(manifests)]) == 1
+    out = capsys.readouterr().out
+    assert "to place" in out and our_orders(sim) == [], "diff sends nothing"
+    assert main(["apply", "-f", str(manifests)]) == 0
+    capsys.readouterr()
+    assert converged(sim, manifests / "btc.yaml")
+    assert main(["diff", "-f", str(manifests), "-o", "json"]) == 0
+    plan = json.loads(capsys.readouterr().out)
+    assert plan["markets"][0]["place"] == [] and plan["markets"][0]["cancel"] == []
+    assert {o["owner"].lower() for o in our_orders(sim)} == {DEMO_ADDRESS.lower()}
+
+
+def test_a_manifest_for_an_unknown_market_is_reported_and_others_keep_running(sim, manifests, monkeypatch,
+                                                                           capsys) -> None:
+    bogus = (manifests / "btc.yaml").read_text().replace("name: btc", "name: bogus").replace(
+        "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598", "0x" + "ee" * 32)
+    write_manifest(manifests, bogus, name="bogus.yaml")
+    for key, value in venue_env(sim).items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.chdir(manifests)
+    assert main(["apply", "-f", str(manifests)]) == 2  # one manifest could not be applied...
+    assert converged(sim, manifests / "btc.yaml")      # ...and the other was

@@ -26,6 +26,7 @@ COPY constraints.txt ./
 COPY pyproject.toml README.md ./
 COPY controller ./controller
 COPY schemas ./schemas
+COPY manifests ./manifests
 RUN /opt/bandctl/bin/pip wheel --no-cache-dir --no-deps --no-build-isolation --wheel-dir /wheels . \
     && /opt/bandctl/bin/pip install --no-cache-dir --constraint constraints.txt /wheels/bandctl-*.whl \
     && /opt/bandctl/bin/pip uninstall --yes setuptools wheel \

@@ -592,11 +592,15 @@ def _run(controller: Controller, bind: str) -> int:
 
     signal.signal(signal.SIGTERM, request_stop)
     signal.signal(signal.SIGINT, request_stop)
-    host, port = parse_bind(bind)
-    server = HealthServer(
-        host, port, health=controller.health, ready=controller.ready, status=controller.status_document,
-        metrics=controller.metrics,
-    )
+    try:
+        host, port = parse_bind(bind)
+        server = HealthServer(
+            host, port, health=controller.health, ready=controller.ready, status=controller.status_document,
+            metrics=controller.metrics,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"error: --http {bind}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 2
     log.info("health, status and metrics on %s", server.url)
     try:
         controller.start()

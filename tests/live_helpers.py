@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -10,6 +9,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import sim_helpers
 import yaml
 
 from controller.bands import plan_market
@@ -74,15 +74,7 @@ def make_controller(sim: Any, manifest_dir: Path, **options: Any) -> Controller:
 
 
 def wait_for(predicate: Callable[[], Any], what: str, timeout: float = 15.0) -> Any:
-    """Poll a condition that a background thread makes true (never a blind sleep)."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(0.02)
+    return sim_helpers.wait_for(predicate, timeout=timeout, interval=0.02, what=what)
 
 
 def our_orders(sim: Any) -> list[dict[str, Any]]:

@@ -102,14 +102,17 @@ def client(url: str, key: str = KEY0, **kwargs: Any) -> ClobClient:
     return c
 
 
-def wait_for(predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01) -> Any:
+def wait_for(
+    predicate: Callable[[], Any], timeout: float = 5.0, interval: float = 0.01, what: str = "the condition"
+) -> Any:
+    """Poll a condition that another thread or process makes true (never a blind sleep)."""
     deadline = time.monotonic() + timeout
     while True:
         value = predicate()
         if value:
             return value
         if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout:.1f}s")
+            raise AssertionError(f"timed out after {timeout:.1f}s waiting for {what}")
         time.sleep(interval)
 
 

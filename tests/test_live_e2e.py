@@ -6,8 +6,6 @@ so every change in these tests is one the test made.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from live_helpers import (
     BTC,
@@ -16,28 +14,10 @@ from live_helpers import (
     converged,
     make_controller,
     our_orders,
-    quiet_config,
     quote_sides,
     wait_for,
     write_manifest,
 )
-
-from controller.sim import start_sim
-
-
-@pytest.fixture
-def sim():
-    handle = start_sim(quiet_config(), clock="manual", seed=7, flow=True)
-    handle.step_flow(1)  # the house quotes a book around the fair value
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture
-def manifests(tmp_path: Path) -> Path:
-    directory = tmp_path / "manifests"
-    write_manifest(directory)
-    return directory
 
 
 @pytest.fixture

@@ -12,20 +12,10 @@ import sys
 import threading
 from pathlib import Path
 
-import pytest
-from live_helpers import DEMO_ADDRESS, converged, our_orders, quiet_config, wait_for, write_manifest
+from live_helpers import DEMO_ADDRESS, converged, our_orders, wait_for, write_manifest
 
 from controller.cli import main
 from controller.live import DEMO_PRIVATE_KEY
-from controller.sim import start_sim
-
-
-@pytest.fixture
-def sim():
-    handle = start_sim(quiet_config(), clock="manual", seed=11, flow=True)
-    handle.step_flow(1)
-    yield handle
-    handle.stop()
 
 
 def venue_env(sim) -> dict[str, str]:
@@ -66,11 +56,6 @@ class Controller:
             self.proc.wait(10)
 
 
-@pytest.fixture
-def manifests(tmp_path: Path) -> Path:
-    directory = tmp_path / "manifests"
-    write_manifest(directory)
-    return directory
 
 
 def test_sigterm_cancels_every_order_and_exits_0(sim, manifests, tmp_path, capsys) -> None:

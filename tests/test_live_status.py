@@ -5,28 +5,10 @@ from __future__ import annotations
 import json
 import urllib.request
 from decimal import Decimal
-from pathlib import Path
 
-import pytest
-from live_helpers import converged, make_controller, quiet_config, wait_for, write_manifest
+from live_helpers import converged, make_controller, wait_for, write_manifest
 
 from controller.health import HealthServer
-from controller.sim import start_sim
-
-
-@pytest.fixture
-def sim():
-    handle = start_sim(quiet_config(), clock="manual", seed=5, flow=True)
-    handle.step_flow(1)
-    yield handle
-    handle.stop()
-
-
-@pytest.fixture
-def manifests(tmp_path: Path) -> Path:
-    directory = tmp_path / "manifests"
-    write_manifest(directory)
-    return directory
 
 
 def conditions(controller, name: str = "btc") -> dict[str, dict]:

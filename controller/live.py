@@ -354,6 +354,12 @@ class Controller:
 
     def _resync_job(self) -> None:
         self.last_tick = time.monotonic()
+        with self._lock:
+            unregistered = any(not s.registered for s in self.status.values())
+        if unregistered:
+            # A market that was missing or closed may have appeared: try again.
+            self._markets.clear()
+            self.reload(force=True)
         self.resync()
 
     def _reload_job(self) -> None:
@@ -429,7 +435,8 @@ class Controller:
         """Ready: streams connected and every valid manifest reconciled at least once."""
         if self._streams is None or not self._streams.connected:
             return False, "streams not connected"
-        waiting = [s.name for s in self.status.values() if s.registered and not s.reconciled_once]
+        with self._lock:
+            waiting = [s.name for s in self.status.values() if s.registered and not s.reconciled_once]
         if waiting:
             return False, f"not reconciled yet: {', '.join(sorted(waiting))}"
         return True, "ready"
@@ -438,7 +445,9 @@ class Controller:
         now = self.now()
         balances = self.store.balances()
         manifests = []
-        for name, status in sorted(self.status.items()):
+        with self._lock:
+            statuses = sorted(self.status.items())
+        for name, status in statuses:
             spec = self._specs.get(name)
             if spec is None:
                 continue

@@ -88,6 +88,7 @@ class Reconciler:
         self._specs: dict[str, MarketMakerSpec] = {}
         self._retired: dict[str, MarketMakerSpec] = {}  # deleted manifests whose orders must go
         self._owned: set[str] = set()
+        self._reported_unmanaged: set[str] = set()
         self._keys: dict[str, _KeyState] = {}
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
@@ -245,6 +246,15 @@ class Reconciler:
         keep = [c for c in result.cancel if c.order_id in owned]
         if len(keep) == len(result.cancel):
             return result
+        left = {c.order_id for c in result.cancel} - owned
+        with self._lock:
+            news = left - self._reported_unmanaged
+            self._reported_unmanaged |= news
+        if news:
+            log.warning(
+                "%s: leaving %d order(s) that no band accounts for and this controller did not place "
+                "(--cancel-unmanaged cancels them): %s", result.name, len(news), ", ".join(sorted(news)),
+            )
         return replace(result, cancel=tuple(keep))
 
     def _adopt_kept(self, result: MarketPlan) -> None:

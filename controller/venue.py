@@ -458,7 +458,8 @@ class Venue:
         self._heartbeat_id = ""
         self._hash_builders: dict[bool, Any] = {}
         self._streams: Any = None
-        self.on_request: Callable[[str, float, str], None] | None = None  # (endpoint, seconds, outcome)
+        # Called after every REST call with (endpoint, seconds, HTTP status or a word such as "timeout").
+        self.on_request: Callable[[str, float, int | str], None] | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -537,7 +538,7 @@ class Venue:
         from py_clob_client_v2.exceptions import PolyApiException, PolyException
 
         started = time.perf_counter()
-        outcome = "ok"
+        outcome: int | str = 200  # the HTTP status, or a word when none came back
         future = self._pool.submit(fn, *args)
         try:
             return future.result(timeout=timeout or self.config.request_timeout + 1.0)
@@ -546,7 +547,7 @@ class Venue:
             raise Ambiguous(f"{endpoint}: no answer in time") from None
         except PolyApiException as exc:
             status = exc.status_code
-            outcome = str(status or "transport")
+            outcome = status or "transport"
             text = _error_text(exc)
             if status is None or status >= 500:
                 raise Ambiguous(f"{endpoint}: {status or 'transport error'}: {text}") from None

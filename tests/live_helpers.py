@@ -111,11 +111,12 @@ def exchange_state(sim: Any) -> ObservedState:
     )
 
 
-def converged(sim: Any, manifest: Path) -> bool:
-    """The exchange's own state needs no change according to the manifest."""
+def converged(sim: Any, manifest: Path, left_alone: frozenset[str] = frozenset()) -> bool:
+    """The exchange's own state needs no change according to the manifest (other than
+    cancelling ``left_alone``: orders the controller must not touch)."""
     spec = load_manifests(manifest)[0]
     result = plan_market(spec, exchange_state(sim), datetime.now(UTC))
-    return not result.has_changes and bool(result.keep)
+    return not result.place and {c.order_id for c in result.cancel} == left_alone and bool(result.keep)
 
 
 def quote_sides(sim: Any) -> list[tuple[str, float, dict[str, Any]]]:

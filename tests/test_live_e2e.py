@@ -9,6 +9,7 @@ from __future__ import annotations
 import pytest
 from live_helpers import (
     BTC,
+    BTC_YES,
     MANIFEST,
     TAKER_KEY,
     converged,
@@ -18,6 +19,8 @@ from live_helpers import (
     wait_for,
     write_manifest,
 )
+
+from controller.live import DEMO_PRIVATE_KEY
 
 
 @pytest.fixture
@@ -139,3 +142,31 @@ def test_a_frozen_market_feed_is_detected_by_the_resync(sim, manifests, controll
     wait_for(lambda: controller._streams.market.reconnects > reconnects, "a reconnect of the frozen stream")
     sim.set_faults(marketFeedStalled=False)
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "quotes around the new price")
+
+
+def test_orders_no_band_accounts_for_are_left_alone_unless_cancel_unmanaged(sim, manifests) -> None:
+    from py_clob_client_v2 import ClobClient, OrderArgsV2, PartialCreateOrderOptions
+
+    manual = ClobClient(sim.url, chain_id=137, key=DEMO_PRIVATE_KEY)
+    manual.set_api_creds(manual.create_or_derive_api_key())
+    order = manual.create_order(OrderArgsV2(token_id=BTC_YES, price=0.30, size=10, side="BUY"),
+                                PartialCreateOrderOptions(tick_size="0.01", neg_risk=False))
+    manual_id = manual.post_order(order)["orderID"]
+
+    first = make_controller(sim, manifests)
+    first.start()
+    try:
+        wait_for(lambda: converged(sim, manifests / "btc.yaml", frozenset({manual_id})),
+                 "quotes beside the manual order")
+        assert manual_id in {o["id"] for o in our_orders(sim)}
+    finally:
+        first.stop()
+    assert {o["id"] for o in our_orders(sim)} == {manual_id}, "shutdown cancels only the controller's orders"
+
+    second = make_controller(sim, manifests, cancel_unmanaged=True)
+    second.start()
+    try:
+        wait_for(lambda: manual_id not in {o["id"] for o in our_orders(sim)}, "the unmanaged order to go")
+    finally:
+        second.stop()
+

@@ -277,7 +277,13 @@ class Reconciler:
                 outcome.rejected.append((f"cancel {order_id}", why))
             for cancel in result.cancel:
                 if cancel.order_id in answer.canceled:
-                    log.info("%s: cancel %s (%s)", spec.name, cancel.order_id, cancel.reason)
+                    order = cancel.order
+                    log.info(
+                        "%s: cancel %s (%s)", spec.name, cancel.order_id, cancel.reason,
+                        extra=_action_fields(spec.name, "cancel", cancel.order_id, order.side if order else None,
+                                             order.price if order else None, order.remaining if order else None,
+                                             reason=cancel.reason),
+                    )
             if answer.ambiguous:
                 self.store.set_unsettled(condition_id, "cancel outcome unknown")
                 outcome.error = f"{len(answer.ambiguous)} cancel(s) with unknown outcome; re-reading orders"
@@ -301,6 +307,8 @@ class Reconciler:
                     "%s: place %s %s %s @ %s band %d -> %s",
                     spec.name, placement.side, _short(placement.token_id), placement.size, placement.price,
                     placement.band, answer.order_id,
+                    extra=_action_fields(spec.name, "place", answer.order_id, placement.side, placement.price,
+                                         placement.size, token_id=placement.token_id, band=placement.band),
                 )
             elif answer.ambiguous:
                 self.store.set_unsettled(condition_id, "place outcome unknown")
@@ -313,6 +321,8 @@ class Reconciler:
                 log.warning(
                     "%s: rejected %s %s @ %s: %s", spec.name, placement.side, placement.size, placement.price,
                     answer.error,
+                    extra=_action_fields(spec.name, "reject", None, placement.side, placement.price, placement.size,
+                                         token_id=placement.token_id, band=placement.band, reason=answer.error),
                 )
 
     def _request(self, spec: MarketMakerSpec, placement: Any, now: datetime, tick: Decimal | None) -> OrderRequest:
@@ -356,6 +366,18 @@ class Reconciler:
         answer = self.venue.cancel_orders(owned)
         self.store.record_canceled(answer.gone)
         return len(answer.canceled), len(answer.ambiguous) + len(answer.failed)
+
+
+def _action_fields(
+    market: str, action: str, order_id: str | None, side: str | None, price: Decimal | None, size: Decimal | None,
+    **more: Any,
+) -> dict[str, Any]:
+    """Structured fields of one order action (JSON log lines carry them as keys)."""
+    fields: dict[str, Any] = {"market": market, "action": action, "order_id": order_id, "side": side,
+                              "price": None if price is None else str(price),
+                              "size": None if size is None else str(size)}
+    fields.update(more)
+    return fields
 
 
 def _short(token_id: str) -> str:

@@ -456,6 +456,7 @@ class Venue:
         self._pool = ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="venue")
         self.budget = RateBudget(config, clock)
         self._heartbeat_id = ""
+        self._order_version: int | None = None
         self._hash_builders: dict[bool, Any] = {}
         self._streams: Any = None
         # Called after every REST call with (endpoint, seconds, HTTP status or a word such as "timeout").
@@ -491,6 +492,9 @@ class Venue:
                 raise VenueError("the exchange returned no API credentials")
         Secret(creds.api_secret), Secret(creds.api_passphrase)  # register for scrubbing
         client.set_api_creds(creds)
+        # Resolved once here and passed with every order, so that signing never makes a
+        # REST call on the hot path (the client would fetch it on the first order).
+        self._order_version = self._call("version", client.get_version)
         self._client = client
         _install_header_hook()
         try:
@@ -743,6 +747,9 @@ class Venue:
         order_id = item.get("orderID") or ""
         if item.get("success") and order_id and not error:
             return PlaceResult(request, str(order_id), status=str(item.get("status", "live")).lower())
+        if "order_version_mismatch" in error:
+            # The exchange moved to a new order format: learn it for the next attempt.
+            self._order_version = self._call("version", self.client.get_version)
         return PlaceResult(request, None, error=scrub(error) or "rejected")
 
     def _sign(self, request: OrderRequest) -> Any:
@@ -753,6 +760,7 @@ class Venue:
         options = PartialCreateOrderOptions(
             tick_size=_tick_text(request.tick_size) if request.tick_size is not None else None,
             neg_risk=request.neg_risk,
+            version=self._order_version,
         )
         args = OrderArgsV2(
             token_id=request.token_id,

@@ -109,7 +109,11 @@ def test_taker_crossing_maker_full_sequence(sim):
     assert float(after[ADDR0.lower()]["collateral"]) == float(before[ADDR0.lower()]["collateral"]) + 5.5
     assert float(after[ADDR0.lower()]["tokens"][BTC_YES]) == float(before[ADDR0.lower()]["tokens"][BTC_YES]) - 10
     # 3. ... and both channels' events.
-    ltp = mws.wait(lambda ev: [e for e in ev if e["event_type"] == "last_trade_price"])
+    def both_last_trades(ev: list[dict]) -> list[dict]:
+        found = [e for e in ev if e["event_type"] == "last_trade_price"]
+        return found if {e["asset_id"] for e in found} == {BTC_YES, BTC_NO} else []
+
+    ltp = mws.wait(both_last_trades)
     assert {(e["asset_id"], e["price"], e["side"]) for e in ltp} == {(BTC_YES, "0.55", "BUY"), (BTC_NO, "0.45", "SELL")}
     def both_books(ev: list[dict]) -> list[dict]:
         found = [e for e in ev[2:] if e["event_type"] == "book"]
@@ -140,7 +144,9 @@ def test_taker_crossing_maker_full_sequence(sim):
     assert {t["trader_side"] for t in maker_trades} == {"MAKER"} and maker_trades[0]["owner"] == maker.creds.api_key
     upd = maker_ws.wait(lambda ev: [e for e in ev if e["event_type"] == "order" and e["type"] == "UPDATE"])
     assert upd[0]["id"] == resting and upd[0]["size_matched"] == "10" and upd[0]["status"] == "LIVE"
-    taker_orders = [e for e in taker_ws.events() if e["event_type"] == "order"]
+    taker_orders = taker_ws.wait(
+        lambda ev: len(orders := [e for e in ev if e["event_type"] == "order"]) >= 2 and orders
+    )
     assert [e["type"] for e in taker_orders] == ["PLACEMENT", "UPDATE"] and taker_orders[-1]["status"] == "MATCHED"
     for w in (mws, maker_ws, taker_ws):
         w.close()
@@ -206,7 +212,7 @@ def test_tick_size_change_near_the_edge(sim):
     c0 = client(sim.url, KEY0)
     ws = market_ws(sim.ws_url, [BTC_YES, BTC_NO])
     c0.create_and_post_order(sell(BTC_YES, 0.97, 10))  # asks above 0.96: the market goes to 0.001
-    ev = ws.wait(lambda ev: ws.of("tick_size_change"))
+    ev = ws.wait(lambda ev: len(ws.of("tick_size_change")) >= 2 and ws.of("tick_size_change"))
     assert {(e["asset_id"], e["old_tick_size"], e["new_tick_size"]) for e in ev} == {
         (BTC_YES, "0.01", "0.001"),
         (BTC_NO, "0.01", "0.001"),

@@ -383,14 +383,21 @@ class SimServer:
     async def _handle(self, request: web.Request, handler: Callable[[web.Request], Awaitable[Any]],
                       name: str) -> Any:
         try:
+            delay = 0.0
             if not name.startswith(("/admin", "/ws/")) and name != "<unmatched>":
                 delay = self.faults.rest_delay()
-                if delay:
-                    await asyncio.sleep(delay)
                 injected = self.faults.rest_status()
                 if injected is not None:
+                    if delay:
+                        await asyncio.sleep(delay)
                     raise self._injected_error(injected)
-            return await handler(request)
+            # Injected latency delays the answer, not the work: the request takes effect at
+            # once and its response arrives late, the case that makes a client's timeout
+            # ambiguous (the order may be live although the client saw no answer).
+            response = await handler(request)
+            if delay:
+                await asyncio.sleep(delay)
+            return response
         except ApiError as exc:
             return error_response(exc)
         except web.HTTPRequestEntityTooLarge:

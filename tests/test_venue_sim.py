@@ -1,0 +1,79 @@
+"""The venue (py-clob-client-v2 underneath) against the emulator: wallets and unknown outcomes."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from live_helpers import BTC, BTC_YES, quiet_config, wait_for
+
+from controller.live import DEMO_PRIVATE_KEY
+from controller.redact import Secret
+from controller.sim import start_sim
+from controller.venue import OrderRequest, Venue, VenueConfig
+
+# Hardhat's public test account #2 as the signing EOA; the funder is a wallet it controls.
+SIGNER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
+SIGNER = "0x3C44CdDdB6a900fa2b585dd299e03d12FA4293BC"
+FUNDER = "0x" + "5a" * 20
+
+
+def bid(price: str = "0.40", size: str = "10") -> OrderRequest:
+    return OrderRequest(BTC_YES, "BUY", Decimal(price), Decimal(size), tick_size=Decimal("0.01"), neg_risk=False)
+
+
+@pytest.mark.parametrize("signature_type", [1, 2, 3])
+def test_proxy_safe_and_deposit_wallet_accounts_trade_from_the_funder(signature_type: int) -> None:
+    config = quiet_config()
+    config["accounts"].append({"address": SIGNER, "funder": FUNDER, "signatureType": signature_type,
+                               "collateral": 1000})
+    with start_sim(config, clock="manual", flow=False) as sim:
+        venue = Venue(VenueConfig(private_key=Secret(SIGNER_KEY), funder=FUNDER, signature_type=signature_type,
+                                  clob_host=sim.url, ws_host=sim.ws_url))
+        venue.connect()
+        try:
+            market = venue.get_market(BTC)
+            assert market.tick_size == Decimal("0.01") and BTC_YES in market.token_ids
+            [result] = venue.place_orders([bid()])
+            assert result.placed, result.error
+            [resting] = [o for o in sim.admin_state()["orders"] if o["id"] == result.order_id]
+            assert resting["owner"].lower() == FUNDER.lower()
+            assert [o.id for o in venue.get_orders(BTC)] == [result.order_id]
+            assert venue.get_balances([BTC_YES]).collateral == Decimal(1000)
+            assert venue.cancel_orders([result.order_id]).canceled == (result.order_id,)
+            assert venue.get_orders(BTC) == []
+        finally:
+            venue.disconnect()
+
+
+def test_a_timed_out_submit_is_ambiguous_and_its_local_ids_are_the_exchanges() -> None:
+    from py_clob_client_v2.http_helpers import helpers
+
+    with start_sim(quiet_config(), clock="manual", flow=False) as sim:
+        venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY),
+                                  clob_host=sim.url, ws_host=sim.ws_url, request_timeout=0.3))
+        saved = helpers._http_client.timeout
+        venue.connect()
+        try:
+            venue.get_market(BTC)  # as the controller does first: tick size and neg-risk are known
+            sim.set_faults(latencyMs=1200)  # the answer comes after our deadline, the order lands anyway
+            results = venue.place_orders([bid("0.40"), bid("0.39")])
+            assert all(r.ambiguous and not r.placed for r in results)
+            sim.set_faults(latencyMs=0)
+            landed = wait_for(lambda: {o["id"] for o in sim.admin_state()["orders"]}, "the late orders to rest")
+            assert landed == {r.order_id for r in results}, "re-reading by local id finds exactly what landed"
+        finally:
+            venue.disconnect()
+            helpers._http_client.timeout = saved
+
+
+def test_cancelling_unknown_ids_reports_them_gone() -> None:
+    with start_sim(quiet_config(), clock="manual", flow=False) as sim:
+        venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY),
+                                  clob_host=sim.url, ws_host=sim.ws_url))
+        venue.connect()
+        try:
+            result = venue.cancel_orders(["0x" + "00" * 32])
+            assert result.canceled == () and result.gone == ("0x" + "00" * 32,) and result.failed == {}
+        finally:
+            venue.disconnect()

@@ -76,9 +76,7 @@ def _cmd_import(args: argparse.Namespace) -> int:
     from controller.legacy import LegacyImportError, import_bands_json
 
     try:
-        text = import_bands_json(
-            args.bands, condition_id=args.condition_id, yes=args.yes, no=args.no, name=args.name
-        )
+        text = import_bands_json(args.bands, condition_id=args.condition_id, yes=args.yes, no=args.no, name=args.name)
     except LegacyImportError as exc:
         print(exc, file=sys.stderr)
         return EXIT_ERROR
@@ -157,13 +155,16 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-f", "--file", action="append", metavar="PATH", help="manifests")
         p.add_argument("--sim", action="store_true", help="start the built-in emulator and use it")
         p.add_argument(
-            "--cancel-unmanaged", action="store_true",
+            "--cancel-unmanaged",
+            action="store_true",
             help="also cancel orders in managed markets that no band accounts for",
         )
         p.add_argument("--log-format", choices=["text", "json"], default="text")
         if name == "run":
             p.add_argument(
-                "--http", default="127.0.0.1:9108", metavar="HOST:PORT",
+                "--http",
+                default="127.0.0.1:9108",
+                metavar="HOST:PORT",
                 help="health, readiness, status and metrics endpoints (default 127.0.0.1:9108)",
             )
         p.set_defaults(func=_cmd_live, live_mode=name)

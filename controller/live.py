@@ -34,6 +34,7 @@ log = logging.getLogger("bandctl")
 # The public, well-known test key the emulator's demo config funds (never fund it on a chain).
 DEMO_PRIVATE_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
 
+
 def demo_manifests() -> str:
     """The example manifests: packaged in a wheel, ``manifests/demo.yaml`` in a checkout."""
     from importlib import resources
@@ -79,6 +80,13 @@ class ManifestStatus:
 
 
 class Controller:
+    """One process's controller: every manifest of ``options.manifest_paths`` on one account.
+
+    ``prepare()`` connects and reads the account; ``start()`` also opens the streams and
+    runs the scheduler and reconcile workers; ``stop()`` cancels what it owns. Probes for
+    the health server: ``health()``, ``ready()``, ``status_document()``.
+    """
+
     def __init__(
         self,
         venue: Venue,
@@ -108,8 +116,8 @@ class Controller:
         self._streams: Any = None
         self._ws_validators = ws_validators
         self.last_tick = time.monotonic()
-        self.started = False
         self._market_stream_down = True
+        self._reload_lock = threading.Lock()
 
     # -- start / stop ---------------------------------------------------------------
 
@@ -126,25 +134,36 @@ class Controller:
         self.prepare()
         market_validator, user_validator = self._ws_validators or _schema_validators()
         self._streams = self.venue.connect_ws(
-            on_market=self._on_market_event, on_user=self._on_user_event, on_status=self._on_stream_status,
-            validate_market=market_validator, validate_user=user_validator,
+            on_market=self._on_market_event,
+            on_user=self._on_user_event,
+            on_status=self._on_stream_status,
+            validate_market=market_validator,
+            validate_user=user_validator,
         )
         self._update_subscriptions()
         if not self._streams.market.connected:
             self.store.mark_stale(None, "waiting for the market stream")
         scheduler = BackgroundScheduler(timezone="UTC")
         options = self.options
-        scheduler.add_job(self._heartbeat, "interval", seconds=options.heartbeat_interval, id="heartbeat",
-                          max_instances=1, coalesce=True, next_run_time=datetime.now(UTC))
-        scheduler.add_job(self._resync_job, "interval", seconds=options.resync_interval, id="resync",
-                          max_instances=1, coalesce=True)
-        scheduler.add_job(self._reload_job, "interval", seconds=options.reload_interval, id="reload",
-                          max_instances=1, coalesce=True)
+        scheduler.add_job(
+            self._heartbeat,
+            "interval",
+            seconds=options.heartbeat_interval,
+            id="heartbeat",
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
+        scheduler.add_job(
+            self._resync_job, "interval", seconds=options.resync_interval, id="resync", max_instances=1, coalesce=True
+        )
+        scheduler.add_job(
+            self._reload_job, "interval", seconds=options.reload_interval, id="reload", max_instances=1, coalesce=True
+        )
         scheduler.start()
         self._scheduler = scheduler
         self.reconciler.start(options.workers)
         self.reconciler.enqueue_all()
-        self.started = True
 
     def stop(self) -> int:
         """Stop reconciling, cancel every order we own, close streams. Returns orders left open."""
@@ -168,6 +187,11 @@ class Controller:
     # -- manifests ------------------------------------------------------------------
 
     def reload(self, force: bool = False, enqueue: bool = True) -> None:
+        """Re-read the manifests if they changed; apply the valid ones (scheduler job and tests)."""
+        with self._reload_lock:
+            self._reload(force, enqueue)
+
+    def _reload(self, force: bool, enqueue: bool) -> None:
         result = self.watcher.poll(force=force)
         if result is None:
             return
@@ -224,8 +248,11 @@ class Controller:
                 continue
             self._markets[condition_id] = info
             self.store.track_market(
-                condition_id, info.token_ids, spec.market.tick_size or info.tick_size,
-                spec.market.min_order_size or info.min_order_size, info.neg_risk,
+                condition_id,
+                info.token_ids,
+                spec.market.tick_size or info.tick_size,
+                spec.market.min_order_size or info.min_order_size,
+                info.neg_risk,
             )
             status.registered = True
 
@@ -453,13 +480,19 @@ class Controller:
                 continue
             outcome = status.last_outcome
             position = balances.token(spec.market.quoted_token) - balances.token(spec.market.complement_token)
-            manifests.append(st.manifest_status(
-                name, spec.market.condition_id, status.conditions,
-                reference_price=outcome.plan.reference_price if outcome and outcome.plan else None,
-                open_orders=status.band_counts, position=position, collateral=balances.collateral,
-                last_reconcile=status.last_reconcile,
-                last_error=(outcome.error if outcome else None) or (status.message or None),
-            ))
+            manifests.append(
+                st.manifest_status(
+                    name,
+                    spec.market.condition_id,
+                    status.conditions,
+                    reference_price=outcome.plan.reference_price if outcome and outcome.plan else None,
+                    open_orders=status.band_counts,
+                    position=position,
+                    collateral=balances.collateral,
+                    last_reconcile=status.last_reconcile,
+                    last_error=(outcome.error if outcome else None) or (status.message or None),
+                )
+            )
         streams = {"market": False, "user": False}
         if self._streams is not None:
             streams = {"market": self._streams.market.connected, "user": self._streams.user.connected}
@@ -604,7 +637,11 @@ def _run(controller: Controller, bind: str) -> int:
     try:
         host, port = parse_bind(bind)
         server = HealthServer(
-            host, port, health=controller.health, ready=controller.ready, status=controller.status_document,
+            host,
+            port,
+            health=controller.health,
+            ready=controller.ready,
+            status=controller.status_document,
             metrics=controller.metrics,
         )
     except (ValueError, OSError) as exc:
@@ -634,8 +671,11 @@ def live_diff_inputs(specs: Sequence[MarketMakerSpec]) -> tuple[ObservedState, d
             if problem:
                 raise VenueError(f"{spec.name}: {problem}")
             store.track_market(
-                info.condition_id, info.token_ids, spec.market.tick_size or info.tick_size,
-                spec.market.min_order_size or info.min_order_size, info.neg_risk,
+                info.condition_id,
+                info.token_ids,
+                spec.market.tick_size or info.tick_size,
+                spec.market.min_order_size or info.min_order_size,
+                info.neg_risk,
             )
         tokens = store.token_ids()
         for token, snapshot in venue.get_books(tokens).items():
@@ -648,4 +688,3 @@ def live_diff_inputs(specs: Sequence[MarketMakerSpec]) -> tuple[ObservedState, d
         return store.snapshot(now=now), now
     finally:
         venue.disconnect()
-

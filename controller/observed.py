@@ -105,15 +105,20 @@ class ObservedStore:
     # -- markets --------------------------------------------------------------------
 
     def track_market(
-        self, condition_id: str, token_ids: Iterable[str], tick_size: Decimal, min_order_size: Decimal,
+        self,
+        condition_id: str,
+        token_ids: Iterable[str],
+        tick_size: Decimal,
+        min_order_size: Decimal,
         neg_risk: bool,
     ) -> None:
         tokens = tuple(token_ids)
         with self._lock:
             market = self._markets.get(condition_id)
             if market is None:
-                market = _Market(condition_id, tokens, tick_size, min_order_size, neg_risk,
-                                 {t: _TokenBook() for t in tokens})
+                market = _Market(
+                    condition_id, tokens, tick_size, min_order_size, neg_risk, {t: _TokenBook() for t in tokens}
+                )
                 self._markets[condition_id] = market
             else:
                 market.tick_size, market.min_order_size, market.neg_risk = tick_size, min_order_size, neg_risk
@@ -286,9 +291,7 @@ class ObservedStore:
 
     # -- orders ---------------------------------------------------------------------
 
-    def replace_orders(
-        self, condition_id: str | None, orders: Iterable[OpenOrder], as_of: float | None = None
-    ) -> None:
+    def replace_orders(self, condition_id: str | None, orders: Iterable[OpenOrder], as_of: float | None = None) -> None:
         """Adopt REST's list of open orders (for one market, or all when ``None``).
 
         ``as_of`` is when the fetch started: what changed locally after it (an order we
@@ -434,9 +437,11 @@ class ObservedStore:
         A market whose data is stale is given without books, so the planner pulls its quotes.
         """
         with self._lock:
-            wanted = self._markets if condition_ids is None else {
-                c: self._markets[c] for c in condition_ids if c in self._markets
-            }
+            wanted = (
+                self._markets
+                if condition_ids is None
+                else {c: self._markets[c] for c in condition_ids if c in self._markets}
+            )
             markets = {}
             for condition_id, market in wanted.items():
                 books = {} if market.stale_reason else {t: b.freeze() for t, b in market.books.items()}

@@ -253,7 +253,10 @@ class Reconciler:
         if news:
             log.warning(
                 "%s: leaving %d order(s) that no band accounts for and this controller did not place "
-                "(--cancel-unmanaged cancels them): %s", result.name, len(news), ", ".join(sorted(news)),
+                "(--cancel-unmanaged cancels them): %s",
+                result.name,
+                len(news),
+                ", ".join(sorted(news)),
             )
         return replace(result, cancel=tuple(keep))
 
@@ -279,10 +282,19 @@ class Reconciler:
                 if cancel.order_id in answer.canceled:
                     order = cancel.order
                     log.info(
-                        "%s: cancel %s (%s)", spec.name, cancel.order_id, cancel.reason,
-                        extra=_action_fields(spec.name, "cancel", cancel.order_id, order.side if order else None,
-                                             order.price if order else None, order.remaining if order else None,
-                                             reason=cancel.reason),
+                        "%s: cancel %s (%s)",
+                        spec.name,
+                        cancel.order_id,
+                        cancel.reason,
+                        extra=_action_fields(
+                            spec.name,
+                            "cancel",
+                            cancel.order_id,
+                            order.side if order else None,
+                            order.price if order else None,
+                            order.remaining if order else None,
+                            reason=cancel.reason,
+                        ),
                     )
             if answer.ambiguous:
                 self.store.set_unsettled(condition_id, "cancel outcome unknown")
@@ -296,8 +308,12 @@ class Reconciler:
         for placement, answer in zip(result.place, answers, strict=True):
             if answer.placed and answer.order_id:
                 order = OpenOrder(
-                    id=answer.order_id, market=condition_id, token_id=placement.token_id, side=placement.side,
-                    price=placement.price, size=placement.size,
+                    id=answer.order_id,
+                    market=condition_id,
+                    token_id=placement.token_id,
+                    side=placement.side,
+                    price=placement.price,
+                    size=placement.size,
                 )
                 self.store.record_placed(order, answer.status)
                 with self._lock:
@@ -305,10 +321,23 @@ class Reconciler:
                 outcome.placed.append((placement, answer.order_id))
                 log.info(
                     "%s: place %s %s %s @ %s band %d -> %s",
-                    spec.name, placement.side, _short(placement.token_id), placement.size, placement.price,
-                    placement.band, answer.order_id,
-                    extra=_action_fields(spec.name, "place", answer.order_id, placement.side, placement.price,
-                                         placement.size, token_id=placement.token_id, band=placement.band),
+                    spec.name,
+                    placement.side,
+                    _short(placement.token_id),
+                    placement.size,
+                    placement.price,
+                    placement.band,
+                    answer.order_id,
+                    extra=_action_fields(
+                        spec.name,
+                        "place",
+                        answer.order_id,
+                        placement.side,
+                        placement.price,
+                        placement.size,
+                        token_id=placement.token_id,
+                        band=placement.band,
+                    ),
                 )
             elif answer.ambiguous:
                 self.store.set_unsettled(condition_id, "place outcome unknown")
@@ -319,10 +348,23 @@ class Reconciler:
             else:
                 outcome.rejected.append((f"place {placement.side} {placement.size}@{placement.price}", answer.error))
                 log.warning(
-                    "%s: rejected %s %s @ %s: %s", spec.name, placement.side, placement.size, placement.price,
+                    "%s: rejected %s %s @ %s: %s",
+                    spec.name,
+                    placement.side,
+                    placement.size,
+                    placement.price,
                     answer.error,
-                    extra=_action_fields(spec.name, "reject", None, placement.side, placement.price, placement.size,
-                                         token_id=placement.token_id, band=placement.band, reason=answer.error),
+                    extra=_action_fields(
+                        spec.name,
+                        "reject",
+                        None,
+                        placement.side,
+                        placement.price,
+                        placement.size,
+                        token_id=placement.token_id,
+                        band=placement.band,
+                        reason=answer.error,
+                    ),
                 )
 
     def _request(self, spec: MarketMakerSpec, placement: Any, now: datetime, tick: Decimal | None) -> OrderRequest:
@@ -369,13 +411,23 @@ class Reconciler:
 
 
 def _action_fields(
-    market: str, action: str, order_id: str | None, side: str | None, price: Decimal | None, size: Decimal | None,
+    market: str,
+    action: str,
+    order_id: str | None,
+    side: str | None,
+    price: Decimal | None,
+    size: Decimal | None,
     **more: Any,
 ) -> dict[str, Any]:
     """Structured fields of one order action (JSON log lines carry them as keys)."""
-    fields: dict[str, Any] = {"market": market, "action": action, "order_id": order_id, "side": side,
-                              "price": None if price is None else str(price),
-                              "size": None if size is None else str(size)}
+    fields: dict[str, Any] = {
+        "market": market,
+        "action": action,
+        "order_id": order_id,
+        "side": side,
+        "price": None if price is None else str(price),
+        "size": None if size is None else str(size),
+    }
     fields.update(more)
     return fields
 

@@ -243,12 +243,20 @@ class Streams:
         base = ws_host.rstrip("/")
         common = {"on_status": on_status, "ping_interval": ping_interval, "stale_after": stale_after}
         self.market = Channel(
-            "market", f"{base}/ws/market", initial_message=self._market_subscription,
-            on_event=on_market, validate=validate_market, **common,
+            "market",
+            f"{base}/ws/market",
+            initial_message=self._market_subscription,
+            on_event=on_market,
+            validate=validate_market,
+            **common,
         )
         self.user = Channel(
-            "user", f"{base}/ws/user", initial_message=self._user_subscription,
-            on_event=on_user, validate=validate_user, **common,
+            "user",
+            f"{base}/ws/user",
+            initial_message=self._user_subscription,
+            on_event=on_user,
+            validate=validate_user,
+            **common,
         )
 
     def start(self) -> None:

@@ -669,9 +669,7 @@ class Venue:
 
         collateral = balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL), "collateral")
         tokens = {
-            token_id: balance(
-                BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id), token_id
-            )
+            token_id: balance(BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id), token_id)
             for token_id in token_ids
         }
         return Balances(collateral=collateral, tokens=tokens)

@@ -53,8 +53,9 @@ def quiet_config() -> Any:
     for market in raw["markets"]:
         market["flow"]["volatility"] = 0.0
         market["flow"]["takers"]["rate"] = 0.0
-    raw["accounts"].append({"address": TAKER_ADDRESS, "signatureType": 0, "collateral": 10000,
-                            "tokens": {BTC_YES: 1000, BTC_NO: 1000}})
+    raw["accounts"].append(
+        {"address": TAKER_ADDRESS, "signatureType": 0, "collateral": 10000, "tokens": {BTC_YES: 1000, BTC_NO: 1000}}
+    )
     return raw
 
 
@@ -67,8 +68,12 @@ def write_manifest(directory: Path, text: str = MANIFEST, name: str = "btc.yaml"
 
 def make_controller(sim: Any, manifest_dir: Path, **options: Any) -> Controller:
     venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url))
-    defaults = {"resync_interval": 3600.0, "reload_interval": 3600.0, "heartbeat_interval": 1.0,
-                "freeze_confirm_seconds": 0.3}
+    defaults = {
+        "resync_interval": 3600.0,
+        "reload_interval": 3600.0,
+        "heartbeat_interval": 1.0,
+        "freeze_confirm_seconds": 0.3,
+    }
     defaults.update(options)
     return Controller(venue, LiveOptions(manifest_paths=[str(manifest_dir)], **defaults))
 
@@ -89,24 +94,44 @@ def exchange_state(sim: Any) -> ObservedState:
         books = {}
         for token, book in market["books"].items():
             books[token] = Book(
-                bids=tuple(sorted((Level(Decimal(lv["price"]), Decimal(lv["size"])) for lv in book["bids"]),
-                                  key=lambda lv: lv.price, reverse=True)),
-                asks=tuple(sorted((Level(Decimal(lv["price"]), Decimal(lv["size"])) for lv in book["asks"]),
-                                  key=lambda lv: lv.price)),
+                bids=tuple(
+                    sorted(
+                        (Level(Decimal(lv["price"]), Decimal(lv["size"])) for lv in book["bids"]),
+                        key=lambda lv: lv.price,
+                        reverse=True,
+                    )
+                ),
+                asks=tuple(
+                    sorted(
+                        (Level(Decimal(lv["price"]), Decimal(lv["size"])) for lv in book["asks"]),
+                        key=lambda lv: lv.price,
+                    )
+                ),
             )
-        markets[condition_id] = MarketState(tick_size=Decimal(market["tickSize"]), min_order_size=Decimal(5),
-                                            books=books)
+        markets[condition_id] = MarketState(
+            tick_size=Decimal(market["tickSize"]), min_order_size=Decimal(5), books=books
+        )
     balance = admin["balances"].get(DEMO_ADDRESS.lower()) or admin["balances"].get(DEMO_ADDRESS, {})
     orders = tuple(
-        OpenOrder(o["id"], o.get("market", BTC), o["tokenId"], o["side"], Decimal(o["price"]), Decimal(o["size"]),
-                  Decimal(o["sizeMatched"]))
-        for o in admin["orders"] if o["owner"].lower() == DEMO_ADDRESS.lower()
+        OpenOrder(
+            o["id"],
+            o.get("market", BTC),
+            o["tokenId"],
+            o["side"],
+            Decimal(o["price"]),
+            Decimal(o["size"]),
+            Decimal(o["sizeMatched"]),
+        )
+        for o in admin["orders"]
+        if o["owner"].lower() == DEMO_ADDRESS.lower()
     )
     return ObservedState(
         time=datetime.now(UTC),
         markets=markets,
-        balances=Balances(collateral=Decimal(balance.get("collateral", "0")),
-                          tokens={t: Decimal(v) for t, v in balance.get("tokens", {}).items()}),
+        balances=Balances(
+            collateral=Decimal(balance.get("collateral", "0")),
+            tokens={t: Decimal(v) for t, v in balance.get("tokens", {}).items()},
+        ),
         orders=orders,
     )
 

@@ -47,8 +47,10 @@ def test_quotes_follow_the_fair_value_keeping_in_band_orders(sim, manifests, con
     before = {o["id"] for o in our_orders(sim)}
     sim.set_fair_value(BTC, "0.51")
     sim.step_flow(1)
-    wait_for(lambda: converged(sim, manifests / "btc.yaml") and {o["id"] for o in our_orders(sim)} != before,
-             "quotes to follow the move")
+    wait_for(
+        lambda: converged(sim, manifests / "btc.yaml") and {o["id"] for o in our_orders(sim)} != before,
+        "quotes to follow the move",
+    )
     after = {o["id"] for o in our_orders(sim)}
     assert before & after, "orders still inside their band are kept"
     assert before - after, "orders pushed out of their band are cancelled"
@@ -64,8 +66,9 @@ def test_fills_are_replenished(sim, manifests, controller) -> None:
     # Take it: the opposite side of the very token it rests on, at its price.
     opposite = "SELL" if best_bid["side"] == "BUY" else "BUY"
     order = taker.create_order(
-        OrderArgsV2(token_id=best_bid["tokenId"], price=float(best_bid["price"]), size=float(best_bid["size"]),
-                    side=opposite),
+        OrderArgsV2(
+            token_id=best_bid["tokenId"], price=float(best_bid["price"]), size=float(best_bid["size"]), side=opposite
+        ),
         PartialCreateOrderOptions(tick_size="0.01", neg_risk=False),
     )
     taker.post_order(order, OrderType.FAK)
@@ -75,15 +78,21 @@ def test_fills_are_replenished(sim, manifests, controller) -> None:
 
 def test_manifest_edits_apply_and_invalid_edits_are_rejected(sim, manifests, controller) -> None:
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "initial quotes")
-    edited = MANIFEST.replace("avgAmount: 20, maxAmount: 30}\n  referencePrice",
-                              "avgAmount: 20, maxAmount: 30}\n    - {minMargin: 0.04, avgMargin: 0.05, "
-                              "maxMargin: 0.06, minAmount: 10, avgAmount: 15, maxAmount: 20}\n  referencePrice")
+    edited = MANIFEST.replace(
+        "avgAmount: 20, maxAmount: 30}\n  referencePrice",
+        "avgAmount: 20, maxAmount: 30}\n    - {minMargin: 0.04, avgMargin: 0.05, "
+        "maxMargin: 0.06, minAmount: 10, avgAmount: 15, maxAmount: 20}\n  referencePrice",
+    )
     assert edited != MANIFEST
     write_manifest(manifests, edited)
     controller.reload()
-    wait_for(lambda: converged(sim, manifests / "btc.yaml")
-             and any(price <= 0.46 for side, price, _ in quote_sides(sim) if side == "bid"),
-             "the third band to be quoted")
+    wait_for(
+        lambda: (
+            converged(sim, manifests / "btc.yaml")
+            and any(price <= 0.46 for side, price, _ in quote_sides(sim) if side == "bid")
+        ),
+        "the third band to be quoted",
+    )
     quoted = {o["id"] for o in our_orders(sim)}
     (manifests / "btc.yaml").write_text(edited.replace("minMargin: 0.04", "minMagrin: 0.04"))
     controller.reload()
@@ -110,8 +119,10 @@ def test_restart_adopts_existing_orders_without_duplicates(sim, manifests) -> No
     second = make_controller(sim, manifests)
     second.start()
     try:
-        wait_for(lambda: second.reconciler.queue.idle() and all(s.reconciled_once for s in second.status.values()),
-                 "the restarted controller to reconcile")
+        wait_for(
+            lambda: second.reconciler.queue.idle() and all(s.reconciled_once for s in second.status.values()),
+            "the restarted controller to reconcile",
+        )
         assert {o["id"] for o in our_orders(sim)} == placed
         assert sim.admin_state()["requests"].get("POST /orders", 0) == 1
     finally:
@@ -125,11 +136,17 @@ def test_a_dropped_websocket_is_survived_with_a_resync(sim, manifests, controlle
     controller._streams.market.reconnect("test drops the link")
     sim.set_fair_value(BTC, "0.55")
     sim.step_flow(1)
-    wait_for(lambda: controller._streams.market.reconnects > reconnects and controller._streams.connected,
-             "the market channel to come back")
-    wait_for(lambda: converged(sim, manifests / "btc.yaml")
-             and all(price > 0.5 for side, price, _ in quote_sides(sim) if side == "bid"),
-             "quotes around the new price")
+    wait_for(
+        lambda: controller._streams.market.reconnects > reconnects and controller._streams.connected,
+        "the market channel to come back",
+    )
+    wait_for(
+        lambda: (
+            converged(sim, manifests / "btc.yaml")
+            and all(price > 0.5 for side, price, _ in quote_sides(sim) if side == "bid")
+        ),
+        "quotes around the new price",
+    )
 
 
 def test_a_frozen_market_feed_is_detected_by_the_resync(sim, manifests, controller) -> None:
@@ -149,15 +166,18 @@ def test_orders_no_band_accounts_for_are_left_alone_unless_cancel_unmanaged(sim,
 
     manual = ClobClient(sim.url, chain_id=137, key=DEMO_PRIVATE_KEY)
     manual.set_api_creds(manual.create_or_derive_api_key())
-    order = manual.create_order(OrderArgsV2(token_id=BTC_YES, price=0.30, size=10, side="BUY"),
-                                PartialCreateOrderOptions(tick_size="0.01", neg_risk=False))
+    order = manual.create_order(
+        OrderArgsV2(token_id=BTC_YES, price=0.30, size=10, side="BUY"),
+        PartialCreateOrderOptions(tick_size="0.01", neg_risk=False),
+    )
     manual_id = manual.post_order(order)["orderID"]
 
     first = make_controller(sim, manifests)
     first.start()
     try:
-        wait_for(lambda: converged(sim, manifests / "btc.yaml", frozenset({manual_id})),
-                 "quotes beside the manual order")
+        wait_for(
+            lambda: converged(sim, manifests / "btc.yaml", frozenset({manual_id})), "quotes beside the manual order"
+        )
         assert manual_id in {o["id"] for o in our_orders(sim)}
     finally:
         first.stop()
@@ -169,4 +189,3 @@ def test_orders_no_band_accounts_for_are_left_alone_unless_cancel_unmanaged(sim,
         wait_for(lambda: manual_id not in {o["id"] for o in our_orders(sim)}, "the unmanaged order to go")
     finally:
         second.stop()
-

@@ -31,7 +31,11 @@ class Controller:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "controller", "run", "-f", str(manifests), "--http", "127.0.0.1:0"],
-            env=venue_env(sim), cwd=tmp_path, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+            env=venue_env(sim),
+            cwd=tmp_path,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,
+            text=True,
         )
         threading.Thread(target=self._read, daemon=True).start()
 
@@ -56,15 +60,16 @@ class Controller:
             self.proc.wait(10)
 
 
-
-
 def test_sigterm_cancels_every_order_and_exits_0(sim, manifests, tmp_path, capsys) -> None:
     ctl = Controller(sim, manifests, tmp_path)
     try:
         wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the process to quote", timeout=30)
         url = ctl.http_url()
-        wait_for(lambda: main(["status", "--url", url, "-o", "json"]) == 0
-                 and json.loads(capsys.readouterr().out)["ready"], "readiness", timeout=10)
+        wait_for(
+            lambda: main(["status", "--url", url, "-o", "json"]) == 0 and json.loads(capsys.readouterr().out)["ready"],
+            "readiness",
+            timeout=10,
+        )
         assert main(["status", "--url", url]) == 0
         table = capsys.readouterr().out
         assert table.splitlines()[0].split()[:4] == ["NAME", "VALID", "SYNCED", "QUOTING"]
@@ -109,13 +114,18 @@ def test_live_diff_and_apply(sim, manifests, monkeypatch, capsys) -> None:
     assert {o["owner"].lower() for o in our_orders(sim)} == {DEMO_ADDRESS.lower()}
 
 
-def test_a_manifest_for_an_unknown_market_is_reported_and_others_keep_running(sim, manifests, monkeypatch,
-                                                                           capsys) -> None:
-    bogus = (manifests / "btc.yaml").read_text().replace("name: btc", "name: bogus").replace(
-        "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598", "0x" + "ee" * 32)
+def test_a_manifest_for_an_unknown_market_is_reported_and_others_keep_running(
+    sim, manifests, monkeypatch, capsys
+) -> None:
+    bogus = (
+        (manifests / "btc.yaml")
+        .read_text()
+        .replace("name: btc", "name: bogus")
+        .replace("0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598", "0x" + "ee" * 32)
+    )
     write_manifest(manifests, bogus, name="bogus.yaml")
     for key, value in venue_env(sim).items():
         monkeypatch.setenv(key, value)
     monkeypatch.chdir(manifests)
     assert main(["apply", "-f", str(manifests)]) == 2  # one manifest could not be applied...
-    assert converged(sim, manifests / "btc.yaml")      # ...and the other was
+    assert converged(sim, manifests / "btc.yaml")  # ...and the other was

@@ -26,8 +26,14 @@ def get(url: str) -> tuple[int, bytes]:
 
 def test_not_ready_before_the_first_reconcile_and_ready_after(sim, manifests) -> None:
     controller = make_controller(sim, manifests)
-    server = HealthServer("127.0.0.1", 0, health=controller.health, ready=controller.ready,
-                          status=controller.status_document, metrics=controller.metrics)
+    server = HealthServer(
+        "127.0.0.1",
+        0,
+        health=controller.health,
+        ready=controller.ready,
+        status=controller.status_document,
+        metrics=controller.metrics,
+    )
     try:
         controller.prepare()  # connected and synced, but nothing reconciled and no streams yet
         assert get(server.url + "/readyz")[0] == 503
@@ -42,7 +48,10 @@ def test_not_ready_before_the_first_reconcile_and_ready_after(sim, manifests) ->
         entry = document["manifests"][0]
         assert status == 200 and document["ready"] is True and Decimal(entry["referencePrice"]) == Decimal("0.5")
         assert {c["type"]: c["status"] for c in entry["conditions"]} == {
-            "Valid": "True", "Synced": "True", "Quoting": "True"}
+            "Valid": "True",
+            "Synced": "True",
+            "Quoting": "True",
+        }
         assert all(n >= 1 for side in ("bid", "ask") for n in entry["openOrders"][side])
         metrics = get(server.url + "/metrics")[1].decode()
         placed = [line for line in metrics.splitlines() if line.startswith("bandctl_orders_placed_total")]
@@ -70,8 +79,12 @@ def test_synced_false_with_the_error_when_the_exchange_rejects_orders(sim, manif
 
 
 def test_an_unknown_market_is_not_valid(sim, manifests) -> None:
-    write_manifest(manifests, (manifests / "btc.yaml").read_text().replace(
-        "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598", "0x" + "ee" * 32))
+    write_manifest(
+        manifests,
+        (manifests / "btc.yaml")
+        .read_text()
+        .replace("0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598", "0x" + "ee" * 32),
+    )
     controller = make_controller(sim, manifests)
     controller.prepare()
     valid = conditions(controller)["Valid"]

@@ -19,22 +19,28 @@ def store() -> ObservedStore:
 
 def book_event(token: str, bids: list[tuple[str, str]], asks: list[tuple[str, str]]) -> dict:
     return {
-        "event_type": "book", "asset_id": token, "market": COND,
-        "bids": [{"price": p, "size": s} for p, s in bids], "asks": [{"price": p, "size": s} for p, s in asks],
+        "event_type": "book",
+        "asset_id": token,
+        "market": COND,
+        "bids": [{"price": p, "size": s} for p, s in bids],
+        "asks": [{"price": p, "size": s} for p, s in asks],
     }
 
 
 def test_book_then_price_changes_maintain_levels() -> None:
     s = store()
     assert s.apply_market_event(book_event(YES, [("0.48", "10"), ("0.49", "5")], [("0.51", "7")])) == {COND}
-    s.apply_market_event({
-        "event_type": "price_change", "market": COND,
-        "price_changes": [
-            {"asset_id": YES, "price": "0.49", "size": "0", "side": "BUY"},
-            {"asset_id": YES, "price": "0.50", "size": "3", "side": "SELL"},
-            {"asset_id": "999", "price": "0.50", "size": "3", "side": "SELL"},
-        ],
-    })
+    s.apply_market_event(
+        {
+            "event_type": "price_change",
+            "market": COND,
+            "price_changes": [
+                {"asset_id": YES, "price": "0.49", "size": "0", "side": "BUY"},
+                {"asset_id": YES, "price": "0.50", "size": "3", "side": "SELL"},
+                {"asset_id": "999", "price": "0.50", "size": "3", "side": "SELL"},
+            ],
+        }
+    )
     s.set_fresh(COND)
     book = s.snapshot([COND]).markets[COND].books[YES]
     assert book.bids == (Level(D("0.48"), D("10")),)
@@ -47,8 +53,10 @@ def test_malformed_market_events_change_nothing() -> None:
     for event in (
         {"event_type": "book", "asset_id": YES, "bids": "nope", "asks": []},
         {"event_type": "book", "asset_id": YES, "bids": [{"price": "x", "size": "1"}], "asks": []},
-        {"event_type": "price_change", "price_changes": [{"asset_id": YES, "price": "0.5", "size": "-1",
-                                                          "side": "BUY"}]},
+        {
+            "event_type": "price_change",
+            "price_changes": [{"asset_id": YES, "price": "0.5", "size": "-1", "side": "BUY"}],
+        },
         {"event_type": "price_change", "price_changes": "garbage"},
         {"event_type": "tick_size_change", "asset_id": YES, "new_tick_size": "0"},
         {"event_type": "unknown"},
@@ -78,8 +86,13 @@ def test_resync_tells_a_frozen_stream_from_a_race() -> None:
     changed = Book(bids=(Level(D("0.49"), D("4")),), asks=exchange.asks)
     seen = s.stream_updates(YES)
     # The stream delivered something after we looked: it is alive, merely racing REST.
-    s.apply_market_event({"event_type": "price_change", "market": COND,
-                          "price_changes": [{"asset_id": YES, "price": "0.47", "size": "1", "side": "BUY"}]})
+    s.apply_market_event(
+        {
+            "event_type": "price_change",
+            "market": COND,
+            "price_changes": [{"asset_id": YES, "price": "0.47", "size": "1", "side": "BUY"}],
+        }
+    )
     assert s.resync_book(YES, changed, seen) == "raced"
     # The exchange changed and the stream said nothing since: a suspected freeze. The
     # local book stays as the stream left it until the suspicion is confirmed.
@@ -101,8 +114,18 @@ def test_quiet_market_is_not_frozen() -> None:
 
 
 def order_event(kind: str, matched: str, status: str = "LIVE", side: str = "BUY") -> dict:
-    return {"event_type": "order", "type": kind, "id": "0x1", "market": COND, "asset_id": YES, "side": side,
-            "price": "0.40", "original_size": "10", "size_matched": matched, "status": status}
+    return {
+        "event_type": "order",
+        "type": kind,
+        "id": "0x1",
+        "market": COND,
+        "asset_id": YES,
+        "side": side,
+        "price": "0.40",
+        "original_size": "10",
+        "size_matched": matched,
+        "status": status,
+    }
 
 
 def test_fills_move_balances_exactly_once() -> None:

@@ -34,8 +34,14 @@ def test_a_symlink_swap_is_noticed_even_when_names_stay(tmp_path: Path) -> None:
     watcher = ManifestWatcher([str(root)])
     first = watcher.poll()
     assert first is not None and first.specs[0].bands[0].avg_amount == 20
-    configmap_dir(root, "v2", MANIFEST.replace("avgAmount: 20, maxAmount: 30}\n    - {minMargin: 0.02",
-                                               "avgAmount: 25, maxAmount: 30}\n    - {minMargin: 0.02"))
+    configmap_dir(
+        root,
+        "v2",
+        MANIFEST.replace(
+            "avgAmount: 20, maxAmount: 30}\n    - {minMargin: 0.02",
+            "avgAmount: 25, maxAmount: 30}\n    - {minMargin: 0.02",
+        ),
+    )
     second = watcher.poll()
     assert second is not None and second.specs[0].bands[0].avg_amount == 25
 

@@ -25,11 +25,19 @@ def bid(price: str = "0.40", size: str = "10") -> OrderRequest:
 @pytest.mark.parametrize("signature_type", [1, 2, 3])
 def test_proxy_safe_and_deposit_wallet_accounts_trade_from_the_funder(signature_type: int) -> None:
     config = quiet_config()
-    config["accounts"].append({"address": SIGNER, "funder": FUNDER, "signatureType": signature_type,
-                               "collateral": 1000})
+    config["accounts"].append(
+        {"address": SIGNER, "funder": FUNDER, "signatureType": signature_type, "collateral": 1000}
+    )
     with start_sim(config, clock="manual", flow=False) as sim:
-        venue = Venue(VenueConfig(private_key=Secret(SIGNER_KEY), funder=FUNDER, signature_type=signature_type,
-                                  clob_host=sim.url, ws_host=sim.ws_url))
+        venue = Venue(
+            VenueConfig(
+                private_key=Secret(SIGNER_KEY),
+                funder=FUNDER,
+                signature_type=signature_type,
+                clob_host=sim.url,
+                ws_host=sim.ws_url,
+            )
+        )
         venue.connect()
         try:
             market = venue.get_market(BTC)
@@ -50,8 +58,11 @@ def test_a_timed_out_submit_is_ambiguous_and_its_local_ids_are_the_exchanges() -
     from py_clob_client_v2.http_helpers import helpers
 
     with start_sim(quiet_config(), clock="manual", flow=False) as sim:
-        venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY),
-                                  clob_host=sim.url, ws_host=sim.ws_url, request_timeout=0.3))
+        venue = Venue(
+            VenueConfig(
+                private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url, request_timeout=0.3
+            )
+        )
         saved = helpers._http_client.timeout
         venue.connect()
         try:
@@ -69,8 +80,7 @@ def test_a_timed_out_submit_is_ambiguous_and_its_local_ids_are_the_exchanges() -
 
 def test_cancelling_unknown_ids_reports_them_gone() -> None:
     with start_sim(quiet_config(), clock="manual", flow=False) as sim:
-        venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY),
-                                  clob_host=sim.url, ws_host=sim.ws_url))
+        venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url))
         venue.connect()
         try:
             result = venue.cancel_orders(["0x" + "00" * 32])

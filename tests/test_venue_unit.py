@@ -116,8 +116,13 @@ def test_rest_book_is_normalised_best_first() -> None:
 
 @pytest.mark.parametrize(
     "raw",
-    [None, [], {"asset_id": "1", "bids": "x"}, {"asset_id": "1", "bids": [{"price": "NaN", "size": "1"}]},
-     {"asset_id": "1", "asks": [{"price": True, "size": "1"}]}],
+    [
+        None,
+        [],
+        {"asset_id": "1", "bids": "x"},
+        {"asset_id": "1", "bids": [{"price": "NaN", "size": "1"}]},
+        {"asset_id": "1", "asks": [{"price": True, "size": "1"}]},
+    ],
 )
 def test_malformed_books_are_rejected_cleanly(raw) -> None:
     with pytest.raises(VenueError):
@@ -126,8 +131,15 @@ def test_malformed_books_are_rejected_cleanly(raw) -> None:
 
 def test_open_order_parsing() -> None:
     order = parse_open_order(
-        {"id": "0x1", "market": "0xm", "asset_id": "7", "side": "SELL", "original_size": "10",
-         "size_matched": "2.5", "price": "0.6"}
+        {
+            "id": "0x1",
+            "market": "0xm",
+            "asset_id": "7",
+            "side": "SELL",
+            "original_size": "10",
+            "size_matched": "2.5",
+            "price": "0.6",
+        }
     )
     assert order.remaining == Decimal("7.5") and order.side == "SELL"
     with pytest.raises(VenueError):

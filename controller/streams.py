@@ -220,6 +220,10 @@ class Channel:
                 log.debug("%s: PING failed", self.name, exc_info=True)
 
 
+def _ignore(channel: str, event: dict[str, Any]) -> None:
+    return None
+
+
 class Streams:
     """The market channel (books for every managed token) and the user channel (our orders, fills)."""
 
@@ -228,8 +232,8 @@ class Streams:
         ws_host: str,
         *,
         creds: Any,
-        on_market: EventHandler,
-        on_user: EventHandler,
+        on_market: EventHandler | None = None,
+        on_user: EventHandler | None = None,
         on_status: StatusHandler | None = None,
         ping_interval: float = 10.0,
         stale_after: float = 30.0,
@@ -238,6 +242,8 @@ class Streams:
     ) -> None:
         self._creds = creds
         self._lock = threading.Lock()
+        on_market = on_market or _ignore
+        on_user = on_user or _ignore
         self._tokens: set[str] = set()
         self._markets: set[str] = set()
         base = ws_host.rstrip("/")

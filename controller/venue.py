@@ -290,6 +290,11 @@ class TokenBucket:
                 return 0.0
             return (n - self._tokens) / self.rate
 
+    def available(self) -> float:
+        with self._lock:
+            self._refill(self._clock())
+            return self._tokens
+
     def observe_server(self, remaining: float | None, retry_after: float | None = None) -> None:
         """Follow the exchange's view: never believe we have more than it says."""
         with self._lock:
@@ -527,7 +532,12 @@ class Venue:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def connect_ws(self, **handlers: Any) -> Any:
-        """Open the market and user channels (see :class:`controller.streams.Streams`)."""
+        """Open the market and user channels; returns the :class:`controller.streams.Streams`.
+
+        Handlers (all optional): ``on_market(channel, event)``, ``on_user(channel, event)``,
+        ``on_status(channel, connected)``. Follow tokens and markets with
+        ``streams.set_subscriptions(token_ids, condition_ids)``.
+        """
         from controller.streams import Streams
 
         if self._streams is None:

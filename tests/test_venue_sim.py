@@ -87,3 +87,38 @@ def test_cancelling_unknown_ids_reports_them_gone() -> None:
             assert result.canceled == () and result.gone == ("0x" + "00" * 32,) and result.failed == {}
         finally:
             venue.disconnect()
+
+
+def test_the_rate_budget_follows_the_exchanges_headers() -> None:
+    with start_sim(quiet_config(), clock="manual", flow=False) as sim:
+        # A budget far more generous than the exchange's standard tier (burst 60).
+        venue = Venue(
+            VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url, order_burst=1000)
+        )
+        venue.connect()
+        try:
+            venue.get_market(BTC)
+            assert venue.budget.orders.available() > 900
+            assert all(r.placed for r in venue.place_orders([bid(f"0.{30 + i}") for i in range(3)]))
+            assert venue.budget.orders.available() <= 60, "Poly-RateLimit-Remaining caps what we believe"
+        finally:
+            venue.disconnect()
+
+
+def test_market_and_user_streams_deliver_books_and_our_orders() -> None:
+    with start_sim(quiet_config(), clock="manual", flow=False) as sim:
+        venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url))
+        venue.connect()
+        events: list[tuple[str, dict]] = []
+        try:
+            streams = venue.connect_ws(
+                on_market=lambda c, e: events.append((c, e)), on_user=lambda c, e: events.append((c, e))
+            )
+            streams.set_subscriptions([BTC_YES], [BTC])
+            wait_for(lambda: streams.connected, "both channels")
+            [placed] = venue.place_orders([bid()])
+            wait_for(lambda: any(c == "user" and e.get("id") == placed.order_id for c, e in events), "our PLACEMENT")
+            wait_for(lambda: any(c == "market" and e["event_type"] == "price_change" for c, e in events), "a change")
+            assert venue.get_price(BTC_YES).bid == Decimal("0.40")
+        finally:
+            venue.disconnect()

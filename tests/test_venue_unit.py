@@ -153,3 +153,17 @@ def test_cancel_result_separates_gone_from_failed() -> None:
     )
     assert result.gone == ("0xa", "0xb")
     assert result.failed == {"0xc": "market is closed"}
+
+
+def test_reconnect_backoff_is_capped_exponential_with_jitter() -> None:
+    import random
+
+    from controller.streams import Backoff
+
+    backoff = Backoff(initial=0.5, cap=8.0)
+    rng = random.Random(1)
+    delays = [backoff.next_delay(rng) for _ in range(8)]
+    ceilings = [0.5, 1, 2, 4, 8, 8, 8, 8]
+    assert all(c / 2 <= d <= c for d, c in zip(delays, ceilings, strict=True))
+    backoff.reset()
+    assert backoff.next_delay(rng) <= 0.5

@@ -24,13 +24,24 @@ def venue_env(sim) -> dict[str, str]:
     return env
 
 
+def image_command(manifests: Path) -> list[str]:
+    """The container's ENTRYPOINT + CMD from the Dockerfile, with the manifests mount and the
+    bind address swapped for this machine's (port 9108 may be taken; 0 picks a free one)."""
+    text = (Path(__file__).resolve().parent.parent / "Dockerfile").read_text()
+    exec_form = {m.group(1): json.loads(m.group(2)) for m in re.finditer(r"^(ENTRYPOINT|CMD) (\[.*\])$", text, re.M)}
+    command = [str(Path(sys.executable).parent / exec_form["ENTRYPOINT"][0]), *exec_form["ENTRYPOINT"][1:]]
+    swaps = {"/manifests": str(manifests), "0.0.0.0:9108": "127.0.0.1:0"}
+    return command + [swaps.get(arg, arg) for arg in exec_form["CMD"]]
+
+
 class Controller:
-    """`bandctl run` in a child process; its stderr is collected on a thread."""
+    """The image's command line (`bandctl run -f /manifests --http ...`) in a child process;
+    its stderr is collected on a thread."""
 
     def __init__(self, sim, manifests: Path, tmp_path: Path) -> None:
         self.lines: list[str] = []
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "controller", "run", "-f", str(manifests), "--http", "127.0.0.1:0"],
+            image_command(manifests),
             env=venue_env(sim),
             cwd=tmp_path,
             stdout=subprocess.DEVNULL,

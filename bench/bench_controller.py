@@ -4,10 +4,11 @@
 
 * ``latency``: tick-to-quote. The emulator (in-process, real clock, quiet flow: no takers,
   volatility 0, no jumps; house liquidity on) moves one market's fair value; the house
-  re-quotes and the reference price moves by 1-2 ticks, which pushes at least one of our
-  orders out of its band. Measured from the emulator enqueueing the first ``price_change``
-  of that re-quote on the controller's WebSocket connection to the controller receiving the
-  ``POST /orders`` response of the last replacement order (the order is then resting: the
+  re-quotes and the reference price moves by 1-2 ticks, which usually pushes some of our
+  orders out of their bands (moves that need no replacement are not counted). Measured
+  from the emulator enqueueing the first ``price_change`` of that re-quote on the
+  controller's WebSocket connection to the controller receiving the ``POST /orders``
+  response of the last replacement order (the order is then resting: the
   emulator matches and rests an order before it answers). Hooks wrap the controller's WS
   handler and schema validator, ``Reconciler.reconcile``, ``Venue.cancel_orders``,
   ``Venue.place_orders`` and ``Venue._sign`` (benchmark-side monkeypatching, no controller
@@ -23,6 +24,9 @@
   (``bandctl sim``) so its CPU is not counted; fair values are moved through its admin
   endpoint, one market at a time, and we measure tick-to-quote and the controller
   process's CPU time.
+
+``--what-if`` applies experimental patches on top of the shipped controller (from this
+script only) to size the optimisations proposed in BENCHMARKS.md.
 
 Rate limits: the latency run keeps the standard tier (40 orders/s, burst 60) on both the
 emulator and the controller's client-side budget; churn and scaling disable them
@@ -80,6 +84,7 @@ BANDS = ((Decimal("0.01"), Decimal("0.02"), Decimal("0.03")),
 MIN_AMOUNT, AVG_AMOUNT, MAX_AMOUNT = 10, 20, 30
 UNLIMITED = 1e9  # client-side rate budget when rate limits are off
 SETTLE_TIMEOUT = 5.0
+SAMPLE_LEAD = 0.003  # churn: sample the exchange this long before the next event
 
 log = logging.getLogger("bench")
 
@@ -167,11 +172,9 @@ def tick_walk(n: int, seed: int, start_units: int, unit: Decimal, steps: Sequenc
         step = rng.choice(steps) * rng.choice((-1, 1))
         if jump_probability and rng.random() < jump_probability:
             step = rng.randrange(jumps[0], jumps[1] + 1, 2) * rng.choice((-1, 1))
+        if not lo <= units + step <= hi:
+            step = -step  # bounce off the bounds (never a "move" to the same value)
         units += step
-        if units > hi:
-            units = 2 * hi - units
-        if units < lo:
-            units = 2 * lo - units
         out.append(str(Decimal(units) * unit))
     return out
 
@@ -227,6 +230,7 @@ class Probe:
         self.cond_of: dict[str, str] = {}  # manifest name -> condition id
         self.cond_of_token: dict[str, str] = {}
         self.actions: Counter[str] = Counter()
+        self.problems: Counter[str] = Counter()  # rejected placements, reconcile errors, pulled quotes
         self.armed: str | None = None
         self.rate_waits = 0
         self._targets: dict[str, Decimal] = {}
@@ -253,8 +257,8 @@ class Probe:
 
     # -- hooks --------------------------------------------------------------------------
 
-    def validators(self) -> tuple[Any, Any]:
-        market, user = _schema_validators()
+    def validators(self, schema: bool = True) -> tuple[Any, Any]:
+        market, user = _schema_validators() if schema else (None, None)
 
         def timed_market(event: dict[str, Any]) -> str | None:
             cond = event.get("market")
@@ -284,6 +288,12 @@ class Probe:
             end = time.perf_counter()
             plan = outcome.plan
             changes = plan is not None and plan.has_changes
+            for _what, why in outcome.rejected:
+                self.problems[f"rejected: {why[:60]}"] += 1
+            if outcome.error:
+                self.problems[f"error: {outcome.error[:60]}"] += 1
+            if plan is not None and plan.note and plan.cancel:
+                self.problems[f"pulled: {plan.note[:60]}"] += 1
             self.lines[cond].reconciles.append(Rec(start, end, changes, plan.reference_price if plan else None))
             target = self._targets.get(name)
             if (plan is not None and outcome.ok and not changes and not plan.awaiting_cancels
@@ -354,18 +364,18 @@ class Probe:
 
 @dataclass
 class Move:
-    """One price move's timeline, relative to its start t0 (all in seconds)."""
+    """One price move, in seconds from its t0 (the first emulator message, or the admin call)."""
 
-    t0: float
-    total: float  # t0 -> last replacement order acknowledged
-    first_place: float
-    ws: float  # t0 -> first message parsed by the controller
-    validate: float  # jsonschema validation of that message
-    to_reconcile: float  # handler -> start of the reconcile that placed the last order
-    plan: float  # reconcile start -> first venue call (snapshot + plan)
-    cancel: float
-    place: float
-    sign: float
+    total: float  # t0 -> the last replacement order's POST /orders response received
+    first_place: float  # t0 -> the first placement's response
+    ws: float  # t0 -> first message of the move read and parsed by the controller's WS thread
+    validate: float  # that message's JSON-schema validation
+    to_first_reconcile: float  # handler entry -> start of the first reconcile after t0 (trigger + queue)
+    earlier_reconciles: float  # first reconcile start -> start of the reconcile that placed last
+    plan: float  # that reconcile's start -> its first venue call (snapshot + plan)
+    cancel: float  # its cancel call(s)
+    place: float  # its last place call (sign + POST /orders)
+    sign: float  # signing inside that place call
     reconciles: int
     changed_reconciles: int
     places: int
@@ -373,32 +383,36 @@ class Move:
     burst: float  # first -> last emulator message of the re-quote (in-process only)
 
 
-def analyse(line: Timeline, marks: tuple[int, ...], t0: float, t_end: float, emitted: bool) -> Move | None:
+def analyse(line: Timeline, marks: tuple[int, ...], t0: float, t_end: float, emitted: bool) -> Move | str:
+    """Attribute the records of one move (taken after ``marks``) to the steps of the path."""
     emits = line.emits[marks[0]:]
-    recvs = [t for t in line.recvs[marks[1]:] if t >= t0]
-    handled = [t for t in line.handled[marks[2]:] if t >= t0]
-    recs = [r for r in line.reconciles[marks[3]:] if t0 <= r.end <= t_end]
-    cancels = [c for c in line.cancels[marks[4]:] if t0 <= c.start <= t_end]
-    places = [c for c in line.places[marks[5]:] if t0 <= c.start <= t_end]
     if emitted:
         if not emits:
-            return None
+            return "no emulator message"
         t0 = emits[0]
-    if not places or not recvs or not handled:
-        return None
+    recvs = [t for t in line.recvs[marks[1]:] if t >= t0]
+    handled = [t for t in line.handled[marks[2]:] if t >= t0]
+    recs = [r for r in line.reconciles[marks[3]:] if r.end >= t0 and r.start <= t_end]
+    cancels = [c for c in line.cancels[marks[4]:] if t0 <= c.start <= t_end]
+    places = [c for c in line.places[marks[5]:] if t0 <= c.start <= t_end]
+    if not places and not cancels and recs and not any(r.changes for r in recs):
+        return "no replacement needed"  # the orders, where they drifted to, are still inside their bands
+    if not places or not recvs or not handled or not recs:
+        return "incomplete records"
     last = max(places, key=lambda c: c.end)
     owner = next((r for r in recs if r.start <= last.start and r.end >= last.end), None)
-    if owner is None:
-        return None
+    first = next((r for r in recs if r.start >= handled[0]), None)
+    if owner is None or first is None:
+        return "no reconcile owns the last placement"
     own_cancels = [c for c in cancels if owner.start <= c.start <= owner.end]
     first_call = min([last.start, *(c.start for c in own_cancels)])
     return Move(
-        t0=t0,
         total=last.end - t0,
         first_place=min(c.end for c in places) - t0,
         ws=recvs[0] - t0,
         validate=handled[0] - recvs[0],
-        to_reconcile=owner.start - handled[0],
+        to_first_reconcile=first.start - handled[0],
+        earlier_reconciles=max(0.0, owner.start - first.start),
         plan=first_call - owner.start,
         cancel=sum(c.end - c.start for c in own_cancels),
         place=last.end - last.start,
@@ -414,6 +428,63 @@ def analyse(line: Timeline, marks: tuple[int, ...], t0: float, t_end: float, emi
 # --------------------------------------------------------------------------- sessions
 
 
+WHAT_IFS = ("no-schema", "no-utf8", "debounce", "switch1ms", "fill-race")
+WHAT_IF: set[str] = set()  # experiments on top of the shipped controller (benchmark-side patches only)
+DEBOUNCE = 0.002
+
+
+class DebouncedQueue:
+    """What-if "debounce": reconciles triggered by the market stream start DEBOUNCE later, so a burst of
+    book messages (one re-quote of the house) is applied before planning. Everything else is unchanged."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+
+    def add(self, key: str) -> None:
+        if threading.current_thread().name == "ws-market":
+            self._inner.add_after(key, DEBOUNCE)
+        else:
+            self._inner.add(key)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def __len__(self) -> int:
+        return len(self._inner)
+
+
+def patch_fill_race(store: Any) -> None:
+    """What-if "fill-race": the observed store remembers an order it forgot without a fill (a cancel
+    answered "not found or already canceled" - it may have just been filled), so that a later
+    user-channel MATCHED update for it still moves the balances. The proposed fix, as a patch."""
+    forget = store._forget_order
+    tombstones: dict[str, tuple[OpenOrder, Decimal]] = {}
+
+    def forget_order(order_id: str, final_matched: Decimal | None) -> None:
+        known = store._orders.get(order_id)
+        if final_matched is None and known is not None:
+            tombstones[order_id] = (known, store._matched_applied.get(order_id, known.size_matched))
+        elif final_matched is not None and known is None and order_id in tombstones:
+            order, applied = tombstones.pop(order_id)
+            store._orders[order_id] = order
+            store._matched_applied[order_id] = applied
+        forget(order_id, final_matched)
+
+    store._forget_order = forget_order
+
+
+def apply_process_what_ifs() -> None:
+    if "no-utf8" in WHAT_IF:
+        # websocket-client validates text frames byte by byte in Python; the strict C decode that
+        # follows (bytes.decode("utf-8")) rejects invalid UTF-8 all the same.
+        import websocket._abnf as abnf
+
+        abnf.validate_utf8 = lambda data: True
+    if "switch1ms" in WHAT_IF:
+        sys.setswitchinterval(0.001)
+
+
+
 def make_venue(url: str, *, rate_limits: bool) -> Venue:
     extra: dict[str, Any] = {}
     if not rate_limits:
@@ -425,8 +496,13 @@ def make_venue(url: str, *, rate_limits: bool) -> Venue:
 
 def make_controller(url: str, manifests: Path, probe: Probe, *, rate_limits: bool) -> Controller:
     venue = make_venue(url, rate_limits=rate_limits)
-    ctl = Controller(venue, LiveOptions(manifest_paths=[str(manifests)]), ws_validators=probe.validators())
+    ctl = Controller(venue, LiveOptions(manifest_paths=[str(manifests)]),
+                     ws_validators=probe.validators(schema="no-schema" not in WHAT_IF))
     probe.attach_controller(ctl)
+    if "debounce" in WHAT_IF:
+        ctl.reconciler.queue = DebouncedQueue(ctl.reconciler.queue)  # type: ignore[assignment]
+    if "fill-race" in WHAT_IF:
+        patch_fill_race(ctl.store)
     return ctl
 
 
@@ -524,6 +600,19 @@ def summary_ms(samples: Sequence[float]) -> dict[str, float]:
             "p99": round(pct(ms, 0.99), 2), "max": round(max(ms), 2), "mean": round(statistics.fmean(ms), 2)}
 
 
+def _mean(values: Sequence[float]) -> float:
+    return round(statistics.fmean(values), 3) if values else math.nan
+
+
+def breakdown(results: Sequence[Move]) -> dict[str, dict[str, float]]:
+    steps = {
+        "ws_delivery": "ws", "ws_validation": "validate", "trigger_to_reconcile": "to_first_reconcile",
+        "earlier_reconciles": "earlier_reconciles", "plan": "plan", "cancel_call": "cancel",
+        "place_call": "place", "place_signing": "sign", "emulator_burst": "burst",
+    }
+    return {name: summary_ms([getattr(r, attr) for r in results]) for name, attr in steps.items()}
+
+
 def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
@@ -554,12 +643,17 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
                 raise SystemExit("latency: the controller never converged on the initial quotes")
             wait_idle(ctl)
             results: list[Move] = []
-            timeouts = missing = not_converged = 0
-            path = latency_path(moves, seed)
+            skipped: Counter[str] = Counter()
+            timeouts = not_converged = 0
+            path = latency_path(int(moves * 1.3), seed)  # moves needing no replacement are not counted
             line = probe.lines[market.condition_id]
             errors_before = sum(sim.admin_state(0)["errors"].values())
             cpu0, wall0 = time.process_time(), time.perf_counter()
+            attempted = 0
             for index, fair in enumerate(path):
+                if len(results) >= moves:
+                    break
+                attempted += 1
                 began = time.perf_counter()
                 marks = line.marks()
                 settled = probe.expect(market.name, house_mid(float(fair)))
@@ -580,10 +674,10 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
                 t_end = probe.settled_at(market.name)
                 wait_idle(ctl)
                 result = analyse(line, marks, t_call, t_end, emitted=True)
-                if result is None:
-                    missing += 1
-                else:
+                if isinstance(result, Move):
                     results.append(result)
+                else:
+                    skipped[result] += 1
                 if index % 50 == 49 and not converged(spec, exchange_view(sim.admin_state(0), market.condition_id)):
                     not_converged += 1  # cross-check against the exchange (outside any timed window)
                 wait_until(began + gap)
@@ -593,31 +687,23 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
             ctl.stop()
             sim.stop()
     return {
-        "moves": moves,
+        "moves": attempted,
         "measured": len(results),
         "timeouts": timeouts,
-        "unattributed": missing,
+        "not_measured": dict(skipped),
         "exchange_not_converged_at_checks": not_converged,
         "rate_limit_waits": probe.rate_waits,
+        "problems": dict(probe.problems),
         "exchange_errors": errors,
         "tick_to_quote_ms": summary_ms([r.total for r in results]),
         "first_ack_ms": summary_ms([r.first_place for r in results]),
-        "breakdown_ms": {
-            "ws_delivery": summary_ms([r.ws for r in results]),
-            "ws_validation": summary_ms([r.validate for r in results]),
-            "to_reconcile": summary_ms([r.to_reconcile for r in results]),
-            "plan": summary_ms([r.plan for r in results]),
-            "cancel_call": summary_ms([r.cancel for r in results]),
-            "place_call": summary_ms([r.place for r in results]),
-            "signing": summary_ms([r.sign for r in results]),
-            "emulator_burst": summary_ms([r.burst for r in results]),
-        },
+        "breakdown_ms": breakdown(results),
         "per_move": {
-            "places": round(statistics.fmean(r.places for r in results), 2) if results else 0,
-            "cancels": round(statistics.fmean(r.cancels for r in results), 2) if results else 0,
-            "reconciles": round(statistics.fmean(r.reconciles for r in results), 2) if results else 0,
-            "reconciles_with_changes": round(statistics.fmean(r.changed_reconciles for r in results), 2)
-            if results else 0,
+            "places": _mean([r.places for r in results]),
+            "cancels": _mean([r.cancels for r in results]),
+            "reconciles": _mean([r.reconciles for r in results]),
+            "reconciles_with_changes": _mean([r.changed_reconciles for r in results]),
+            "share_needing_2plus_changed_reconciles": _mean([float(r.changed_reconciles > 1) for r in results]),
         },
         "process_cpu_s": round(cpu, 2),
         "wall_s": round(wall, 2),
@@ -706,6 +792,8 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
                 naive.on_event()
             time.sleep(0.2)
             probe.actions.clear()
+            probe.problems.clear()
+            trades_before = sim.admin_state(0)["tradeCount"]
             line = probe.lines[cond]
             inside = 0
             windows: list[tuple[float, bool, float]] = []  # (t0, reference price moved, naive cancel sent)
@@ -714,7 +802,8 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
             t_start = time.perf_counter() + interval
             for k, fair in enumerate(path):
                 target = house_mid(float(fair))
-                if k:
+                if k:  # the previous event has had (almost) a whole interval to be handled
+                    wait_until(t_start + k * interval - SAMPLE_LEAD)
                     inside += bands_filled(spec, exchange_view(sim.admin_state(0), cond))
                 wait_until(t_start + k * interval)
                 emitted = len(line.emits)
@@ -734,13 +823,14 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
                 t0 = line.emits[emitted] if len(line.emits) > emitted else t_call
                 windows.append((t0, target != previous, naive.cancel_sent if naive is not None else math.nan))
                 previous = target
-            wait_until(t_start + len(path) * interval)
+            wait_until(t_start + len(path) * interval - SAMPLE_LEAD)
             inside += bands_filled(spec, exchange_view(sim.admin_state(0), cond))
             cpu = time.process_time() - cpu0
             t_stop = time.perf_counter()
             if ctl is not None:
                 wait_idle(ctl)
             actions = dict(probe.actions)
+            fills = sim.admin_state(0)["tradeCount"] - trades_before
             out = out_of_band(line.places, windows, t_stop, naive=naive is not None)
         finally:
             if ctl is not None:
@@ -758,6 +848,8 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
         "orders_per_second": round(actions.get("place", 0) / (events * interval), 1),
         "inside_bands_sampled": round(inside / events, 4),
         "inside_bands_time_weighted": round(1 - out / (events * interval), 4),
+        "fills": fills,
+        "problems": dict(probe.problems),
         "process_cpu_s": round(cpu, 2),
         "load_before": load_before,
         "load_after": load(),
@@ -785,11 +877,15 @@ def out_of_band(places: Sequence[Call], windows: Sequence[tuple[float, bool, flo
     return total
 
 
-def bench_churn(events: int, seed: int, interval: float) -> dict[str, Any]:
-    runs = [run_churn(mode, events, seed, interval) for mode in ("bandctl", "naive", "naive-on-change")]
-    bandctl, naive = runs[0], runs[1]
-    ratio = bandctl["actions_per_1000_events"] / naive["actions_per_1000_events"] if naive[
-        "actions_per_1000_events"] else math.nan
+CHURN_LOOPS = ("bandctl", "naive", "naive-on-change")
+
+
+def bench_churn(events: int, seed: int, interval: float, loops: Sequence[str] = CHURN_LOOPS) -> dict[str, Any]:
+    runs = [run_churn(mode, events, seed, interval) for mode in loops]
+    by_mode = {run["mode"]: run for run in runs}
+    ratio = math.nan
+    if "bandctl" in by_mode and "naive" in by_mode and by_mode["naive"]["actions_per_1000_events"]:
+        ratio = by_mode["bandctl"]["actions_per_1000_events"] / by_mode["naive"]["actions_per_1000_events"]
     return {"interval_s": interval, "runs": runs, "bandctl_over_naive": round(ratio, 4)}
 
 
@@ -824,16 +920,24 @@ def run_scaling(n: int, moves: int, seed: int, gap: float, idle_seconds: float) 
             time.sleep(idle_seconds)
             idle_wall = time.perf_counter() - t_idle
             idle_cpu, idle_sim_cpu = time.process_time() - cpu0, process_cpu(proc.pid) - sim_cpu0
+            # One REST resync (books, open orders, balances) and the reconcile of every market it queues.
+            cpu0, t_resync = time.process_time(), time.perf_counter()
+            ctl.resync()
+            resync_call = time.perf_counter() - t_resync
+            wait_idle(ctl, 60)
+            resync_wall, resync_cpu = time.perf_counter() - t_resync, time.process_time() - cpu0
+            requests_before = http.get(url + "/admin/state", params={"trades": 0}).json()["requests"]
             rng = random.Random(seed)
             fair = dict.fromkeys((m.condition_id for m in markets), 101)  # half-tick units
             results: list[Move] = []
-            timeouts = missing = 0
+            skipped: Counter[str] = Counter()
+            timeouts = 0
             cpu0, sim_cpu0, driver0 = time.process_time(), process_cpu(proc.pid), time.thread_time()
             t_moves = time.perf_counter()
             for _ in range(moves):
                 m = rng.choice(markets)
-                units = fair[m.condition_id] + rng.choice((2, 4)) * rng.choice((-1, 1))
-                units = min(139, max(61, units))
+                step = rng.choice((2, 4)) * rng.choice((-1, 1))
+                units = fair[m.condition_id] + (step if 61 <= fair[m.condition_id] + step <= 139 else -step)
                 fair[m.condition_id] = units
                 value = str(Decimal(units) * Decimal("0.005"))
                 began = time.perf_counter()
@@ -849,10 +953,10 @@ def run_scaling(n: int, moves: int, seed: int, gap: float, idle_seconds: float) 
                     continue
                 result = analyse(line, marks, t0, probe.settled_at(m.name), emitted=False)
                 wait_idle(ctl)
-                if result is None:
-                    missing += 1
-                else:
+                if isinstance(result, Move):
                     results.append(result)
+                else:
+                    skipped[result] += 1
                 wait_until(began + gap)
             moves_wall = time.perf_counter() - t_moves
             driver = time.thread_time() - driver0
@@ -860,6 +964,8 @@ def run_scaling(n: int, moves: int, seed: int, gap: float, idle_seconds: float) 
             moves_sim_cpu = process_cpu(proc.pid) - sim_cpu0
             admin = http.get(url + "/admin/state", params={"trades": 0}).json()
             open_orders = sum(1 for o in admin["orders"] if o["owner"].lower() == ADDRESS.lower())
+            requests = {k: v - requests_before.get(k, 0) for k, v in admin["requests"].items()
+                        if v - requests_before.get(k, 0) and not k.endswith(("/admin/state", "/admin/fair-value"))}
         finally:
             ctl.stop()
             http.close()
@@ -872,12 +978,18 @@ def run_scaling(n: int, moves: int, seed: int, gap: float, idle_seconds: float) 
         "startup_cpu_s": round(boot_cpu, 2),
         "idle_cpu_pct": round(100 * idle_cpu / idle_wall, 1),
         "idle_emulator_cpu_pct": round(100 * idle_sim_cpu / idle_wall, 1),
+        "resync_call_ms": round(resync_call * 1000, 1),
+        "resync_until_idle_ms": round(resync_wall * 1000, 1),
+        "resync_cpu_ms": round(resync_cpu * 1000, 1),
         "moves": moves,
         "measured": len(results),
         "timeouts": timeouts,
-        "unattributed": missing,
+        "not_measured": dict(skipped),
         "tick_to_quote_ms": summary_ms([r.total for r in results]),
-        "ws_delivery_ms": summary_ms([r.ws for r in results]),
+        "breakdown_ms": breakdown(results),
+        "reconciles_per_move": _mean([r.reconciles for r in results]),
+        "problems": dict(probe.problems),
+        "requests_during_moves": requests,
         "controller_cpu_s": round(moves_cpu, 2),
         "controller_cpu_ms_per_move": round(1000 * moves_cpu / moves, 2),
         "controller_cpu_pct": round(100 * moves_cpu / moves_wall, 1),
@@ -906,7 +1018,7 @@ def _lat(s: dict[str, float]) -> list[Any]:
 
 def print_latency(r: dict[str, Any]) -> None:
     print(f"\n## Tick-to-quote latency ({r['measured']}/{r['moves']} moves measured, {r['timeouts']} timeouts, "
-          f"{r['unattributed']} unattributed, rate-limit waits {r['rate_limit_waits']}, "
+          f"not measured {r['not_measured']}, rate-limit waits {r['rate_limit_waits']}, "
           f"exchange errors {r['exchange_errors']}, not converged at checks {r['exchange_not_converged_at_checks']})")
     print(f"load before {r['load_before']} after {r['load_after']}; process CPU {r['process_cpu_s']} s "
           f"over {r['wall_s']} s")
@@ -917,6 +1029,7 @@ def print_latency(r: dict[str, Any]) -> None:
     for key, value in r["breakdown_ms"].items():
         print(_row([key, *_lat(value)]))
     print("per move:", r["per_move"])
+    print("problems:", r["problems"])
 
 
 def print_churn(r: dict[str, Any]) -> None:
@@ -929,18 +1042,25 @@ def print_churn(r: dict[str, Any]) -> None:
                     run["actions_per_1000_events"], run["orders_per_second"],
                     f"{run['inside_bands_sampled']:.2%}", f"{run['inside_bands_time_weighted']:.2%}",
                     run["process_cpu_s"], run["load_after"][0]]))
+    for run in r["runs"]:
+        print(f"{run['mode']}: fills {run['fills']}, problems {run['problems']}")
 
 
 def print_scaling(r: dict[str, Any]) -> None:
     print("\n## Scaling (emulator in a subprocess)")
-    print(_row(["markets", "orders", "startup s", "idle CPU %", "moves", "p50 ms", "p90 ms", "p99 ms", "max ms",
-                "CPU ms/move", "CPU % (moves)", "emulator CPU s", "timeouts", "load"]))
-    print(_row(["---"] * 14))
+    print(_row(["markets", "orders", "startup s", "idle CPU %", "resync ms (CPU ms)", "moves", "p50 ms", "p90 ms",
+                "p99 ms", "max ms", "CPU ms/move", "CPU % (moves)", "emulator CPU s", "timeouts", "load"]))
+    print(_row(["---"] * 15))
     for run in r["runs"]:
         t = run["tick_to_quote_ms"]
-        print(_row([run["markets"], run["open_orders"], run["startup_s"], run["idle_cpu_pct"], run["measured"],
+        print(_row([run["markets"], run["open_orders"], run["startup_s"], run["idle_cpu_pct"],
+                    f"{run['resync_until_idle_ms']} ({run['resync_cpu_ms']})", run["measured"],
                     t.get("p50"), t.get("p90"), t.get("p99"), t.get("max"), run["controller_cpu_ms_per_move"],
                     run["controller_cpu_pct"], run["emulator_cpu_s"], run["timeouts"], run["load_after"][0]]))
+    print("\nbreakdown p50 (ms):")
+    for run in r["runs"]:
+        print(f"  N={run['markets']}: " + ", ".join(f"{k}={v.get('p50')}" for k, v in run["breakdown_ms"].items()
+                                                   if k != "emulator_burst"))
 
 
 # --------------------------------------------------------------------------- main
@@ -951,25 +1071,44 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("which", nargs="?", choices=["latency", "churn", "scaling", "all"], default="all")
     parser.add_argument("--quick", action="store_true", help="small counts: a smoke run")
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
+    parser.add_argument("--json-out", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--moves", type=int, help="latency: price moves (default 1000, quick 60)")
-    parser.add_argument("--gap", type=float, default=0.05, help="latency/scaling: min seconds between moves")
+    parser.add_argument("--moves", type=int,
+                        help="latency: measured moves (default 1000, quick 60); moves needing no replacement "
+                             "are not counted")
+    parser.add_argument("--gap", type=float, default=0.075,
+                        help="latency: min seconds between moves (keeps the 40 orders/s tier unexhausted)")
+    parser.add_argument("--scaling-gap", type=float, default=0.05, help="scaling: min seconds between moves")
     parser.add_argument("--events", type=int, help="churn: price events per loop (default 1000, quick 80)")
     parser.add_argument("--interval", type=float, default=0.05, help="churn: seconds between price events")
+    parser.add_argument("--churn-loops", default=",".join(CHURN_LOOPS), metavar="LIST",
+                        help=f"churn: which loops to run (default {','.join(CHURN_LOOPS)})")
     parser.add_argument("--markets", help="scaling: comma-separated market counts (default 1,10,50,100,200)")
     parser.add_argument("--scaling-moves", type=int, help="scaling: moves per market count (default 300)")
     parser.add_argument("--idle", type=float, help="scaling: idle seconds measured per market count (default 5)")
+    parser.add_argument("--what-if", default="", metavar="LIST",
+                        help=f"experiments, comma-separated, not the shipped behaviour: {', '.join(WHAT_IFS)}")
     args = parser.parse_args(argv)
+    WHAT_IF.update(x for x in args.what_if.split(",") if x)
+    if WHAT_IF - set(WHAT_IFS):
+        parser.error(f"unknown --what-if: {', '.join(sorted(WHAT_IF - set(WHAT_IFS)))}")
+    apply_process_what_ifs()
     logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     quick = args.quick
-    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "load_start": load()}
+    results: dict[str, Any] = {"python": sys.version.split()[0], "cpus": os.cpu_count(), "load_start": load(),
+                               "what_if": sorted(WHAT_IF)}
+    if WHAT_IF and not args.json:
+        print(f"WHAT-IF experiments (not the shipped controller): {', '.join(sorted(WHAT_IF))}")
     t_all = time.perf_counter()
     if args.which in ("latency", "all"):
         results["latency"] = bench_latency(args.moves or (60 if quick else 1000), args.seed, args.gap)
         if not args.json:
             print_latency(results["latency"])
     if args.which in ("churn", "all"):
-        results["churn"] = bench_churn(args.events or (80 if quick else 1000), args.seed, args.interval)
+        loops = [x for x in args.churn_loops.split(",") if x]
+        if set(loops) - set(CHURN_LOOPS):
+            parser.error(f"unknown --churn-loops: {', '.join(sorted(set(loops) - set(CHURN_LOOPS)))}")
+        results["churn"] = bench_churn(args.events or (80 if quick else 1000), args.seed, args.interval, loops)
         if not args.json:
             print_churn(results["churn"])
     if args.which in ("scaling", "all"):
@@ -977,11 +1116,13 @@ def main(argv: Sequence[str] | None = None) -> int:
                                                                                   [1, 10, 50, 100, 200])
         moves = args.scaling_moves or (30 if quick else 300)
         idle = args.idle if args.idle is not None else (1.0 if quick else 5.0)
-        results["scaling"] = bench_scaling(sizes, moves, args.seed, args.gap, idle)
+        results["scaling"] = bench_scaling(sizes, moves, args.seed, args.scaling_gap, idle)
         if not args.json:
             print_scaling(results["scaling"])
     results["total_s"] = round(time.perf_counter() - t_all, 1)
     results["load_end"] = load()
+    if args.json_out:
+        Path(args.json_out).write_text(json.dumps(results, indent=2, default=str) + "\n")
     if args.json:
         print(json.dumps(results, indent=2, default=str))
     else:

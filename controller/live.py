@@ -58,6 +58,8 @@ class LiveOptions:
     # How long a stream may stay silent about a change REST already shows before it is
     # declared frozen (a live stream delivers it within milliseconds).
     freeze_confirm_seconds: float = 2.0
+    # Delay between a market-stream trigger and its reconcile (see _on_market_event).
+    trigger_delay: float = 0.002
 
 
 @dataclass
@@ -335,7 +337,9 @@ class Controller:
         for condition_id in changed:
             for name in self.reconciler.names_for_market(condition_id):
                 if self._trigger_changed(name):
-                    self.reconciler.queue.add(name)
+                    # A price move arrives as a burst of messages: a short delay lets the
+                    # whole burst land, so one reconcile sees the final book.
+                    self.reconciler.queue.add_after(name, self.options.trigger_delay)
 
     def _trigger_changed(self, name: str) -> bool:
         """Does this book change matter to the plan? (reference price or top of book moved)."""
@@ -528,35 +532,31 @@ def _trigger_key(spec: MarketMakerSpec, store: ObservedStore) -> tuple[Any, ...]
     from controller.bands import reference_price
 
     condition_id = spec.market.condition_id
-    state = store.snapshot([condition_id])
-    market = state.markets.get(condition_id)
-    if market is None:
+    view = store.market_view(condition_id)
+    if view is None:
         return ("untracked",)
+    market, own = view
     book = market.books.get(spec.market.quoted_token)
-    own = [o for o in state.orders if o.market == condition_id]
     price = reference_price(spec, market, own)
     top = (book.best_bid, book.best_ask) if book is not None else (None, None)
     return (price, *top, market.tick_size, store.stale_reason(condition_id))
 
 
 def _schema_validators() -> tuple[Any, Any]:
-    """Validate incoming WS messages against the channel schemas (when shipped)."""
-    import jsonschema
+    """Validate every incoming WS message against the channel schemas (compiled once)."""
+    import fastjsonschema
 
     from controller.schemas import load_schema
 
     def make(name: str) -> Any:
-        try:
-            validator = jsonschema.Draft202012Validator(load_schema(name))
-        except (FileNotFoundError, ValueError):
-            return None
+        check = fastjsonschema.compile(load_schema(name))
 
         def validate(event: dict[str, Any]) -> str | None:
-            error = jsonschema.exceptions.best_match(validator.iter_errors(event))
-            if error is None:
-                return None
-            where = ".".join(str(p) for p in error.absolute_path) or "message"
-            return f"{where}: {error.message[:200]}"
+            try:
+                check(event)
+            except fastjsonschema.JsonSchemaException as exc:
+                return str(exc.message)[:200]
+            return None
 
         return validate
 

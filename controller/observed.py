@@ -87,12 +87,16 @@ class ObservedStore:
         self._markets: dict[str, _Market] = {}
         self._token_market: dict[str, str] = {}
         self._orders: dict[str, OpenOrder] = {}
+        self._sorted_orders: tuple[OpenOrder, ...] | None = None  # cache for snapshots
         # size_matched already reflected in balances, per order id (fills move balances once).
         self._matched_applied: dict[str, Decimal] = {}
         # When each order last changed locally (placed, filled, cancelled), so that a REST
         # snapshot taken before that change cannot undo it.
         self._touched: dict[str, float] = {}
         self._gone: dict[str, float] = {}
+        # Orders we forgot (cancelled, filled, gone) whose late fill reports must still
+        # move balances exactly once.
+        self._tombstones: dict[str, OpenOrder] = {}
         self._last_fill_at = float("-inf")
         self._collateral = ZERO
         self._tokens: dict[str, Decimal] = {}
@@ -322,6 +326,8 @@ class ObservedStore:
         horizon = self._clock() - _GONE_MEMORY_SECONDS
         for order_id in [i for i, t in self._gone.items() if t < horizon]:
             del self._gone[order_id]
+            self._tombstones.pop(order_id, None)
+            self._matched_applied.pop(order_id, None)
 
     def record_placed(self, order: OpenOrder, status: str) -> None:
         """An order the exchange just accepted (``status`` live, matched, delayed...)."""
@@ -331,7 +337,9 @@ class ObservedStore:
                 return
             if order.id in self._gone:
                 return  # the stream already reported its end
-            self._orders.setdefault(order.id, order)
+            if order.id not in self._orders:
+                self._orders[order.id] = order
+                self._sorted_orders = None
             self._matched_applied.setdefault(order.id, order.size_matched)
             self._touched[order.id] = self._clock()
 
@@ -363,6 +371,12 @@ class ObservedStore:
             order = _order_from_event(event)
             if order is None:
                 return set()
+            tombstone = self._tombstones.get(order_id)
+            if tombstone is not None:
+                # Forgotten already (a cancel answered "not found" because it had just
+                # filled): the fill still moves balances, the order stays gone.
+                self._apply_fill(tombstone, order.size_matched)
+                return {condition_id}
             if order.remaining <= 0 or str(event.get("status", "")).upper() == "MATCHED":
                 self._forget_order(order_id, final_matched=order.size_matched)
             elif order_id not in self._gone:
@@ -370,27 +384,34 @@ class ObservedStore:
             return {condition_id}
 
     def _upsert_order(self, order: OpenOrder, *, local: bool = False) -> None:
+        """``local``: learnt from the stream (every fill of it is news to our balances);
+        otherwise from REST, whose balances of the same resync already hold its fills."""
         if local:
             self._touched[order.id] = self._clock()
+            self._matched_applied.setdefault(order.id, ZERO)
         known = self._orders.get(order.id)
         if known is not None and known.size_matched > order.size_matched:
             # An older report: never move fills backwards.
             order = replace(order, size_matched=known.size_matched)
         self._orders[order.id] = order
+        self._sorted_orders = None
         self._apply_fill(order, order.size_matched)
 
     def _forget_order(self, order_id: str, final_matched: Decimal | None) -> None:
         order = self._orders.pop(order_id, None)
+        if order is not None:
+            self._sorted_orders = None
         if order is not None and final_matched is not None:
             self._apply_fill(order, final_matched)
-        self._matched_applied.pop(order_id, None)
+        if order is not None:
+            self._tombstones[order_id] = order
         self._touched.pop(order_id, None)
         self._gone[order_id] = self._clock()
 
     def _apply_fill(self, order: OpenOrder, size_matched: Decimal) -> None:
         applied = self._matched_applied.get(order.id)
         if applied is None:
-            # First sighting: whatever matched before is already in the balances we hold.
+            # First sighting from REST: what matched before is already in the balances.
             self._matched_applied[order.id] = size_matched
             return
         delta = size_matched - applied
@@ -406,6 +427,26 @@ class ObservedStore:
         else:
             self._collateral += notional
             self._tokens[order.token_id] = held - delta
+
+    def market_view(self, condition_id: str) -> tuple[MarketState, list[OpenOrder]] | None:
+        """One market's state and our orders in it: what a trigger check needs, without
+        copying every market's orders (cheap on every stream message)."""
+        with self._lock:
+            market = self._markets.get(condition_id)
+            if market is None:
+                return None
+            own = [o for o in self._orders.values() if o.market == condition_id]
+            return self._market_state(market), own
+
+    def _market_state(self, market: _Market) -> MarketState:
+        books = {} if market.stale_reason else {t: b.freeze() for t, b in market.books.items()}
+        return MarketState(
+            tick_size=market.tick_size,
+            min_order_size=market.min_order_size,
+            neg_risk=market.neg_risk,
+            books=books,
+            last_trade_price=market.last_trade_price,
+        )
 
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         with self._lock:
@@ -442,21 +483,15 @@ class ObservedStore:
                 if condition_ids is None
                 else {c: self._markets[c] for c in condition_ids if c in self._markets}
             )
-            markets = {}
-            for condition_id, market in wanted.items():
-                books = {} if market.stale_reason else {t: b.freeze() for t, b in market.books.items()}
-                markets[condition_id] = MarketState(
-                    tick_size=market.tick_size,
-                    min_order_size=market.min_order_size,
-                    neg_risk=market.neg_risk,
-                    books=books,
-                    last_trade_price=market.last_trade_price,
-                )
+            markets = {condition_id: self._market_state(market) for condition_id, market in wanted.items()}
+            if self._sorted_orders is None:
+                # Every market's orders (they all lock balance); sorted once per change.
+                self._sorted_orders = tuple(sorted(self._orders.values(), key=lambda o: o.id))
             return ObservedState(
                 time=now or datetime.now(UTC),
                 markets=markets,
                 balances=Balances(collateral=self._collateral, tokens=dict(self._tokens)),
-                orders=tuple(sorted(self._orders.values(), key=lambda o: o.id)),
+                orders=self._sorted_orders,
             )
 
 

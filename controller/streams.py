@@ -150,7 +150,11 @@ class Channel:
             )
             try:
                 # RFC 6455 pings too, so dead TCP is noticed even if the server ignores PING.
-                self._ws.run_forever(ping_interval=max(self.ping_interval, 1.0), ping_timeout=5.0)
+                # skip_utf8_validation: websocket-client's check is pure Python and slow;
+                # _handle_message decodes strictly instead, rejecting bad UTF-8 all the same.
+                self._ws.run_forever(
+                    ping_interval=max(self.ping_interval, 1.0), ping_timeout=5.0, skip_utf8_validation=True
+                )
             except Exception as exc:
                 log.warning("%s channel: %s", self.name, scrub(str(exc)))
             self._set_connected(False)
@@ -177,6 +181,12 @@ class Channel:
 
     def _handle_message(self, ws: websocket.WebSocketApp, text: Any) -> None:
         self._last_heard = time.monotonic()
+        if isinstance(text, bytes | bytearray):
+            try:
+                text = bytes(text).decode("utf-8")
+            except UnicodeDecodeError:
+                self.rejected += 1
+                return
         if not isinstance(text, str):
             self.rejected += 1
             return

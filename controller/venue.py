@@ -677,12 +677,17 @@ class Venue:
                 raise VenueError(f"malformed balance for {what}")
             return _base_units(raw.get("balance"), f"{what} balance")
 
-        collateral = balance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL), "collateral")
-        tokens = {
-            token_id: balance(BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id), token_id)
+        # One request per asset (the API has no batch form): run them side by side.
+        wanted = [("collateral", BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))] + [
+            (token_id, BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token_id))
             for token_id in token_ids
-        }
-        return Balances(collateral=collateral, tokens=tokens)
+        ]
+        with ThreadPoolExecutor(max_workers=self.config.max_workers, thread_name_prefix="balances") as pool:
+            amounts = dict(
+                zip((w for w, _ in wanted), pool.map(lambda item: balance(item[1], item[0]), wanted), strict=True)
+            )
+        collateral = amounts.pop("collateral")
+        return Balances(collateral=collateral, tokens=amounts)
 
     def heartbeat(self) -> str:
         """Post the exchange heartbeat (dead man's switch); re-chains on an id mismatch."""

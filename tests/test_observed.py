@@ -216,3 +216,22 @@ def test_balances_from_before_a_fill_are_not_adopted() -> None:
     s.apply_user_event(order_event("UPDATE", "5"))
     s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}), as_of=as_of)
     assert s.balances().collateral == D("98.00")
+
+
+def test_a_fill_reported_after_a_not_found_cancel_still_moves_balances() -> None:
+    s = store()
+    s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))
+    s.record_placed(OpenOrder("0x1", COND, YES, "BUY", D("0.40"), D("10")), "live")
+    s.record_canceled(["0x1"])  # the exchange said "not found": it had just filled
+    s.apply_user_event(order_event("UPDATE", "10", status="MATCHED"))
+    s.apply_user_event(order_event("UPDATE", "10", status="MATCHED"))  # delivered twice
+    assert s.balances() == Balances(collateral=D("96.00"), tokens={YES: D("10")})
+    assert s.open_orders() == [], "the fill does not bring the order back"
+
+
+def test_an_order_first_seen_on_the_stream_counts_all_its_fills() -> None:
+    s = store()
+    s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))
+    # Our placement's answer is still in flight; the stream already reports a fill.
+    s.apply_user_event(order_event("UPDATE", "4"))
+    assert s.balances().tokens[YES] == D("4") and s.balances().collateral == D("98.40")

@@ -160,12 +160,16 @@ class Reconciler:
             key = self.queue.get()
             if key is None:
                 return
+            requeue_after: float | None
             try:
-                outcome = self.reconcile(key)
+                requeue_after = self.reconcile(key).requeue_after
+            except Exception:  # reconcile() catches everything; a hook around it may not
+                log.exception("%s: reconcile worker error", key)
+                requeue_after = self.backoff_cap
             finally:
                 self.queue.done(key)
-            if outcome.requeue_after is not None and not self._stopping.is_set():
-                self.queue.add_after(key, outcome.requeue_after)
+            if requeue_after is not None and not self._stopping.is_set():
+                self.queue.add_after(key, requeue_after)
 
     # -- the reconcile --------------------------------------------------------------
 

@@ -522,16 +522,9 @@ def wait_until(when: float) -> None:
 
 
 def start_sim_process(config_path: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "controller", "sim", "--config", str(config_path), "--seed", "1", "--port", "0"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline().strip()
-    if not line.startswith("bandctl sim listening on "):
-        proc.kill()
-        raise SystemExit(f"emulator did not start: {line!r}")
-    return proc, line.rsplit(" ", 1)[1]
+    from bench_sim import start_server  # the same launcher as the emulator benchmark
+
+    return start_server(str(config_path), seed=1)
 
 
 def process_cpu(pid: int) -> float:

@@ -47,9 +47,11 @@ def bench_config() -> dict[str, Any]:
     }
 
 
-def start_server(config_path: str) -> tuple[subprocess.Popen[str], str]:
+def start_server(config_path: str, seed: int | None = None) -> tuple[subprocess.Popen[str], str]:
+    """``bandctl sim`` in a subprocess (its own GIL); returns it and its base URL."""
+    seed_args = [] if seed is None else ["--seed", str(seed)]
     proc = subprocess.Popen(
-        [sys.executable, "-m", "controller", "sim", "--config", config_path, "--port", "0"],
+        [sys.executable, "-m", "controller", "sim", "--config", config_path, *seed_args, "--port", "0"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None

@@ -23,6 +23,7 @@ from controller.manifest import (
     spec_to_manifest,
     validate_document,
 )
+from controller.textfile import UnreadableFile, read_text
 
 BAND_KEYS = ("minMargin", "avgMargin", "maxMargin", "minAmount", "avgAmount", "maxAmount")
 MAX_BYTES = 1024 * 1024  # a bands.json is a few hundred bytes
@@ -80,20 +81,9 @@ def default_name(file: str) -> str:
 
 def _read_json(file: str) -> Any:
     try:
-        with open(file, "rb") as fh:
-            data = fh.read(MAX_BYTES + 1)
-    except FileNotFoundError:
-        raise LegacyImportError(f"{file}: no such file") from None
-    except IsADirectoryError:
-        raise LegacyImportError(f"{file}: is a directory, not a bands.json file") from None
-    except OSError as exc:
-        raise LegacyImportError(f"{file}: cannot read: {(exc.strerror or 'error').lower()}") from None
-    if len(data) > MAX_BYTES:
-        raise LegacyImportError(f"{file}: file too large for a bands.json (over 1 MiB)")
-    try:
-        text = data.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise LegacyImportError(f"{file}: not valid UTF-8 (byte at offset {exc.start})") from None
+        text = read_text(file, MAX_BYTES, expected="a bands.json must be UTF-8 JSON")
+    except UnreadableFile as exc:
+        raise LegacyImportError(f"{file}: {exc}") from None
     try:
         # Decimal keeps 0.01 exact; NaN/Infinity are not JSON and must not become prices.
         return json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_reject_constant)

@@ -28,7 +28,6 @@ import difflib
 import math
 import os
 import re
-import stat
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -52,6 +51,7 @@ from controller.spec import (
     Schedule,
     Source,
 )
+from controller.textfile import UnreadableFile, os_reason, read_text
 
 API_VERSION = "bandctl/v1"
 KIND = "MarketMaker"
@@ -265,7 +265,7 @@ def _expand_path(path: str) -> Iterator[tuple[str, ManifestError | None]]:
     try:
         names = sorted(os.listdir(path))
     except OSError as exc:
-        yield path, ManifestError(path, None, "", f"cannot list directory: {_os_reason(exc)}")
+        yield path, ManifestError(path, None, "", f"cannot list directory: {os_reason(exc)}")
         return
     files = [
         os.path.join(path, n)
@@ -279,35 +279,11 @@ def _expand_path(path: str) -> Iterator[tuple[str, ManifestError | None]]:
 
 
 def _load_file(file: str) -> FileLoad:
-    text, problem = _read_text(file)
-    if problem is not None:
-        return FileLoad(path=file, errors=[ManifestError(file, None, "", problem)])
-    assert text is not None
+    try:
+        text = read_text(file, MAX_FILE_BYTES, expected="manifests must be UTF-8 YAML")
+    except UnreadableFile as exc:
+        return FileLoad(path=file, errors=[ManifestError(file, None, "", str(exc))])
     return _parse_text(text, file)
-
-
-def _read_text(file: str) -> tuple[str | None, str | None]:
-    """Return (text, None) or (None, problem)."""
-    try:
-        st = os.stat(file)
-        if not stat.S_ISREG(st.st_mode):
-            return None, "not a regular file"
-        # Read one byte past the cap rather than trusting st_size (the file may be growing).
-        with open(file, "rb") as fh:
-            data = fh.read(MAX_FILE_BYTES + 1)
-    except FileNotFoundError:
-        return None, "no such file or directory"
-    except OSError as exc:
-        return None, f"cannot read: {_os_reason(exc)}"
-    if len(data) > MAX_FILE_BYTES:
-        return None, f"file too large (over {MAX_FILE_BYTES // (1024 * 1024)} MiB)"
-    if b"\x00" in data:
-        return None, "binary file (contains NUL bytes); manifests must be UTF-8 YAML"
-    try:
-        text = data.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        return None, f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})"
-    return text, None
 
 
 def _text_problem(text: str) -> str | None:
@@ -316,10 +292,6 @@ def _text_problem(text: str) -> str | None:
     if "\x00" in text:
         return "binary file (contains NUL bytes); manifests must be UTF-8 YAML"
     return None
-
-
-def _os_reason(exc: OSError) -> str:
-    return (exc.strerror or type(exc).__name__).lower()
 
 
 def _parse_text(text: str, file: str) -> FileLoad:

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.textfile import UnreadableFile, read_text
 from controller.ticks import ZERO, DecimalParseError, format_decimal, is_tick_size, parse_decimal
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -66,16 +67,9 @@ def load_state(path: str | Path) -> ObservedState:
     """Read and validate a snapshot file. Raises :class:`StateFileError` only."""
     source = str(path)
     try:
-        with open(path, "rb") as handle:
-            raw = handle.read(MAX_FILE_BYTES + 1)
-    except OSError as exc:
-        raise StateFileError(f"{source}: cannot read: {exc.strerror or exc}") from None
-    if len(raw) > MAX_FILE_BYTES:
-        raise StateFileError(f"{source}: larger than {MAX_FILE_BYTES} bytes")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise StateFileError(f"{source}: not UTF-8 text (byte {exc.start})") from None
+        text = read_text(path, MAX_FILE_BYTES, expected="a state file must be UTF-8 JSON")
+    except UnreadableFile as exc:
+        raise StateFileError(f"{source}: {exc}") from None
     return state_from_text(text, source=source)
 
 

@@ -77,7 +77,7 @@ def test_bad_state_file_exits_2(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.strip() == f"{bad}: markets.0xabc.tickSize: must be one of 0.1, 0.01, 0.005, 0.0025, 0.001, 0.0001"
     assert main(diff("--state", str(tmp_path / "nope.json"))) == 2
-    assert "cannot read" in capsys.readouterr().err
+    assert "nope.json: no such file or directory" in capsys.readouterr().err
     bad.write_text("{not json")
     assert main(diff("--state", str(bad))) == 2
     assert "invalid JSON at line 1" in capsys.readouterr().err

@@ -127,12 +127,12 @@ def test_default_name_is_a_dns_label(file: str, name: str) -> None:
 
 
 def test_missing_file(workdir: Path) -> None:
-    assert import_error("nope.json") == "nope.json: no such file"
+    assert import_error("nope.json") == "nope.json: no such file or directory"
 
 
 def test_directory(workdir: Path) -> None:
     Path("d").mkdir()
-    assert import_error("d") == "d: is a directory, not a bands.json file"
+    assert import_error("d") == "d: not a regular file"
 
 
 @pytest.mark.parametrize(
@@ -156,7 +156,7 @@ def test_bad_json(workdir: Path, content: str, message: str) -> None:
 
 def test_not_utf8(workdir: Path) -> None:
     Path("b.json").write_bytes(b'{"bands": "\xff"}')
-    assert import_error("b.json") == "b.json: not valid UTF-8 (byte at offset 11)"
+    assert import_error("b.json") == "b.json: not valid UTF-8 (byte 0xff at offset 11)"
 
 
 def test_wrong_keys(workdir: Path) -> None:
@@ -228,4 +228,4 @@ def test_cli_import_error_is_one_line_exit_2(workdir: Path, capsys: pytest.Captu
     out, err = capsys.readouterr()
     assert code == 2
     assert out == ""
-    assert err == "missing.json: no such file\n"
+    assert err == "missing.json: no such file or directory\n"

@@ -213,8 +213,9 @@ class Controller:
                         status.conditions.set(kind, None, "NotYetReconciled", "waiting for the first reconcile", now)
                 errors = [str(e) for e in result.errors if spec.source is not None and e.file == spec.source.file]
                 if errors:
-                    status.invalid("ManifestInvalid", f"last good spec kept: {errors[0]}", now)
-                    status.valid = True  # still running, on the last good spec
+                    # Still valid to run (on the last good spec); the condition tells the user.
+                    message = f"last good spec kept: {errors[0]}"
+                    status.conditions.set(st.VALID, False, "ManifestInvalid", message, now)
                 else:
                     status.valid, status.message = True, ""
                     status.conditions.set(st.VALID, True, "ManifestValid", "manifest valid, market found", now)

@@ -59,11 +59,6 @@ class Outcome:
         return self.error is None and not self.rejected
 
 
-@dataclass
-class _KeyState:
-    failures: int = 0
-
-
 class Reconciler:
     """Keeps every manifest's market converged to its plan."""
 
@@ -89,7 +84,7 @@ class Reconciler:
         self._retired: dict[str, MarketMakerSpec] = {}  # deleted manifests whose orders must go
         self._owned: set[str] = set()
         self._reported_unmanaged: set[str] = set()
-        self._keys: dict[str, _KeyState] = {}
+        self._failures: dict[str, int] = {}  # consecutive failed reconciles per key, for backoff
         self._lock = threading.Lock()
         self._workers: list[threading.Thread] = []
         self._stopping = threading.Event()
@@ -192,15 +187,14 @@ class Reconciler:
         return outcome
 
     def _after(self, outcome: Outcome) -> None:
-        state = self._keys.setdefault(outcome.name, _KeyState())
         if outcome.error is not None or outcome.rejected:
-            state.failures += 1
-            backoff = min(self.backoff_cap, self.backoff_initial * 2 ** (state.failures - 1))
+            failures = self._failures[outcome.name] = self._failures.get(outcome.name, 0) + 1
+            backoff = min(self.backoff_cap, self.backoff_initial * 2 ** (failures - 1))
             outcome.requeue_after = max(outcome.requeue_after or 0.0, backoff)
             if outcome.error is not None:
                 log.warning("%s: %s (retry in %.1fs)", outcome.name, outcome.error, outcome.requeue_after)
         else:
-            state.failures = 0
+            self._failures.pop(outcome.name, None)
         if self.on_outcome is not None:
             try:
                 self.on_outcome(outcome)
@@ -371,7 +365,9 @@ class Reconciler:
                     ),
                 )
 
-    def _request(self, spec: MarketMakerSpec, placement: Any, now: datetime, tick: Decimal | None) -> OrderRequest:
+    def _request(
+        self, spec: MarketMakerSpec, placement: Placement, now: datetime, tick: Decimal | None
+    ) -> OrderRequest:
         expiration = 0
         if spec.orders.type == "GTD" and spec.orders.ttl_seconds:
             expiration = int((now + timedelta(seconds=GTD_SECURITY_SECONDS + spec.orders.ttl_seconds)).timestamp())

@@ -77,7 +77,6 @@ class Channel:
         self._stop = threading.Event()
         self._ws: websocket.WebSocketApp | None = None
         self._thread: threading.Thread | None = None
-        self._lock = threading.Lock()
         self._connected = False
         self._last_heard = 0.0
         self.reconnects = 0

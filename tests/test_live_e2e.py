@@ -6,6 +6,8 @@ so every change in these tests is one the test made.
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from live_helpers import (
     BTC,
@@ -96,7 +98,7 @@ def test_manifest_edits_apply_and_invalid_edits_are_rejected(sim, manifests, con
     quoted = {o["id"] for o in our_orders(sim)}
     (manifests / "btc.yaml").write_text(edited.replace("minMargin: 0.04", "minMagrin: 0.04"))
     controller.reload()
-    assert controller.reconciler.specs()["btc"].bands[2].min_margin is not None
+    assert controller.reconciler.specs()["btc"].bands[2].min_margin == Decimal("0.04"), "the last good spec"
     controller.reconciler.enqueue_all()
     wait_for(lambda: controller.reconciler.queue.idle(), "a reconcile with the last good spec")
     assert {o["id"] for o in our_orders(sim)} == quoted, "quoting continues on the last good spec"

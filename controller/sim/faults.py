@@ -49,7 +49,8 @@ class Faults:
             path = ".".join(str(p) for p in exc.absolute_path) or "faults"
             raise FaultError(f"{path}: {exc.message}") from None
         self.state.update(changes)
-        if changes.get("burst429Seconds"):
+        if "burst429Seconds" in changes:
+            # A new burst starts now; 0 ends the current one.
             self.burst_until = self.clock() + float(changes["burst429Seconds"])
         return self.snapshot()
 

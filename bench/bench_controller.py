@@ -49,7 +49,8 @@ import tempfile
 import threading
 import time
 from collections import Counter, defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
@@ -610,24 +611,63 @@ def load() -> list[float]:
     return [round(x, 2) for x in os.getloadavg()]
 
 
-# --------------------------------------------------------------------------- latency
+# --------------------------------------------------------------------------- one-market set-up
 
 
-def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
+@dataclass
+class OneMarket:
+    """The latency and churn runs' world: one synthetic market, its manifest, the in-process
+    emulator and the probe hooked into it."""
+
+    market: MarketIds
+    spec: MarketMakerSpec
+    manifests: Path
+    sim: Any
+    probe: Probe
+
+    def move(self, fair: str) -> float:
+        """Set the fair value on the emulator's loop with the probe armed; returns when it was sent."""
+        cond = self.market.condition_id
+
+        def on_loop(server: Any) -> None:
+            self.probe.armed = cond
+            try:
+                server.set_fair_value(cond, fair)
+            finally:
+                self.probe.armed = None
+
+        sent = time.perf_counter()
+        self.sim.call(on_loop)
+        return sent
+
+
+@contextmanager
+def one_market(start: float, seed: int, *, rate_limits: bool) -> Iterator[OneMarket]:
     from controller.sim import start_sim
 
     markets = synthetic_markets(1)
-    market = markets[0]
-    load_before = load()
     with tempfile.TemporaryDirectory() as tmp:
         manifests = Path(tmp) / "manifests"
         write_manifests(manifests, markets)
         spec = load_manifests(manifests)[0]
-        start = 0.505
-        sim = start_sim(sim_config(markets, start, rate_limits=True), seed=seed)
+        sim = start_sim(sim_config(markets, start, rate_limits=rate_limits), seed=seed)
         probe = Probe()
         probe.track(markets)
         probe.attach_server(sim)
+        try:
+            yield OneMarket(markets[0], spec, manifests, sim, probe)
+        finally:
+            sim.stop()
+
+
+# --------------------------------------------------------------------------- latency
+
+
+def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
+    load_before = load()
+    start = 0.505
+    with one_market(start, seed, rate_limits=True) as world:
+        market, spec, manifests, sim, probe = world.market, world.spec, world.manifests, world.sim, world.probe
         ctl = make_controller(sim.url, manifests, probe, rate_limits=True)
         initial = probe.expect(market.name, house_mid(start))
         try:
@@ -650,16 +690,7 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
                 began = time.perf_counter()
                 marks = line.marks()
                 settled = probe.expect(market.name, house_mid(float(fair)))
-
-                def move(server: Any, fair: str = fair) -> None:
-                    probe.armed = market.condition_id
-                    try:
-                        server.set_fair_value(market.condition_id, fair)
-                    finally:
-                        probe.armed = None
-
-                t_call = time.perf_counter()
-                sim.call(move)
+                t_call = world.move(fair)
                 if not settled.wait(SETTLE_TIMEOUT):
                     timeouts += 1
                     wait_idle(ctl)
@@ -678,7 +709,6 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
             errors = sum(sim.admin_state(0)["errors"].values()) - errors_before
         finally:
             ctl.stop()
-            sim.stop()
     return {
         "moves": attempted,
         "measured": len(results),
@@ -751,22 +781,12 @@ class NaiveLoop:
 
 def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, Any]:
     """mode: "bandctl", "naive" (every event) or "naive-on-change"."""
-    from controller.sim import start_sim
-
-    markets = synthetic_markets(1)
-    market = markets[0]
-    cond = market.condition_id
     path = churn_path(events, seed)
     load_before = load()
-    with tempfile.TemporaryDirectory() as tmp:
-        manifests = Path(tmp) / "manifests"
-        write_manifests(manifests, markets)
-        spec = load_manifests(manifests)[0]
-        start = 0.5025
-        sim = start_sim(sim_config(markets, start, rate_limits=False), seed=seed)
-        probe = Probe()
-        probe.track(markets)
-        probe.attach_server(sim)
+    start = 0.5025
+    with one_market(start, seed, rate_limits=False) as world:
+        market, spec, manifests, sim, probe = world.market, world.spec, world.manifests, world.sim, world.probe
+        cond = market.condition_id
         ctl: Controller | None = None
         naive: NaiveLoop | None = None
         try:
@@ -800,16 +820,7 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
                     inside += bands_filled(spec, exchange_view(sim.admin_state(0), cond))
                 wait_until(t_start + k * interval)
                 emitted = len(line.emits)
-
-                def move(server: Any, fair: str = fair) -> None:
-                    probe.armed = cond
-                    try:
-                        server.set_fair_value(cond, fair)
-                    finally:
-                        probe.armed = None
-
-                t_call = time.perf_counter()
-                sim.call(move)
+                t_call = world.move(fair)
                 if naive is not None:
                     naive.cancel_sent = math.nan
                     naive.on_event()
@@ -828,7 +839,6 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
         finally:
             if ctl is not None:
                 ctl.stop()
-            sim.stop()
     changes = sum(1 for _, moved, _ in windows if moved)
     total = actions.get("place", 0) + actions.get("cancel", 0)
     return {

@@ -62,18 +62,25 @@ def start_server(config_path: str, seed: int | None = None) -> tuple[subprocess.
     return proc, line.rsplit(" ", 1)[1]
 
 
-def presign(client: ClobClient, n: int, offset: int = 0) -> list[tuple[dict[str, str], bytes]]:
-    """n resting BUY orders (prices 0.01-0.40, never crossing), each with its L2 headers."""
+Prepared = tuple[dict[str, str], bytes]  # L2 headers and the exact body they sign
+
+
+def l2_request(client: ClobClient, method: str, path: str, payload: Any) -> Prepared:
+    """Headers and body of one authenticated request, computed ahead of the timed loop."""
+    body = json.dumps(payload, separators=(",", ":"))
+    headers = create_level_2_headers(client.signer, client.creds, RequestArgs(method, path, serialized_body=body))
+    return {**headers, "Content-Type": "application/json"}, body.encode()
+
+
+def resting_buy(client: ClobClient, i: int) -> dict[str, Any]:
+    """The i-th of a set of resting BUY orders (prices 0.01-0.40, never crossing), signed."""
     opts = PartialCreateOrderOptions(tick_size="0.01", neg_risk=False)
-    out = []
-    for i in range(n):
-        price = 0.01 + ((i + offset) % 40) / 100
-        order = client.create_order(OrderArgsV2(token_id=YES, price=price, size=5, side="BUY"), opts)
-        body = json.dumps(order_to_json_v2(order, client.creds.api_key, "GTC"), separators=(",", ":"))
-        headers = create_level_2_headers(client.signer, client.creds,
-                                         RequestArgs("POST", "/order", serialized_body=body))
-        out.append(({**headers, "Content-Type": "application/json"}, body.encode()))
-    return out
+    order = client.create_order(OrderArgsV2(token_id=YES, price=0.01 + (i % 40) / 100, size=5, side="BUY"), opts)
+    return order_to_json_v2(order, client.creds.api_key, "GTC")
+
+
+def presign(client: ClobClient, n: int, offset: int = 0) -> list[Prepared]:
+    return [l2_request(client, "POST", "/order", resting_buy(client, i + offset)) for i in range(n)]
 
 
 def percentiles(samples: list[float]) -> dict[str, float]:
@@ -83,62 +90,45 @@ def percentiles(samples: list[float]) -> dict[str, float]:
             "mean_ms": round(statistics.fmean(s) * 1000, 3)}
 
 
-def bench_posts(http: httpx.Client, url: str, signed: list[tuple[dict[str, str], bytes]]) -> tuple[dict, list[str]]:
-    times, ids = [], []
-    t_all = time.perf_counter()
-    for headers, body in signed:
-        t0 = time.perf_counter()
-        r = http.post(url + "/order", headers=headers, content=body)
-        times.append(time.perf_counter() - t0)
-        if r.status_code != 200 or not r.json().get("success"):
-            raise SystemExit(f"post failed: {r.status_code} {r.text}")
-        ids.append(r.json()["orderID"])
-    elapsed = time.perf_counter() - t_all
-    return {"n": len(times), **percentiles(times), "per_second": round(len(times) / elapsed, 1)}, ids
+def timed(http: httpx.Client, method: str, url: str, prepared: list[Prepared],
+          check: Any) -> tuple[list[float], float, list[Any]]:
+    """Send the prepared requests one after another; (round trips, total seconds, JSON answers).
 
-
-def bench_cancels(http: httpx.Client, url: str, client: ClobClient, ids: list[str]) -> dict:
-    prepared = []
-    for oid in ids:
-        body = json.dumps({"orderID": oid}, separators=(",", ":"))
-        args = RequestArgs("DELETE", "/order", serialized_body=body)
-        headers = create_level_2_headers(client.signer, client.creds, args)
-        prepared.append(({**headers, "Content-Type": "application/json"}, body.encode()))
-    times = []
+    ``check(response)`` must hold for each answer, else the benchmark stops."""
+    times, answers = [], []
     t_all = time.perf_counter()
     for headers, body in prepared:
         t0 = time.perf_counter()
-        r = http.request("DELETE", url + "/order", headers=headers, content=body)
+        r = http.request(method, url, headers=headers, content=body)
         times.append(time.perf_counter() - t0)
-        if r.status_code != 200 or len(r.json()["canceled"]) != 1:
-            raise SystemExit(f"cancel failed: {r.status_code} {r.text}")
-    elapsed = time.perf_counter() - t_all
+        if r.status_code != 200 or not check(r.json()):
+            raise SystemExit(f"{method} {url} failed: {r.status_code} {r.text}")
+        answers.append(r.json())
+    return times, time.perf_counter() - t_all, answers
+
+
+def bench_posts(http: httpx.Client, url: str, signed: list[Prepared]) -> tuple[dict, list[str]]:
+    times, elapsed, answers = timed(http, "POST", url + "/order", signed, lambda a: a.get("success"))
+    stats = {"n": len(times), **percentiles(times), "per_second": round(len(times) / elapsed, 1)}
+    return stats, [a["orderID"] for a in answers]
+
+
+def bench_cancels(http: httpx.Client, url: str, client: ClobClient, ids: list[str]) -> dict:
+    prepared = [l2_request(client, "DELETE", "/order", {"orderID": oid}) for oid in ids]
+    times, elapsed, _ = timed(http, "DELETE", url + "/order", prepared, lambda a: len(a["canceled"]) == 1)
     return {"n": len(times), **percentiles(times), "per_second": round(len(times) / elapsed, 1)}
 
 
 def bench_batches(http: httpx.Client, url: str, client: ClobClient, batches: int) -> dict:
-    opts = PartialCreateOrderOptions(tick_size="0.01", neg_risk=False)
-    prepared = []
-    for b in range(batches):
-        payload = [order_to_json_v2(client.create_order(
-            OrderArgsV2(token_id=YES, price=0.01 + ((b * 15 + i) % 40) / 100, size=5, side="BUY"), opts),
-            client.creds.api_key, "GTC") for i in range(15)]
-        body = json.dumps(payload, separators=(",", ":"))
-        args = RequestArgs("POST", "/orders", serialized_body=body)
-        headers = create_level_2_headers(client.signer, client.creds, args)
-        prepared.append(({**headers, "Content-Type": "application/json"}, body.encode()))
-    times = []
-    t_all = time.perf_counter()
-    for headers, body in prepared:
-        t0 = time.perf_counter()
-        r = http.post(url + "/orders", headers=headers, content=body)
-        times.append(time.perf_counter() - t0)
-        assert r.status_code == 200 and all(x["success"] for x in r.json()), r.text
-    elapsed = time.perf_counter() - t_all
+    prepared = [
+        l2_request(client, "POST", "/orders", [resting_buy(client, b * 15 + i) for i in range(15)])
+        for b in range(batches)
+    ]
+    times, elapsed, _ = timed(http, "POST", url + "/orders", prepared, lambda a: all(x["success"] for x in a))
     return {"batches": batches, **percentiles(times), "orders_per_second": round(15 * batches / elapsed, 1)}
 
 
-def bench_fanout(http: httpx.Client, url: str, signed: list[tuple[dict[str, str], bytes]], subscribers: int) -> dict:
+def bench_fanout(http: httpx.Client, url: str, signed: list[Prepared], subscribers: int) -> dict:
     """K market-channel subscribers; each post produces one price_change to each of them."""
     ws_url = url.replace("http://", "ws://") + "/ws/market"
     counts = [0] * subscribers

@@ -23,7 +23,7 @@ from controller.manifest import (
     spec_to_manifest,
     validate_document,
 )
-from controller.textfile import UnreadableFile, read_text
+from controller.textfile import UnreadableFile, json_kind, read_text
 
 BAND_KEYS = ("minMargin", "avgMargin", "maxMargin", "minAmount", "avgAmount", "maxAmount")
 MAX_BYTES = 1024 * 1024  # a bands.json is a few hundred bytes
@@ -167,17 +167,8 @@ def _header(file: str) -> str:
 
 
 def _kind(value: Any) -> str:
-    if isinstance(value, dict):
-        return "an object"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, bool):
-        return "a boolean"
-    if value is None:
-        return "null"
-    if isinstance(value, str):
-        return f"the string {_quote(value)}"
-    return "a number" if isinstance(value, Decimal) else type(value).__name__
+    # Strings are shown: a quoted number ("30") is the usual mistake in a bands.json.
+    return f"the string {_quote(value)}" if isinstance(value, str) else json_kind(value)
 
 
 def _keys(config: dict[str, Any]) -> str:

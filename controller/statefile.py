@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.textfile import UnreadableFile, read_text
+from controller.textfile import UnreadableFile, json_kind, read_text
 from controller.ticks import ZERO, DecimalParseError, format_decimal, is_tick_size, parse_decimal
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
@@ -160,7 +160,7 @@ def _object(
     obj: Any, path: str, required: tuple[str, ...] = (), optional: tuple[str, ...] | None = None
 ) -> Mapping[str, Any]:
     if not isinstance(obj, Mapping):
-        raise _Invalid(path or "(top level)", f"must be an object, got {_json_type(obj)}")
+        raise _Invalid(path or "(top level)", f"must be an object, got {json_kind(obj)}")
     for key in required:
         if key not in obj:
             raise _Invalid(_join(path, key), "is required")
@@ -174,22 +174,6 @@ def _object(
 
 def _join(path: str, key: str) -> str:
     return f"{path}.{key}" if path else key
-
-
-def _json_type(obj: Any) -> str:
-    if obj is None:
-        return "null"
-    if isinstance(obj, bool):
-        return "a boolean"
-    if isinstance(obj, int | float | Decimal):
-        return "a number"
-    if isinstance(obj, str):
-        return "a string"
-    if isinstance(obj, list):
-        return "a list"
-    if isinstance(obj, Mapping):
-        return "an object"
-    return type(obj).__name__
 
 
 def _is_id(text: Any) -> bool:

@@ -1,13 +1,16 @@
 """Reading a file a user handed us: size-capped, UTF-8, and a short reason when it can't be.
 
 Manifests, state snapshots and legacy ``bands.json`` files all go through here, so every
-command words "missing", "a directory", "too large" and "not UTF-8" the same way.
+command words "missing", "a directory", "too large", "not UTF-8" and "got a list" the same way.
 """
 
 from __future__ import annotations
 
 import os
 import stat
+from collections.abc import Mapping
+from decimal import Decimal
+from typing import Any
 
 
 class UnreadableFile(Exception):
@@ -38,6 +41,23 @@ def read_text(path: str | os.PathLike[str], limit: int, expected: str = "expecte
         return data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise UnreadableFile(f"not valid UTF-8 (byte 0x{data[exc.start]:02x} at offset {exc.start})") from None
+
+
+def json_kind(value: Any) -> str:
+    """What a parsed JSON value is, for messages: "a list", "an object", "null"..."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int | float | Decimal):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Mapping):
+        return "an object"
+    return type(value).__name__
 
 
 def os_reason(exc: OSError) -> str:

@@ -5,17 +5,10 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from fakeclock import FakeClock
 from prometheus_client.parser import text_string_to_metric_families
 
 from controller.metrics import REASONS, Metrics, endpoint_label, reason_label
-
-
-class FakeClock:
-    def __init__(self, now: float = 1000.0) -> None:
-        self.now = now
-
-    def __call__(self) -> float:
-        return self.now
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -149,11 +142,11 @@ def test_per_manifest_gauges_and_forget() -> None:
 def test_heartbeat_age_is_computed_at_scrape_time() -> None:
     clock = FakeClock(1000.0)
     m = Metrics(clock=clock)
-    clock.now = 1007.0
+    clock.t = 1007.0
     assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 7  # since start: none yet
     m.heartbeat_ok(1005.0)
     assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 2
-    clock.now = 1030.0
+    clock.t = 1030.0
     assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 25  # no call needed: read at scrape
     m.heartbeat_ok()
     assert value(m, "bandctl_exchange_heartbeat_age_seconds") == 0

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
+from fakeclock import FakeClock
+
 from controller.observed import ObservedStore
 from controller.state import Balances, Book, Level, OpenOrder
 
@@ -170,16 +172,8 @@ def test_matched_on_entry_is_not_recorded_as_open() -> None:
     assert s.open_orders() == []
 
 
-class StepClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
-
-
 def test_an_older_rest_snapshot_cannot_drop_an_order_we_just_placed() -> None:
-    clock = StepClock()
+    clock = FakeClock()
     s = ObservedStore(clock=clock)
     s.track_market(COND, [YES, NO], D("0.01"), D("5"), False)
     as_of = s.now()  # the resync starts reading open orders...
@@ -193,7 +187,7 @@ def test_an_older_rest_snapshot_cannot_drop_an_order_we_just_placed() -> None:
 
 
 def test_an_older_rest_snapshot_cannot_resurrect_a_cancelled_order() -> None:
-    clock = StepClock()
+    clock = FakeClock()
     s = ObservedStore(clock=clock)
     s.track_market(COND, [YES, NO], D("0.01"), D("5"), False)
     order = OpenOrder("0xold", COND, YES, "BUY", D("0.4"), D("5"))
@@ -206,7 +200,7 @@ def test_an_older_rest_snapshot_cannot_resurrect_a_cancelled_order() -> None:
 
 
 def test_balances_from_before_a_fill_are_not_adopted() -> None:
-    clock = StepClock()
+    clock = FakeClock()
     s = ObservedStore(clock=clock)
     s.track_market(COND, [YES, NO], D("0.01"), D("5"), False)
     s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))

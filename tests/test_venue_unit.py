@@ -5,6 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from fakeclock import FakeClock
 
 from controller.redact import Secret, scrub
 from controller.venue import (
@@ -18,14 +19,6 @@ from controller.venue import (
 )
 
 KEY = "0x" + "ab" * 32
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 100.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_environment_wins_over_dotenv(tmp_path) -> None:
@@ -74,7 +67,7 @@ def test_scrub_removes_registered_secrets() -> None:
 
 
 def test_bucket_admits_a_batch_whole_or_not_at_all() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     bucket = TokenBucket(rate=40, burst=60, clock=clock)
     assert bucket.try_take(15) == 0
     assert bucket.try_take(45) == 0
@@ -87,7 +80,7 @@ def test_bucket_admits_a_batch_whole_or_not_at_all() -> None:
 
 
 def test_bucket_follows_the_exchange_headers() -> None:
-    clock = FakeClock()
+    clock = FakeClock(100.0)
     bucket = TokenBucket(rate=40, burst=60, clock=clock)
     bucket.observe_server(remaining=3)
     assert bucket.try_take(4) > 0

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import threading
 
+from fakeclock import FakeClock
 from hypothesis import given
 from hypothesis import strategies as st
 
 from controller.workqueue import WorkQueue
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.t = 0.0
-
-    def __call__(self) -> float:
-        return self.t
 
 
 def test_burst_while_processing_gives_one_in_flight_plus_one_queued() -> None:

@@ -456,6 +456,8 @@ def _decide(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple
     market = state.markets.get(cid)
     if market is None:
         return _pull(spec, orders, "market not in state", None), None
+    if market.stale:
+        return _pull(spec, orders, f"market data stale: {market.stale}", market.tick_size), None
     p, why = reference_price(spec, market, orders)
     if p is None:
         return _pull(spec, orders, f"no reference price: {why}", market.tick_size), None

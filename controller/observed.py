@@ -439,13 +439,13 @@ class ObservedStore:
             return self._market_state(market), own
 
     def _market_state(self, market: _Market) -> MarketState:
-        books = {} if market.stale_reason else {t: b.freeze() for t, b in market.books.items()}
         return MarketState(
             tick_size=market.tick_size,
             min_order_size=market.min_order_size,
             neg_risk=market.neg_risk,
-            books=books,
+            books={t: b.freeze() for t, b in market.books.items()},
             last_trade_price=market.last_trade_price,
+            stale=market.stale_reason,
         )
 
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
@@ -475,7 +475,7 @@ class ObservedStore:
     def snapshot(self, condition_ids: Iterable[str] | None = None, now: datetime | None = None) -> ObservedState:
         """An immutable view for the planner: the named markets (default all), all orders, balances.
 
-        A market whose data is stale is given without books, so the planner pulls its quotes.
+        A market whose data is stale says so (``MarketState.stale``): the planner pulls its quotes.
         """
         with self._lock:
             wanted = (

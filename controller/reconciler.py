@@ -214,11 +214,7 @@ class Reconciler:
             self._settle(condition_id)
         now = self.now()
         state = self.store.snapshot([condition_id], now=now)
-        result = plan_market(spec, state, now)
-        stale = self.store.stale_reason(condition_id)
-        if stale and not result.place and stale not in result.note:
-            result = replace(result, note=f"market data stale: {stale}")
-        result = self._only_owned_cancels(result)
+        result = self._only_owned_cancels(plan_market(spec, state, now))
         outcome.plan = result
         self._adopt_kept(result)
         if not result.cancel and not result.place:

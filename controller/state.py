@@ -100,6 +100,9 @@ class MarketState:
     # Market-wide last trade price, taken as the YES token's price (the market's headline
     # price). A book's own ``last_trade_price`` is unambiguous and wins when present.
     last_trade_price: Decimal | None = None
+    # Why this market's data cannot be trusted right now (a stream down or frozen), or
+    # None. The live controller sets it; a plan for a stale market pulls every quote.
+    stale: str | None = None
 
 
 @dataclass(frozen=True)

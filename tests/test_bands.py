@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal as D
 
@@ -159,6 +160,15 @@ class TestPull:
         st = ObservedState(time=NOW, orders=self.ORDERS)
         mp = plan_market(spec(), st, NOW)
         assert mp.note == "market not in state" and sorted(cancelled(mp)) == ["a", "b"]
+
+    def test_stale_market_data_pulls_every_quote(self):
+        st = state(orders=self.ORDERS)
+        down = "market stream disconnected"
+        stale = replace(st, markets={cid: replace(m, stale=down) for cid, m in st.markets.items()})
+        mp = plan_market(spec(), stale, NOW)
+        assert mp.note == "market data stale: market stream disconnected"
+        assert mp.place == () and sorted(cancelled(mp)) == ["a", "b"]
+        assert plan_market(spec(), st, NOW).note == "", "the same book, fresh, is quoted"
 
     def test_other_markets_orders_are_never_touched(self):
         other = order("x", "BUY", "0.10", "10", market="0x" + "cd" * 32)

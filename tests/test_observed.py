@@ -69,14 +69,14 @@ def test_malformed_market_events_change_nothing() -> None:
     assert market.books[YES].best_bid == D("0.48") and market.tick_size == D("0.01")
 
 
-def test_stale_market_is_snapshotted_without_books() -> None:
+def test_stale_market_is_snapshotted_as_stale() -> None:
     s = store()
     s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
-    assert s.snapshot([COND]).markets[COND].books == {}, "new markets are stale until resynced"
+    assert s.snapshot([COND]).markets[COND].stale == "no market data yet", "new markets are stale until resynced"
     s.set_fresh(COND)
-    assert s.snapshot([COND]).markets[COND].books
+    assert s.snapshot([COND]).markets[COND].books and s.snapshot([COND]).markets[COND].stale is None
     s.mark_stale(None, "market stream disconnected")
-    assert s.snapshot([COND]).markets[COND].books == {}
+    assert s.snapshot([COND]).markets[COND].stale == "market stream disconnected"
     assert s.stale_reason(COND) == "market stream disconnected"
 
 

@@ -202,19 +202,32 @@ class Controller:
         for path in result.rejected_files:
             log.warning("%s: invalid edit rejected; the last good spec keeps running", path)
         self.metrics.reload("rejected" if result.errors else "applied")
+        self.use_specs(result.specs, rejected_edits={e.file: str(e) for e in reversed(result.errors)})
+        changed = self.reconciler.set_specs(s for s in self._specs.values() if self.status[s.name].registered)
+        if changed and enqueue:
+            log.info("manifests applied: %s", ", ".join(changed))
+        self._update_subscriptions()
+
+    def use_specs(self, specs: Sequence[MarketMakerSpec], rejected_edits: dict[str, str] | None = None) -> None:
+        """Take these specs as the desired state: statuses, and their markets checked on the exchange.
+
+        ``rejected_edits`` maps a manifest file to the first error of a rejected edit (its
+        last good specs are among ``specs``).
+        """
         now = self.now()
+        rejected_edits = rejected_edits or {}
         with self._lock:
-            names = {spec.name for spec in result.specs}
-            for spec in result.specs:
+            names = {spec.name for spec in specs}
+            for spec in specs:
                 status = self.status.get(spec.name)
                 if status is None:
                     status = self.status[spec.name] = ManifestStatus(spec.name)
                     for kind in (st.SYNCED, st.QUOTING):
                         status.conditions.set(kind, None, "NotYetReconciled", "waiting for the first reconcile", now)
-                errors = [str(e) for e in result.errors if spec.source is not None and e.file == spec.source.file]
-                if errors:
+                error = rejected_edits.get(spec.source.file) if spec.source is not None else None
+                if error:
                     # Still valid to run (on the last good spec); the condition tells the user.
-                    message = f"last good spec kept: {errors[0]}"
+                    message = f"last good spec kept: {error}"
                     status.conditions.set(st.VALID, False, "ManifestInvalid", message, now)
                 else:
                     status.valid, status.message = True, ""
@@ -223,13 +236,8 @@ class Controller:
                 if name not in names:
                     del self.status[name]
                     self.metrics.forget_manifest(name)
-            self._specs = {spec.name: spec for spec in result.specs}
+            self._specs = {spec.name: spec for spec in specs}
         self._register_markets()
-        active = [s for s in self._specs.values() if self.status[s.name].registered]
-        changed = self.reconciler.set_specs(active)
-        if changed and enqueue:
-            log.info("manifests applied: %s", ", ".join(changed))
-        self._update_subscriptions()
 
     def _register_markets(self) -> None:
         for spec in list(self._specs.values()):
@@ -661,31 +669,18 @@ def _run(controller: Controller, bind: str) -> int:
 
 
 def live_diff_inputs(specs: Sequence[MarketMakerSpec]) -> tuple[ObservedState, datetime]:
-    """Read the live venue for ``bandctl diff`` (nothing is sent but reads)."""
+    """Read the live venue for ``bandctl diff``: the controller's own start-up reads, nothing sent."""
     venue = Venue(VenueConfig.from_env())
+    controller = Controller(venue, LiveOptions(manifest_paths=[]))
     try:
         venue.connect()
-        store = ObservedStore()
-        for spec in specs:
-            info = venue.get_market(spec.market.condition_id)
-            problem = _market_problem(spec, info)
-            if problem:
-                raise VenueError(f"{spec.name}: {problem}")
-            store.track_market(
-                info.condition_id,
-                info.token_ids,
-                spec.market.tick_size or info.tick_size,
-                spec.market.min_order_size or info.min_order_size,
-                info.neg_risk,
-            )
-        tokens = store.token_ids()
-        for token, snapshot in venue.get_books(tokens).items():
-            store.resync_book(token, snapshot.book, None)
-        for condition_id in store.tracked_markets():
-            store.set_fresh(condition_id)
-        store.replace_orders(None, [o for o in venue.get_orders() if o.market in set(store.tracked_markets())])
-        store.replace_balances(venue.get_balances(tokens))
-        now = datetime.now(UTC)
-        return store.snapshot(now=now), now
+        controller.use_specs(specs)
+        problems = [f"{s.name}: {s.message}" for s in controller.status.values() if not s.registered]
+        if problems:
+            raise VenueError("; ".join(sorted(problems)))
+        controller.resync(initial=True)
+        state = controller.observed()
+        assert state.time is not None
+        return state, state.time
     finally:
         venue.disconnect()

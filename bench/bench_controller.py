@@ -64,13 +64,13 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from controller.bands import plan_market, reference_price  # noqa: E402
-from controller.live import DEMO_PRIVATE_KEY, Controller, LiveOptions, _schema_validators  # noqa: E402
-from controller.manifest import load_manifests  # noqa: E402
-from controller.redact import Secret  # noqa: E402
-from controller.spec import MarketMakerSpec  # noqa: E402
-from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder  # noqa: E402
-from controller.venue import OrderRequest, Venue, VenueConfig  # noqa: E402
+from controller.plan.bands import plan_market, reference_price  # noqa: E402
+from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions, _schema_validators  # noqa: E402
+from controller.spec.manifest import load_manifests  # noqa: E402
+from controller.ops.redact import Secret  # noqa: E402
+from controller.spec.types import MarketMakerSpec  # noqa: E402
+from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder  # noqa: E402
+from controller.venue.client import OrderRequest, Venue, VenueConfig  # noqa: E402
 
 ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"  # the demo key's address
 TICK = Decimal("0.01")

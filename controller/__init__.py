@@ -10,15 +10,15 @@ The public Python API, for people who script against Polymarket directly::
     for market in result.markets:
         print(market.name, market.reference_price, len(market.place), len(market.cancel))
 
-For live trading see :class:`controller.venue.Venue` (py-clob-client-v2 underneath) and
-:class:`controller.live.Controller`.
+For live trading see :class:`controller.venue.client.Venue` (py-clob-client-v2 underneath) and
+:class:`controller.loop.controller.Controller`.
 """
 
-from controller.bands import Cancellation, MarketPlan, Placement, Plan, apply_plan, plan, plan_market
-from controller.manifest import ManifestError, ManifestErrors, load_manifests, validate_paths
-from controller.spec import Band, Limits, MarketMakerSpec, MarketRef, OrderSettings, ReferencePrice, Schedule
-from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.statefile import StateFileError, load_state
+from controller.plan.bands import Cancellation, MarketPlan, Placement, Plan, apply_plan, plan, plan_market
+from controller.spec.manifest import ManifestError, ManifestErrors, load_manifests, validate_paths
+from controller.spec.types import Band, Limits, MarketMakerSpec, MarketRef, OrderSettings, ReferencePrice, Schedule
+from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.observe.statefile import StateFileError, load_state
 
 __version__ = "0.1.0"
 

@@ -12,12 +12,12 @@ from typing import Any
 import sim_helpers
 import yaml
 
-from controller.bands import plan_market
-from controller.live import DEMO_PRIVATE_KEY, Controller, LiveOptions
-from controller.manifest import load_manifests
-from controller.redact import Secret
-from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.venue import Venue, VenueConfig
+from controller.plan.bands import plan_market
+from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions
+from controller.spec.manifest import load_manifests
+from controller.ops.redact import Secret
+from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.venue.client import Venue, VenueConfig
 
 DEMO_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
 BTC = "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598"

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 from test_bands_support import CID, NO, NOW, YES, band, book, order, spec, state
 
-from controller.bands import (
+from controller.plan.bands import (
     MarketPlan,
     Placement,
     apply_plan,
@@ -18,8 +18,8 @@ from controller.bands import (
     plan_market,
     reference_price,
 )
-from controller.state import Balances, MarketState, ObservedState
-from controller.ticks import format_decimal
+from controller.observe.state import Balances, MarketState, ObservedState
+from controller.plan.ticks import format_decimal
 
 
 def ref(s, st):

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_bands_support import NOW, band, order, spec
 
-from controller.bands import Plan, apply_plan, in_band, plan, quote_view
-from controller.spec import MarketMakerSpec
-from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.ticks import TICK_SIZES, on_grid
+from controller.plan.bands import Plan, apply_plan, in_band, plan, quote_view
+from controller.spec.types import MarketMakerSpec
+from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.plan.ticks import TICK_SIZES, on_grid
 
 PROPS = settings(
     max_examples=250,

@@ -8,16 +8,16 @@ from pathlib import Path
 import jsonschema
 import pytest
 
-from controller.bands import apply_plan, plan
+from controller.plan.bands import apply_plan, plan
 from controller.schemas import load_schema
-from controller.statefile import load_state, state_to_json
+from controller.observe.statefile import load_state, state_to_json
 
 try:  # the manifest loader lands in a sibling change; skip only while it is missing
-    from controller.manifest import validate_paths
+    from controller.spec.manifest import validate_paths
 except ImportError:  # pragma: no cover - only before controller.manifest exists
     pytest.skip("controller.manifest is not available yet", allow_module_level=True)
 
-from controller.cli import main
+from controller.cli.main import main
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = str(REPO / "manifests" / "demo.yaml")

@@ -22,8 +22,8 @@ import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
-from controller.cli import build_parser
-from controller.health import parse_bind
+from controller.cli.main import build_parser
+from controller.ops.health import parse_bind
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCKERFILE = ROOT / "Dockerfile"

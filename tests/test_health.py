@@ -1,4 +1,4 @@
-"""controller.health: the probe/status/metrics HTTP server, over real sockets on 127.0.0.1."""
+"""controller.ops.health: the probe/status/metrics HTTP server, over real sockets on 127.0.0.1."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from controller.health import BindError, HealthServer, parse_bind
-from controller.metrics import Metrics
+from controller.ops.health import BindError, HealthServer, parse_bind
+from controller.ops.metrics import Metrics
 
 
 class Providers:
@@ -105,7 +105,7 @@ def test_a_raising_provider_is_a_failing_probe(server: HealthServer, providers: 
 
 
 def test_probe_messages_are_scrubbed(server: HealthServer, providers: Providers) -> None:
-    from controller.redact import register_secret
+    from controller.ops.redact import register_secret
 
     secret = "0x" + "5e" * 32
     register_secret(secret)

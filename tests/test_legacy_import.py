@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from controller.cli import main
-from controller.legacy import LegacyImportError, default_name, import_bands_json
-from controller.manifest import parse_manifest_text, validate_paths
+from controller.cli.main import main
+from controller.spec.legacy import LegacyImportError, default_name, import_bands_json
+from controller.spec.manifest import parse_manifest_text, validate_paths
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "legacy" / "bands.json"
 CID = "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598"

@@ -22,7 +22,7 @@ from live_helpers import (
     write_manifest,
 )
 
-from controller.live import DEMO_PRIVATE_KEY
+from controller.loop.controller import DEMO_PRIVATE_KEY
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ from pathlib import Path
 
 from live_helpers import DEMO_ADDRESS, converged, our_orders, wait_for, write_manifest
 
-from controller.cli import main
-from controller.live import DEMO_PRIVATE_KEY
+from controller.cli.main import main
+from controller.loop.controller import DEMO_PRIVATE_KEY
 
 
 def venue_env(sim) -> dict[str, str]:

@@ -8,7 +8,7 @@ from decimal import Decimal
 
 from live_helpers import converged, make_controller, wait_for, write_manifest
 
-from controller.health import HealthServer
+from controller.ops.health import HealthServer
 
 
 def conditions(controller, name: str = "btc") -> dict[str, dict]:

@@ -11,7 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
-from controller.manifest import (
+from controller.spec.manifest import (
     ManifestError,
     format_path,
     parse_manifest_text,
@@ -19,7 +19,7 @@ from controller.manifest import (
     validate_document,
 )
 from controller.schemas import load_schema
-from controller.spec import Band, Source
+from controller.spec.types import Band, Source
 
 CID = "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598"
 YES = "3908542853943523934563267656964073640771816313906088687248131241679293562125"
@@ -757,7 +757,7 @@ def test_every_object_in_the_schema_rejects_unknown_fields() -> None:
 
 
 def test_every_schema_pattern_has_a_human_message() -> None:
-    from controller.manifest import _PATTERN_MESSAGES
+    from controller.spec.manifest import _PATTERN_MESSAGES
 
     patterns = {s["pattern"] for s in _subschemas(load_schema("marketmaker.schema.json")) if "pattern" in s}
     assert patterns <= set(_PATTERN_MESSAGES)

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from controller.manifest import (
+from controller.spec.manifest import (
     MAX_FILE_BYTES,
     ManifestError,
     ManifestErrors,
@@ -17,7 +17,7 @@ from controller.manifest import (
     parse_manifest_text,
     validate_paths,
 )
-from controller.spec import Source
+from controller.spec.types import Source
 
 CID = "0x" + "ab" * 32
 

@@ -1,4 +1,4 @@
-"""controller.metrics: counters and gauges move and show up in the exposition."""
+"""controller.ops.metrics: counters and gauges move and show up in the exposition."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import pytest
 from fakeclock import FakeClock
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.metrics import REASONS, Metrics, endpoint_label, reason_label
+from controller.ops.metrics import REASONS, Metrics, endpoint_label, reason_label
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:

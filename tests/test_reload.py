@@ -7,7 +7,7 @@ from pathlib import Path
 
 from live_helpers import MANIFEST
 
-from controller.reload import ManifestWatcher
+from controller.spec.reload import ManifestWatcher
 
 
 def configmap_dir(root: Path, version: str, text: str) -> Path:

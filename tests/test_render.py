@@ -11,10 +11,10 @@ import jsonschema
 import pytest
 from test_bands_support import NO, NOW, band, order, spec, state
 
-from controller.bands import Cancellation, MarketPlan, Placement, Plan, plan
-from controller.render import NowError, plan_json, plan_text, resolve_now, short_id, use_color
+from controller.plan.bands import Cancellation, MarketPlan, Placement, Plan, plan
+from controller.cli.render import NowError, plan_json, plan_text, resolve_now, short_id, use_color
 from controller.schemas import load_schema
-from controller.state import ObservedState
+from controller.observe.state import ObservedState
 
 
 def sample_plan() -> Plan:

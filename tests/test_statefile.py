@@ -12,7 +12,7 @@ import pytest
 from test_bands_support import NOW, order, state
 
 from controller.schemas import load_schema
-from controller.statefile import StateFileError, load_state, state_from_json, state_from_text, state_to_json
+from controller.observe.statefile import StateFileError, load_state, state_from_json, state_from_text, state_to_json
 
 REPO = Path(__file__).resolve().parent.parent
 CID = "0x" + "ab" * 32

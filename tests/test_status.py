@@ -1,4 +1,4 @@
-"""controller.status: conditions, the /status document, its schema, rendering and fetching."""
+"""controller.ops.status: conditions, the /status document, its schema, rendering and fetching."""
 
 from __future__ import annotations
 
@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from controller.health import HealthServer
-from controller.status import (
+from controller.ops.health import HealthServer
+from controller.ops.status import (
     FALSE,
     TRUE,
     UNKNOWN,

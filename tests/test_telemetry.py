@@ -1,4 +1,4 @@
-"""controller.telemetry: log formats, secret scrubbing in logs and in real Sentry events."""
+"""controller.ops.telemetry: log formats, secret scrubbing in logs and in real Sentry events."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ import sentry_sdk
 from sentry_sdk.envelope import Envelope
 from sentry_sdk.transport import Transport
 
-from controller.redact import REDACTED, register_secret
-from controller.telemetry import (
+from controller.ops.redact import REDACTED, register_secret
+from controller.ops.telemetry import (
     init_sentry,
     is_secret_key,
     reconcile_scope,

@@ -4,7 +4,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.ticks import (
+from controller.plan.ticks import (
     TICK_SIZES,
     DecimalParseError,
     format_decimal,

@@ -7,10 +7,10 @@ from decimal import Decimal
 import pytest
 from live_helpers import BTC, BTC_YES, quiet_config, wait_for
 
-from controller.live import DEMO_PRIVATE_KEY
-from controller.redact import Secret
+from controller.loop.controller import DEMO_PRIVATE_KEY
+from controller.ops.redact import Secret
 from controller.sim import start_sim
-from controller.venue import OrderRequest, Venue, VenueConfig
+from controller.venue.client import OrderRequest, Venue, VenueConfig
 
 # Hardhat's public test account #2 as the signing EOA; the funder is a wallet it controls.
 SIGNER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"

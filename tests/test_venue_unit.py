@@ -7,8 +7,8 @@ from decimal import Decimal
 import pytest
 from fakeclock import FakeClock
 
-from controller.redact import Secret, scrub
-from controller.venue import (
+from controller.ops.redact import Secret, scrub
+from controller.venue.client import (
     CancelResult,
     ConfigError,
     TokenBucket,
@@ -151,7 +151,7 @@ def test_cancel_result_separates_gone_from_failed() -> None:
 def test_reconnect_backoff_is_capped_exponential_with_jitter() -> None:
     import random
 
-    from controller.streams import Backoff
+    from controller.venue.streams import Backoff
 
     backoff = Backoff(initial=0.5, cap=8.0)
     rng = random.Random(1)

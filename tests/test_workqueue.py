@@ -8,7 +8,7 @@ from fakeclock import FakeClock
 from hypothesis import given
 from hypothesis import strategies as st
 
-from controller.workqueue import WorkQueue
+from controller.loop.workqueue import WorkQueue
 
 
 def test_burst_while_processing_gives_one_in_flight_plus_one_queued() -> None:

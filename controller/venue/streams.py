@@ -27,7 +27,7 @@ from typing import Any
 
 import websocket
 
-from controller.redact import scrub
+from controller.ops.redact import scrub
 
 log = logging.getLogger("bandctl.streams")
 

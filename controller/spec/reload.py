@@ -18,8 +18,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from controller.manifest import ManifestError, validate_paths
-from controller.spec import MarketMakerSpec
+from controller.spec.manifest import ManifestError, validate_paths
+from controller.spec.types import MarketMakerSpec
 
 log = logging.getLogger("bandctl.reload")
 

@@ -1,6 +1,6 @@
 """Typed, validated desired state: what one ``MarketMaker`` manifest asks for.
 
-These are the planner's inputs. They are produced only by ``controller.manifest``
+These are the planner's inputs. They are produced only by ``controller.spec.manifest``
 (which validates first), so every invariant documented here can be relied upon.
 """
 
@@ -21,7 +21,7 @@ class Band:
     """One quote band, in poly-market-maker's ``bands.json`` terms.
 
     Margins are price distances from the reference price (0 <= min <= avg < max < 1;
-    avg == min is allowed as in poly-market-maker's own config, see controller.manifest);
+    avg == min is allowed as in poly-market-maker's own config, see controller.spec.manifest);
     amounts are outcome shares (0 <= min <= avg <= max, max > 0).
     """
 

@@ -27,7 +27,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any, Protocol
 
-from controller.redact import scrub
+from controller.ops.redact import scrub
 
 log = logging.getLogger("bandctl.http")
 

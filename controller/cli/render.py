@@ -23,10 +23,10 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from controller.bands import MarketPlan, Plan
-from controller.state import ObservedState, OpenOrder
-from controller.statefile import parse_rfc3339
-from controller.ticks import format_decimal, format_price
+from controller.plan.bands import MarketPlan, Plan
+from controller.observe.state import ObservedState, OpenOrder
+from controller.observe.statefile import parse_rfc3339
+from controller.plan.ticks import format_decimal, format_price
 
 _GREEN, _RED, _DIM, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
 

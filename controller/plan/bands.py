@@ -121,9 +121,9 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_EVEN, Decimal
 from typing import Any, Literal
 
-from controller.spec import Band, MarketMakerSpec
-from controller.state import Book, BookSide, MarketState, ObservedState, OpenOrder, Side
-from controller.ticks import (
+from controller.spec.types import Band, MarketMakerSpec
+from controller.observe.state import Book, BookSide, MarketState, ObservedState, OpenOrder, Side
+from controller.plan.ticks import (
     ONE,
     SIZE_QUANTUM,
     ZERO,

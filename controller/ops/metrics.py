@@ -29,7 +29,7 @@ RELOAD_RESULTS = ("applied", "rejected")
 SIDES = ("bid", "ask")
 
 # Ordered (pattern, label): the first match wins. Covers the planner's cancellation
-# reasons (controller.bands) and the exchange's usual rejection messages.
+# reasons (controller.plan.bands) and the exchange's usual rejection messages.
 _REASON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
     (re.compile(pattern, re.IGNORECASE), label)
     for pattern, label in (

@@ -15,7 +15,7 @@ import re
 from decimal import Decimal
 from typing import Any
 
-from controller.manifest import (
+from controller.spec.manifest import (
     API_VERSION,
     KIND,
     ManifestError,
@@ -23,7 +23,7 @@ from controller.manifest import (
     spec_to_manifest,
     validate_document,
 )
-from controller.textfile import UnreadableFile, json_kind, read_text
+from controller.spec.textfile import UnreadableFile, json_kind, read_text
 
 BAND_KEYS = ("minMargin", "avgMargin", "maxMargin", "minAmount", "avgAmount", "maxAmount")
 MAX_BYTES = 1024 * 1024  # a bands.json is a few hundred bytes
@@ -51,7 +51,7 @@ def import_bands_json(
 ) -> str:
     """Return manifest YAML for the bands in ``path`` quoting the given market.
 
-    The result passes ``controller.manifest.validate_paths``; anything that would not
+    The result passes ``controller.spec.manifest.validate_paths``; anything that would not
     raises ``LegacyImportError``.
     """
     file = os.fspath(path)

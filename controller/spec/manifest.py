@@ -41,7 +41,7 @@ from yaml.constructor import ConstructorError
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from controller.schemas import load_schema
-from controller.spec import (
+from controller.spec.types import (
     Band,
     Limits,
     MarketMakerSpec,
@@ -51,7 +51,7 @@ from controller.spec import (
     Schedule,
     Source,
 )
-from controller.textfile import UnreadableFile, os_reason, read_text
+from controller.spec.textfile import UnreadableFile, os_reason, read_text
 
 API_VERSION = "bandctl/v1"
 KIND = "MarketMaker"

@@ -35,8 +35,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from typing import Any, Literal
 
-from controller.redact import Secret, scrub
-from controller.state import Balances, Book, Level, OpenOrder
+from controller.ops.redact import Secret, scrub
+from controller.observe.state import Balances, Book, Level, OpenOrder
 
 log = logging.getLogger("bandctl.venue")
 
@@ -532,13 +532,13 @@ class Venue:
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def connect_ws(self, **handlers: Any) -> Any:
-        """Open the market and user channels; returns the :class:`controller.streams.Streams`.
+        """Open the market and user channels; returns the :class:`controller.venue.streams.Streams`.
 
         Handlers (all optional): ``on_market(channel, event)``, ``on_user(channel, event)``,
         ``on_status(channel, connected)``. Follow tokens and markets with
         ``streams.set_subscriptions(token_ids, condition_ids)``.
         """
-        from controller.streams import Streams
+        from controller.venue.streams import Streams
 
         if self._streams is None:
             self._streams = Streams(self.config.ws_host, creds=self.api_creds, **handlers)

@@ -3,7 +3,7 @@
 - :func:`setup_logging`: one handler on the root logger, text lines
   (``2026-11-23T12:00:00Z INFO bandctl.reconciler: demo-btc-150k: place BUY …``) or JSON
   lines (``time``, ``level``, ``logger``, ``message`` and any ``extra=`` fields). Every
-  line goes through :func:`controller.redact.scrub`: the message, the arguments, the
+  line goes through :func:`controller.ops.redact.scrub`: the message, the arguments, the
   traceback and the extras.
 - :func:`init_sentry`: errors and exceptions to Sentry (no-op without a DSN). Every event
   and breadcrumb is walked by :func:`scrub_event` / :func:`scrub_breadcrumb` before it
@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from importlib import metadata
 from typing import IO, Any
 
-from controller.redact import REDACTED, scrub
+from controller.ops.redact import REDACTED, scrub
 
 LOG_FORMATS = ("text", "json")
 

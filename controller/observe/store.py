@@ -12,7 +12,7 @@ It also records the controller's own actions the moment the exchange answers, so
 a reconcile that starts before the stream confirms an order never places it twice.
 
 :meth:`ObservedStore.snapshot` freezes what one market's reconcile needs into the
-planner's immutable :class:`~controller.state.ObservedState`. Nothing here decides
+planner's immutable :class:`~controller.observe.state.ObservedState`. Nothing here decides
 anything.
 """
 
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
 
 ZERO = Decimal(0)
 # How long we remember that an order went away, so an older REST snapshot that still

@@ -20,14 +20,14 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from controller import status as st
-from controller.metrics import Metrics
-from controller.observed import ObservedStore
-from controller.reconciler import Outcome, Reconciler
-from controller.reload import ManifestWatcher
-from controller.spec import MarketMakerSpec
-from controller.state import ObservedState
-from controller.venue import Ambiguous, ConfigError, MarketInfo, Venue, VenueConfig, VenueError
+from controller.ops import status as st
+from controller.ops.metrics import Metrics
+from controller.observe.store import ObservedStore
+from controller.loop.reconciler import Outcome, Reconciler
+from controller.spec.reload import ManifestWatcher
+from controller.spec.types import MarketMakerSpec
+from controller.observe.state import ObservedState
+from controller.venue.client import Ambiguous, ConfigError, MarketInfo, Venue, VenueConfig, VenueError
 
 log = logging.getLogger("bandctl")
 
@@ -43,7 +43,7 @@ def demo_manifests() -> str:
         return str(resources.files("controller.examples").joinpath("demo.yaml"))
     except ModuleNotFoundError:
         # Editable installs cannot map a data-only folder as a package; use the checkout's.
-        return str(Path(__file__).resolve().parent.parent / "manifests" / "demo.yaml")
+        return str(Path(__file__).resolve().parents[2] / "manifests" / "demo.yaml")
 
 
 @dataclass
@@ -538,7 +538,7 @@ def _market_problem(spec: MarketMakerSpec, info: MarketInfo) -> str | None:
 
 
 def _trigger_key(spec: MarketMakerSpec, store: ObservedStore) -> tuple[Any, ...]:
-    from controller.bands import reference_price
+    from controller.plan.bands import reference_price
 
     condition_id = spec.market.condition_id
     view = store.market_view(condition_id)
@@ -577,7 +577,7 @@ def _schema_validators() -> tuple[Any, Any]:
 
 def _venue_config(args: argparse.Namespace, sim: Any) -> VenueConfig:
     if sim is not None:
-        from controller.redact import Secret
+        from controller.ops.redact import Secret
 
         return VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url)
     return VenueConfig.from_env()
@@ -586,7 +586,7 @@ def _venue_config(args: argparse.Namespace, sim: Any) -> VenueConfig:
 def run_command(args: argparse.Namespace) -> int:
     import os
 
-    from controller.telemetry import init_sentry_from_env, setup_logging
+    from controller.ops.telemetry import init_sentry_from_env, setup_logging
 
     setup_logging(args.log_format, os.environ.get("LOG_LEVEL", "INFO"))
     init_sentry_from_env(os.environ)
@@ -633,7 +633,7 @@ def _apply(controller: Controller) -> int:
 
 
 def _run(controller: Controller, bind: str) -> int:
-    from controller.health import HealthServer, parse_bind
+    from controller.ops.health import HealthServer, parse_bind
 
     stop = threading.Event()
 

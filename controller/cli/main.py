@@ -1,7 +1,7 @@
 """``bandctl``: the command line. Parses arguments, calls the library, prints, exits.
 
 No business logic lives here: each command is a few lines around functions of
-``controller.manifest``, ``controller.bands``, ``controller.render``,
+``controller.spec.manifest``, ``controller.plan.bands``, ``controller.cli.render``,
 ``controller.sim`` and the live controller.
 
 Exit codes follow ``kubectl diff``: 0 nothing to change / all valid, 1 changes / invalid,
@@ -21,7 +21,7 @@ EXIT_ERROR = 2
 
 
 def _cmd_validate(args: argparse.Namespace) -> int:
-    from controller.manifest import validate_paths
+    from controller.spec.manifest import validate_paths
 
     result = validate_paths(args.paths)
     for error in result.errors:
@@ -34,9 +34,9 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 
 
 def _cmd_diff(args: argparse.Namespace) -> int:
-    from controller import render
-    from controller.bands import plan
-    from controller.manifest import validate_paths
+    from controller.cli import render
+    from controller.plan.bands import plan
+    from controller.spec.manifest import validate_paths
 
     loaded = validate_paths(args.file)
     if loaded.errors:
@@ -44,7 +44,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             print(error, file=sys.stderr)
         return EXIT_ERROR
     if args.state is None:
-        from controller.live import live_diff_inputs  # the live venue: reads, sends nothing
+        from controller.loop.controller import live_diff_inputs  # the live venue: reads, sends nothing
 
         try:
             state, now = live_diff_inputs(loaded.specs)
@@ -52,7 +52,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
     else:
-        from controller.statefile import StateFileError, load_state
+        from controller.observe.statefile import StateFileError, load_state
 
         try:
             state = load_state(args.state)
@@ -73,7 +73,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
 
 
 def _cmd_import(args: argparse.Namespace) -> int:
-    from controller.legacy import LegacyImportError, import_bands_json
+    from controller.spec.legacy import LegacyImportError, import_bands_json
 
     try:
         text = import_bands_json(args.bands, condition_id=args.condition_id, yes=args.yes, no=args.no, name=args.name)
@@ -91,7 +91,7 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 
 
 def _cmd_status(args: argparse.Namespace) -> int:
-    from controller.status import StatusError, fetch_status, render
+    from controller.ops.status import StatusError, fetch_status, render
 
     try:
         document = fetch_status(args.url.rstrip("/") + "/status", timeout=args.timeout)
@@ -103,7 +103,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from controller.live import run_command
+    from controller.loop.controller import run_command
 
     return run_command(args)
 

@@ -42,9 +42,9 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from controller.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.textfile import UnreadableFile, json_kind, read_text
-from controller.ticks import ZERO, DecimalParseError, format_decimal, is_tick_size, parse_decimal
+from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.spec.textfile import UnreadableFile, json_kind, read_text
+from controller.plan.ticks import ZERO, DecimalParseError, format_decimal, is_tick_size, parse_decimal
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 

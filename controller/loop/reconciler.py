@@ -23,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from controller.bands import MarketPlan, Placement, plan_market
-from controller.observed import ObservedStore
-from controller.spec import MarketMakerSpec
-from controller.state import OpenOrder
-from controller.telemetry import reconcile_scope
-from controller.venue import Ambiguous, OrderRequest, RateLimited, Venue, VenueError
-from controller.workqueue import WorkQueue
+from controller.plan.bands import MarketPlan, Placement, plan_market
+from controller.observe.store import ObservedStore
+from controller.spec.types import MarketMakerSpec
+from controller.observe.state import OpenOrder
+from controller.ops.telemetry import reconcile_scope
+from controller.venue.client import Ambiguous, OrderRequest, RateLimited, Venue, VenueError
+from controller.loop.workqueue import WorkQueue
 
 log = logging.getLogger("bandctl.reconciler")
 

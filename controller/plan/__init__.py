@@ -1,0 +1,4 @@
+"""The pure core: desired spec + observed state + time -> a Plan of cancels, places and keeps.
+
+No I/O, no clock reads, no threads: everything it needs is an argument.
+"""

@@ -147,6 +147,9 @@ class ObservedState:
     markets: dict[str, MarketState] = field(default_factory=dict)  # condition id -> market
     balances: Balances = field(default_factory=Balances)
     orders: tuple[OpenOrder, ...] = ()
+    # Ids of the open orders this controller can prove it placed (kept in its state
+    # directory across restarts). Only ``ownership: shared`` manifests read it.
+    placed_ids: frozenset[str] = frozenset()
 
     def orders_of(self, condition_id: str) -> tuple[OpenOrder, ...]:
         """Our open orders in one market, in snapshot order."""

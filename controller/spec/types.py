@@ -14,6 +14,10 @@ from typing import Literal
 Outcome = Literal["yes", "no"]
 ReferenceSource = Literal["midpoint", "microprice", "last_trade"]
 OrderType = Literal["GTC", "GTD"]
+# Who owns the open orders in a managed market. "exclusive" (the default): every open order
+# of the account there is the controller's, adopted when a band accounts for it and
+# cancelled when none does. "shared": only orders this controller can prove it placed.
+Ownership = Literal["exclusive", "shared"]
 
 
 @dataclass(frozen=True)
@@ -105,5 +109,6 @@ class MarketMakerSpec:
     orders: OrderSettings = field(default_factory=OrderSettings)
     schedule: Schedule = field(default_factory=Schedule)
     paused: bool = False
+    ownership: Ownership = "exclusive"
     labels: tuple[tuple[str, str], ...] = ()
     source: Source | None = field(default=None, compare=False)

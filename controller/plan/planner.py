@@ -1,0 +1,160 @@
+"""The planner's entry points: spec + observed state + time -> a Plan.
+
+Pure: no I/O, no clock reads (``now`` is an argument), deterministic, stable ordering.
+``bandctl diff`` prints what :func:`plan` returns and the live reconciler executes what
+:func:`plan_market` returns for one market. This module only sequences the phases
+(pull or classify, then place); the decisions live in ``reference``, ``classify`` and
+``placements``. Semantics: ``docs/bands.md``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from datetime import UTC, datetime
+from decimal import Decimal
+
+from controller.observe.state import MarketState, ObservedState, OpenOrder
+from controller.plan.classify import classify
+from controller.plan.model import Cancellation, Kept, MarketPlan, Plan
+from controller.plan.placements import Context, Ledger, new_orders
+from controller.plan.reference import reference_price
+from controller.plan.ticks import ZERO, format_decimal, on_grid
+from controller.spec.types import MarketMakerSpec
+
+
+def plan(specs: Sequence[MarketMakerSpec], state: ObservedState, now: datetime) -> Plan:
+    """Plan every spec against one snapshot; specs share balances in the order given."""
+    owner: dict[str, str] = {}
+    decided: list[tuple[MarketPlan, Context | None]] = []
+    for spec in specs:
+        cid = spec.market.condition_id
+        if cid in owner:
+            note = f"market already managed by {owner[cid]}; this spec is ignored"
+            decided.append((_empty(spec, note=note), None))
+            continue
+        owner[cid] = spec.name
+        decided.append(_decide(spec, state, now))
+    # Cancellations never depend on balances, so all of them are known before any
+    # placement: "awaiting cancels" then covers balance freed by another market's cancel.
+    released = frozenset(c.order_id for market, _ in decided for c in market.cancel)
+    ledger = Ledger()
+    return Plan(tuple(_fill(market, ctx, ledger, released) for market, ctx in decided))
+
+
+def plan_market(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> MarketPlan:
+    """Plan one market on its own (what the live reconciler calls per work item)."""
+    market, ctx = _decide(spec, state, now)
+    return _fill(market, ctx, Ledger(), frozenset(c.order_id for c in market.cancel))
+
+
+def _decide(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple[MarketPlan, Context | None]:
+    """Phase 1: reference price, classification and cancellations (no balances involved)."""
+    cid = spec.market.condition_id
+    orders = state.orders_of(cid)
+    inactive = _inactive_reason(spec, now)
+    if inactive:
+        return _pull(spec, orders, inactive, None), None
+    market = state.markets.get(cid)
+    if market is None:
+        return _pull(spec, orders, "market not in state", None), None
+    if market.stale:
+        return _pull(spec, orders, f"market data stale: {market.stale}", market.tick_size), None
+    p, why = reference_price(spec, market, orders)
+    if p is None:
+        return _pull(spec, orders, f"no reference price: {why}", market.tick_size), None
+
+    tick, tick_warning = _effective_tick(spec, market)
+    min_size = max(market.min_order_size, spec.market.min_order_size or ZERO)
+    cancels, kept = classify(spec, p, orders)
+
+    decided = MarketPlan(
+        name=spec.name,
+        condition_id=cid,
+        reference_price=p,
+        cancel=cancels,
+        place=(),
+        keep=tuple(c.order.id for c in kept),
+        reference_source=why,
+        tick_size=tick,
+        yes_token=spec.market.yes_token,
+        no_token=spec.market.no_token,
+        kept=tuple(Kept(c.order, c.side, c.band) for c in kept if c.band is not None),
+        warnings=tick_warning,
+    )
+    return decided, Context(spec, state, market, p, tick, min_size, orders, kept)
+
+
+def _fill(market: MarketPlan, ctx: Context | None, ledger: Ledger, released: frozenset[str]) -> MarketPlan:
+    """Phase 2: placements, committing into the shared ``ledger``.
+
+    Run twice: as planned (cancelled orders still lock) and as if every cancel in
+    ``released`` were confirmed; if the second places differently, the plan is
+    incomplete until the cancels settle (``awaiting_cancels``).
+    """
+    if ctx is None:
+        return market
+    optimistic, _ = new_orders(ctx, ledger.copy(), released)
+    placements, warnings = new_orders(ctx, ledger, frozenset())
+    return replace(
+        market,
+        place=tuple(placements),
+        warnings=(*market.warnings, *warnings),
+        awaiting_cancels=optimistic != placements,
+    )
+
+
+def _empty(spec: MarketMakerSpec, note: str) -> MarketPlan:
+    return MarketPlan(
+        name=spec.name,
+        condition_id=spec.market.condition_id,
+        reference_price=None,
+        cancel=(),
+        place=(),
+        keep=(),
+        note=note,
+        yes_token=spec.market.yes_token,
+        no_token=spec.market.no_token,
+    )
+
+
+def _pull(spec: MarketMakerSpec, orders: Sequence[OpenOrder], note: str, tick: Decimal | None) -> MarketPlan:
+    """Cancel every order of the market, place nothing."""
+    ordered = sorted(orders, key=lambda o: (o.token_id, o.side, o.price, o.id))
+    return replace(
+        _empty(spec, note),
+        cancel=tuple(Cancellation(o.id, note, o) for o in ordered),
+        tick_size=tick,
+    )
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value
+
+
+def _inactive_reason(spec: MarketMakerSpec, now: datetime) -> str:
+    if spec.paused:
+        return "paused"
+    now = _as_utc(now)
+    start, end = spec.schedule.not_before, spec.schedule.not_after
+    if start is not None and now < _as_utc(start):
+        return f"outside schedule: starts at {_iso(start)}"
+    if end is not None and now >= _as_utc(end):
+        return f"outside schedule: ended at {_iso(end)}"
+    return ""
+
+
+def _iso(value: datetime) -> str:
+    return _as_utc(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
+
+
+def _effective_tick(spec: MarketMakerSpec, market: MarketState) -> tuple[Decimal, tuple[str, ...]]:
+    override = spec.market.tick_size
+    if override is None or override == market.tick_size:
+        return market.tick_size, ()
+    if override > market.tick_size and on_grid(override, market.tick_size):
+        return override, ()
+    return market.tick_size, (
+        f"tickSize {format_decimal(override)} is not on the market's {format_decimal(market.tick_size)} "
+        "grid; using the market's",
+    )

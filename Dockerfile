@@ -15,6 +15,14 @@ ENV PIP_DISABLE_PIP_VERSION_CHECK=1 \
     PIP_NO_CACHE_DIR=1 \
     PYTHONDONTWRITEBYTECODE=1
 
+# The build machine's package index set-up, when it has one (a mirror, a TLS-inspecting
+# proxy's CA bundle): pip reads these from the environment of the RUN steps below.
+# Builder stage only: none of them reaches the runtime image. Unset = public PyPI.
+ARG PIP_INDEX_URL
+ARG PIP_EXTRA_INDEX_URL
+ARG PIP_TRUSTED_HOST
+ARG PIP_CERT
+
 WORKDIR /src
 # Build tools pinned and installed into the venv, so the wheel build needs no isolated
 # (unpinned) build environment.

@@ -8,15 +8,11 @@ import pytest
 from fakeclock import FakeClock
 
 from controller.ops.redact import Secret, scrub
-from controller.venue.client import (
-    CancelResult,
-    ConfigError,
-    TokenBucket,
-    VenueConfig,
-    VenueError,
-    parse_book_summary,
-    parse_open_order,
-)
+from controller.venue.config import VenueConfig
+from controller.venue.errors import ConfigError, VenueError
+from controller.venue.orders import CancelResult
+from controller.venue.ratebudget import TokenBucket
+from controller.venue.wire import parse_book_summary, parse_open_order
 
 KEY = "0x" + "ab" * 32
 

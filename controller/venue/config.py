@@ -1,0 +1,131 @@
+"""Venue configuration: endpoints, credentials, timeouts, limits, read from the environment.
+
+Exists so that every knob of the exchange edge lives in one frozen value. It validates
+what it reads (a clear one-line :class:`ConfigError`, never echoing a secret) and may
+not talk to the network or import the exchange client.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from controller.ops.redact import Secret
+from controller.venue.errors import ConfigError
+
+PRODUCTION_CLOB_HOST = "https://clob.polymarket.com"
+PRODUCTION_WS_HOST = "wss://ws-subscriptions-clob.polymarket.com"
+POLYGON = 137
+# The exchange's batch limit for POST /orders.
+MAX_BATCH = 15
+# The exchange's batch limit for DELETE /orders (since 2026-06-15).
+MAX_CANCEL_BATCH = 1000
+MIB = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class VenueConfig:
+    private_key: Secret | None = field(default=None, repr=False)
+    funder: str | None = None
+    signature_type: int = 0
+    chain_id: int = POLYGON
+    clob_host: str = PRODUCTION_CLOB_HOST
+    ws_host: str = PRODUCTION_WS_HOST
+    api_key: str | None = None
+    api_secret: Secret | None = field(default=None, repr=False)
+    api_passphrase: Secret | None = field(default=None, repr=False)
+    request_timeout: float = 5.0
+    max_workers: int = 4
+    # Standard tier of the exchange's per-signer buckets (orders and cancels).
+    order_rate: float = 40.0
+    order_burst: float = 60.0
+    cancel_rate: float = 80.0
+    cancel_burst: float = 120.0
+    # Hostile-input caps at the edge. A full 0.001-grid book side is ~999 levels of
+    # ~40 bytes (~80 KB a token); the initial dump of 200 markets (400 books) of
+    # ordinary depth stays well under 4 MiB, a POST /books of 500 tokens under 16 MiB.
+    ws_max_frame_bytes: int = 4 * MIB
+    rest_max_body_bytes: int = 16 * MIB
+    max_json_depth: int = 32
+    # Error messages keep this much of an exchange's answer (enough for its "error").
+    error_body_chars: int = 300
+    # Market channel liveness: PING every ``ws_ping_interval``; no PONG or data for
+    # ``ws_stale_after`` seconds means the link is dead (reconnect).
+    ws_ping_interval: float = 2.0
+    ws_stale_after: float = 6.0
+    # A market-channel disconnect shorter than this does not make markets stale when a
+    # REST read right after the reconnect shows their books unchanged.
+    ws_disconnect_grace: float = 1.5
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+    ) -> VenueConfig:
+        """Read ``PRIV_KEY``, ``FUNDER_ADDRESS``, ``SIGNATURE_TYPE``, ``CHAIN_ID``, ``CLOB_HOST``,
+        ``WS_HOST`` and optional ``CLOB_API_KEY``/``CLOB_SECRET``/``CLOB_PASS_PHRASE``.
+
+        Values come from ``environ`` (default: the process environment) and then from
+        the ``.env`` file, the environment winning.
+        """
+        env: dict[str, str] = {}
+        if dotenv_path is not None and os.path.isfile(dotenv_path):
+            from dotenv import dotenv_values
+
+            env.update({k: v for k, v in dotenv_values(dotenv_path).items() if v is not None})
+        env.update(os.environ if environ is None else environ)
+
+        def get(name: str) -> str | None:
+            value = env.get(name, "").strip()
+            return value or None
+
+        def integer(name: str, default: int) -> int:
+            raw = get(name)
+            if raw is None:
+                return default
+            try:
+                return int(raw)
+            except ValueError:
+                raise ConfigError(f"{name} must be an integer, got {raw!r}") from None
+
+        key = get("PRIV_KEY")
+        if key is not None:
+            key = key if key.startswith("0x") else "0x" + key
+            if len(key) != 66 or not _is_hex(key[2:]):
+                # Never echo the value: it is (a mistyped) private key.
+                raise ConfigError("PRIV_KEY must be 32 bytes of hex (64 hex digits, optional 0x)")
+        signature_type = integer("SIGNATURE_TYPE", 0)
+        if signature_type not in (0, 1, 2, 3):
+            raise ConfigError(f"SIGNATURE_TYPE must be 0, 1, 2 or 3, got {signature_type}")
+        funder = get("FUNDER_ADDRESS")
+        if funder is not None and not _is_address(funder):
+            raise ConfigError(f"FUNDER_ADDRESS must be a 0x-prefixed 20-byte address, got {funder!r}")
+        if signature_type != 0 and funder is None:
+            raise ConfigError(
+                f"SIGNATURE_TYPE={signature_type} trades from a proxy, safe or deposit wallet: "
+                "set FUNDER_ADDRESS to that wallet's address"
+            )
+        secret, passphrase = get("CLOB_SECRET"), get("CLOB_PASS_PHRASE")
+        return cls(
+            private_key=Secret(key) if key else None,
+            funder=funder,
+            signature_type=signature_type,
+            chain_id=integer("CHAIN_ID", POLYGON),
+            clob_host=(get("CLOB_HOST") or PRODUCTION_CLOB_HOST).rstrip("/"),
+            ws_host=(get("WS_HOST") or PRODUCTION_WS_HOST).rstrip("/"),
+            api_key=get("CLOB_API_KEY"),
+            api_secret=Secret(secret) if secret else None,
+            api_passphrase=Secret(passphrase) if passphrase else None,
+        )
+
+
+def _is_address(text: str) -> bool:
+    return len(text) == 42 and text.startswith("0x") and _is_hex(text[2:])
+
+
+def _is_hex(text: str) -> bool:
+    try:
+        int(text, 16)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,27 @@
+"""The venue's error types: what a caller can tell apart without reading any message.
+
+Exists so that every venue module (config, adapter, parsing, client) raises the same
+classes. Holds no logic and may not import the exchange client.
+"""
+
+from __future__ import annotations
+
+
+class VenueError(Exception):
+    """A venue call failed definitively (the message is safe to log)."""
+
+
+class ConfigError(VenueError):
+    """Credentials or endpoints are missing or malformed."""
+
+
+class RateLimited(VenueError):
+    """The client-side budget (or the exchange) refused the call; retry after ``retry_after``."""
+
+    def __init__(self, message: str, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class Ambiguous(VenueError):
+    """The outcome is unknown (timeout, 5xx, transport error): re-read before acting again."""

@@ -65,7 +65,8 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
 from controller.plan.bands import plan_market, reference_price  # noqa: E402
-from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions, _schema_validators  # noqa: E402
+from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions  # noqa: E402
+from controller.loop.triggers import schema_validators as _schema_validators  # noqa: E402
 from controller.spec.manifest import load_manifests  # noqa: E402
 from controller.ops.redact import Secret  # noqa: E402
 from controller.spec.types import MarketMakerSpec  # noqa: E402

@@ -10,7 +10,7 @@ import jsonschema
 import pytest
 from live_helpers import BTC, BTC_YES, TAKER_KEY, quiet_config
 
-from controller.loop.controller import _schema_validators
+from controller.loop.triggers import schema_validators as _schema_validators
 from controller.schemas import load_schema
 from controller.sim import start_sim
 

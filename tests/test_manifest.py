@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from controller.schemas import load_schema
 from controller.spec.manifest import (
     ManifestError,
     format_path,
@@ -18,7 +19,6 @@ from controller.spec.manifest import (
     spec_to_manifest,
     validate_document,
 )
-from controller.schemas import load_schema
 from controller.spec.types import Band, Source
 
 CID = "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598"
@@ -757,7 +757,7 @@ def test_every_object_in_the_schema_rejects_unknown_fields() -> None:
 
 
 def test_every_schema_pattern_has_a_human_message() -> None:
-    from controller.spec.manifest import _PATTERN_MESSAGES
+    from controller.spec.schema_messages import PATTERN_MESSAGES
 
     patterns = {s["pattern"] for s in _subschemas(load_schema("marketmaker.schema.json")) if "pattern" in s}
-    assert patterns <= set(_PATTERN_MESSAGES)
+    assert patterns <= set(PATTERN_MESSAGES)

@@ -9,7 +9,13 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from controller.spec.manifest import TICK_SIZES, dump_manifests, parse_manifest_text, spec_to_manifest, validate_document
+from controller.spec.manifest import (
+    TICK_SIZES,
+    dump_manifests,
+    parse_manifest_text,
+    spec_to_manifest,
+    validate_document,
+)
 from controller.spec.types import (
     Band,
     Limits,

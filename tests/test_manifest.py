@@ -126,6 +126,7 @@ def test_base_manifest_gives_the_documented_spec() -> None:
     assert (spec.orders.type, spec.orders.ttl_seconds, spec.orders.post_only) == ("GTC", None, True)
     assert spec.schedule.not_before is None and spec.schedule.not_after is None
     assert spec.paused is False
+    assert spec.ownership == "exclusive"
     assert spec.labels == ()
 
 
@@ -626,6 +627,38 @@ def test_schedule_with_offsets_compares_instants() -> None:
     tz = timezone(timedelta(hours=1))
     assert spec.schedule.not_before == datetime(2026, 1, 1, 1, tzinfo=tz)
     assert spec.schedule.is_active(datetime(2026, 1, 1, 0, 0, 0, tzinfo=UTC))
+
+
+# ----------------------------------------------------------------- ownership
+
+
+@pytest.mark.parametrize("ownership", ["exclusive", "shared"])
+def test_ownership_is_read(ownership: str) -> None:
+    (spec,) = parse_manifest_text(BASE_TEXT + f"  ownership: {ownership}\n").specs
+    assert spec.ownership == ownership
+
+
+@pytest.mark.parametrize(
+    ("yaml_value", "got"), [("Shared", "'Shared'"), ("true", "true"), ("[shared]", "a list"), ("''", "''")]
+)
+def test_bad_ownership(yaml_value: str, got: str) -> None:
+    assert errors_of_text(BASE_TEXT + f"  ownership: {yaml_value}\n") == [
+        f"m.yaml[0] spec.ownership: must be one of 'exclusive', 'shared' (got {got})"
+    ]
+
+
+def test_ownership_is_written_back_and_round_trips() -> None:
+    (spec,) = parse_manifest_text(BASE_TEXT + "  ownership: shared\n").specs
+    manifest = spec_to_manifest(spec)
+    assert manifest["spec"]["ownership"] == "shared"
+    again, errors = validate_document(manifest)
+    assert errors == [] and again == spec
+
+
+def test_schema_documents_ownership() -> None:
+    prop = load_schema("marketmaker.schema.json")["$defs"]["spec"]["properties"]["ownership"]
+    assert prop["enum"] == ["exclusive", "shared"] and prop["default"] == "exclusive"
+    assert "exclusive" in prop["description"] and "shared" in prop["description"]
 
 
 # ----------------------------------------------------------------- other shapes

@@ -117,6 +117,7 @@ def specs(draw: st.DrawFn) -> MarketMakerSpec:
         ),
         schedule=draw(schedules()),
         paused=draw(st.booleans()),
+        ownership=draw(st.sampled_from(["exclusive", "shared"])),
     )
 
 

@@ -68,5 +68,6 @@ def build_spec(doc: dict[str, Any], source: Source) -> MarketMakerSpec:
             not_after=None if not_after is None else parse_timestamp(not_after),
         ),
         paused=spec.get("paused", False),
+        ownership=spec.get("ownership", "exclusive"),
         source=source,
     )

@@ -48,6 +48,7 @@ def spec_to_manifest(spec: MarketMakerSpec) -> dict[str, Any]:
     if schedule:
         body["schedule"] = schedule
     body["paused"] = spec.paused
+    body["ownership"] = spec.ownership
     return {"apiVersion": API_VERSION, "kind": KIND, "metadata": metadata, "spec": body}
 
 

@@ -9,16 +9,21 @@ from decimal import Decimal as D
 import pytest
 from test_bands_support import CID, NO, NOW, YES, band, book, order, spec, state
 
+from controller.observe.state import Balances, MarketState, ObservedState
 from controller.plan.bands import (
+    CancelReason,
+    KeepReason,
     MarketPlan,
     Placement,
+    PlaceReason,
+    PullReason,
+    WarningReason,
     apply_plan,
     in_band,
     plan,
     plan_market,
     reference_price,
 )
-from controller.observe.state import Balances, MarketState, ObservedState
 from controller.plan.ticks import format_decimal
 
 
@@ -131,25 +136,34 @@ class TestPull:
     ORDERS = (order("b", "BUY", "0.48", "10"), order("a", "SELL", "0.52", "10", token=NO))
 
     @pytest.mark.parametrize(
-        ("kwargs", "note"),
+        ("kwargs", "code", "note"),
         [
-            ({"paused": True}, "paused"),
-            ({"not_before": NOW + timedelta(seconds=1)}, "outside schedule: starts at 2026-11-23T12:00:01Z"),
-            ({"not_after": NOW}, "outside schedule: ended at 2026-11-23T12:00:00Z"),
-            ({"max_spread": "0.01"}, "no reference price: spread 0.02 > maxSpread 0.01"),
+            ({"paused": True}, PullReason.PAUSED, "paused"),
+            (
+                {"not_before": NOW + timedelta(seconds=1)},
+                PullReason.OUTSIDE_SCHEDULE,
+                "outside schedule: starts at 2026-11-23T12:00:01Z",
+            ),
+            ({"not_after": NOW}, PullReason.OUTSIDE_SCHEDULE, "outside schedule: ended at 2026-11-23T12:00:00Z"),
+            (
+                {"max_spread": "0.01"},
+                PullReason.NO_REFERENCE_PRICE,
+                "no reference price: spread 0.02 > maxSpread 0.01",
+            ),
         ],
     )
-    def test_cancel_everything_place_nothing(self, kwargs, note):
+    def test_cancel_everything_place_nothing(self, kwargs, code, note):
         st = state(orders=self.ORDERS)
         mp = plan_market(spec(**kwargs), st, NOW)
-        assert mp.note == note
+        assert mp.note == note and mp.pull_reason is code
         assert mp.place == () and mp.keep == ()
         assert sorted(cancelled(mp)) == ["a", "b"]
-        assert {c.reason for c in mp.cancel} == {note}
+        assert {(c.reason, c.detail) for c in mp.cancel} == {(CancelReason(code.value), note)}
 
     def test_schedule_boundaries(self):
         active = spec(not_before=NOW, not_after=NOW + timedelta(hours=1))
         assert plan_market(active, state(), NOW).note == ""
+        assert plan_market(active, state(), NOW).pull_reason is None
         assert plan_market(active, state(), NOW + timedelta(hours=1)).note.startswith("outside schedule")
 
     def test_naive_schedule_times_are_utc(self):
@@ -160,6 +174,8 @@ class TestPull:
         st = ObservedState(time=NOW, orders=self.ORDERS)
         mp = plan_market(spec(), st, NOW)
         assert mp.note == "market not in state" and sorted(cancelled(mp)) == ["a", "b"]
+        assert mp.pull_reason is PullReason.MARKET_NOT_IN_STATE
+        assert {c.reason for c in mp.cancel} == {CancelReason.MARKET_NOT_IN_STATE}
 
     def test_stale_market_data_pulls_every_quote(self):
         st = state(orders=self.ORDERS)
@@ -167,6 +183,8 @@ class TestPull:
         stale = replace(st, markets={cid: replace(m, stale=down) for cid, m in st.markets.items()})
         mp = plan_market(spec(), stale, NOW)
         assert mp.note == "market data stale: market stream disconnected"
+        assert mp.pull_reason is PullReason.STALE_MARKET_DATA
+        assert {c.reason for c in mp.cancel} == {CancelReason.STALE_MARKET_DATA}
         assert mp.place == () and sorted(cancelled(mp)) == ["a", "b"]
         assert plan_market(spec(), st, NOW).note == "", "the same book, fresh, is quoted"
 
@@ -178,6 +196,7 @@ class TestPull:
     def test_duplicate_specs_for_one_market(self):
         p = plan([spec(name="one"), spec(name="two")], state(), NOW)
         assert p.markets[1].note == "market already managed by one; this spec is ignored"
+        assert p.markets[1].pull_reason is PullReason.ALREADY_MANAGED
         assert not p.markets[1].has_changes and p.markets[0].has_changes
 
 
@@ -206,14 +225,22 @@ class TestMembership:
         mp = plan_market(spec(), st, NOW)
         assert mp.reference_price == D("0.50")
         assert sorted(cancelled(mp)) == ["buy-no-far", "sell-no-far"]
-        assert {c.reason for c in mp.cancel} == {"outside every band"}
+        assert {(c.reason, c.detail) for c in mp.cancel} == {(CancelReason.OUTSIDE_BANDS, "outside every band")}
+        assert {(k.order.id, k.reason, k.detail) for k in mp.kept} == {
+            ("buy-no", KeepReason.IN_BAND, "ask band 0"),
+            ("buy-yes", KeepReason.IN_BAND, "bid band 0"),
+            ("sell-no", KeepReason.IN_BAND, "bid band 0"),
+            ("sell-yes", KeepReason.IN_BAND, "ask band 0"),
+        }
         assert mp.keep == ("buy-no", "buy-yes", "sell-no", "sell-yes")
         assert mp.place == ()
 
     def test_orders_of_foreign_tokens_are_cancelled(self):
         st = state(orders=[order("z", "BUY", "0.49", "20", token="9999")], include_own=False)
         mp = plan_market(spec(), st, NOW)
-        assert [(c.order_id, c.reason) for c in mp.cancel] == [("z", "token not in this market")]
+        assert [(c.order_id, c.reason, c.detail) for c in mp.cancel] == [
+            ("z", CancelReason.TOKEN_NOT_IN_MARKET, "token not in this market")
+        ]
 
 
 class TestExcess:
@@ -227,7 +254,8 @@ class TestExcess:
     def test_first_band_cancels_closest_to_p_first(self):
         mp = self.run([order("near", "BUY", "0.49", "20"), order("far", "BUY", "0.48", "20")])
         assert cancelled(mp) == ["near"]
-        assert mp.cancel[0].reason == "band 0 bids hold 40 > maxAmount 30"
+        assert mp.cancel[0].reason is CancelReason.OVER_MAX_AMOUNT
+        assert mp.cancel[0].detail == "band 0 bids hold 40 > maxAmount 30"
 
     def test_last_band_cancels_furthest_first(self):
         mp = self.run([order("near", "BUY", "0.45", "20"), order("far", "BUY", "0.44", "20")])
@@ -283,7 +311,8 @@ class TestPlacement:
         mp = plan_market(spec(), st, NOW)
         assert places(mp) == [("BUY", "YES", "0.48", "20", 0), ("BUY", "NO", "0.47", "20", 0)]  # ask at 0.53
         assert mp.place[0].quote_side == "bid" and mp.place[1].quote_side == "ask"
-        assert mp.place[0].reason == "bid band 0: 0 < minAmount 10, target avgAmount 20"
+        assert mp.place[0].reason is PlaceReason.BELOW_MIN_AMOUNT
+        assert mp.place[0].detail == "bid band 0: 0 < minAmount 10, target avgAmount 20"
 
     def test_band_at_or_above_min_amount_is_left_alone_and_below_is_topped_up(self):
         st = state(orders=[order("a", "BUY", "0.49", "10"), order("b", "SELL", "0.51", "9.5")])
@@ -330,6 +359,16 @@ class TestPlacement:
         assert places(mp) == [("BUY", "YES", "0.48", "10.41", 0)]  # 5 / 0.48, rounded down
         assert "ask band 0: not enough free balance for 20" in mp.warnings[-1]
         assert mp.warnings[0] == "bid band 0: placing 10.41 of 20, capped by balance or limits"
+        assert [(w.reason, w.quote_side, w.band) for w in mp.alerts] == [
+            (WarningReason.SIZE_CAPPED, "bid", 0),
+            (WarningReason.INSUFFICIENT_BALANCE, "ask", 0),
+        ]
+
+    def test_max_collateral_is_told_apart_from_balance(self):
+        mp = plan_market(spec(max_collateral="5"), state(collateral="1000"), NOW)
+        assert places(mp) == [("BUY", "YES", "0.48", "10.41", 0)]
+        assert [w.reason for w in mp.alerts] == [WarningReason.SIZE_CAPPED, WarningReason.MAX_COLLATERAL]
+        assert mp.alerts[1].detail == "ask band 0: maxCollateral 5 leaves no room for 20"
 
     def test_collateral_locked_in_any_market_is_not_free(self):
         other = order("x", "BUY", "0.50", "1980", market="0x" + "cd" * 32)  # locks 990
@@ -372,6 +411,7 @@ class TestPlacement:
         mp = plan_market(spec([band(min_a="10", avg_a="12", max_a="12")]), st, NOW)
         assert [p.quote_side for p in mp.place] == ["ask"]
         assert mp.warnings[0].startswith("bid band 0: short by 4 but the minimum order size 5")
+        assert mp.alerts[0].reason is WarningReason.BELOW_MIN_ORDER_SIZE
         # A spec override can only raise the exchange minimum.
         assert places(plan_market(spec(min_size="25"), state(), NOW))[0][3] == "25"  # bumped, fits max 30
         assert places(plan_market(spec(min_size="31"), state(), NOW)) == []
@@ -413,6 +453,7 @@ class TestPlacement:
             "bid band 0: no tick-grid price inside the band that does not cross the book",
             "ask band 0: no tick-grid price inside the band that does not cross the book",
         )
+        assert {w.reason for w in mp.alerts} == {WarningReason.NO_PRICE_IN_BAND}
 
     def test_prices_stay_within_tick_and_one_minus_tick(self):
         bands = (band("0.01", "0.02", "0.03"), band("0.03", "0.04", "0.05"))
@@ -453,6 +494,7 @@ class TestPlacement:
         mp = plan_market(spec(tick="0.001"), st, NOW)  # finer than the market: ignored
         assert mp.tick_size == D("0.005")
         assert "using the market's" in mp.warnings[0]
+        assert (mp.alerts[0].reason, mp.alerts[0].band) == (WarningReason.TICK_SIZE_NOT_ON_GRID, None)
 
 
 class TestLimits:
@@ -473,6 +515,7 @@ class TestLimits:
         # band 0 (5 resting < 10): room 12 - (-5 + 5) = 12 -> 12 of the 15 needed, NO sold first
         assert [(p.side, p.size, p.band) for p in bid] == [("SELL", D("5"), 0), ("BUY", D("7"), 0)]
         assert "bid band 1: maxPosition 12 reached" in mp.warnings
+        assert (WarningReason.MAX_POSITION, "bid", 1) in {(w.reason, w.quote_side, w.band) for w in mp.alerts}
 
     def test_max_position_caps_the_ask_side(self):
         st = state(tokens={NO: "10"})  # position -10; NO is sold on the bid side
@@ -510,12 +553,12 @@ def test_stable_ordering_and_determinism():
     st = state(orders=orders)
     first = plan([spec()], st, NOW)
     assert first == plan([spec()], st, NOW)
-    reasons = [(c.order_id, c.reason.split(" ")[0]) for c in first.markets[0].cancel]
+    reasons = [(c.order_id, c.reason) for c in first.markets[0].cancel]
     assert reasons == [
-        ("x-foreign", "token"),
-        ("z-out", "outside"),
-        ("y-out", "outside"),
-        ("a-excess", "band"),
+        ("x-foreign", CancelReason.TOKEN_NOT_IN_MARKET),
+        ("z-out", CancelReason.OUTSIDE_BANDS),
+        ("y-out", CancelReason.OUTSIDE_BANDS),
+        ("a-excess", CancelReason.OVER_MAX_AMOUNT),
     ]
     assert first.markets[0].keep == ("b-excess", "k2")
     sides = [(p.quote_side, p.band, p.side) for p in first.markets[0].place]
@@ -549,8 +592,17 @@ def test_apply_plan_updates_a_mirrored_complement_book():
 
 
 def test_placement_dataclass_is_the_documented_shape():
-    p = Placement("1", "BUY", D("0.47"), D("15"), 0, "why")
-    assert (p.token_id, p.side, p.price, p.size, p.band, p.reason) == ("1", "BUY", D("0.47"), D("15"), 0, "why")
+    p = Placement("1", "BUY", D("0.47"), D("15"), 0, detail="why")
+    assert (p.token_id, p.side, p.price, p.size, p.band, p.reason, p.detail, p.quote_side) == (
+        "1",
+        "BUY",
+        D("0.47"),
+        D("15"),
+        0,
+        PlaceReason.BELOW_MIN_AMOUNT,
+        "why",
+        "bid",
+    )
     assert MarketState(tick_size=D("0.01"), min_order_size=D("5")).books == {}
 
 

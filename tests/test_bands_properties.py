@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_bands_support import NOW, band, order, spec
 
-from controller.plan.bands import Plan, apply_plan, in_band, plan, quote_view
-from controller.spec.types import MarketMakerSpec
 from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.plan.bands import Plan, PullReason, apply_plan, in_band, plan, quote_view
 from controller.plan.ticks import TICK_SIZES, on_grid
+from controller.spec.types import MarketMakerSpec
 
 PROPS = settings(
     max_examples=250,
@@ -168,7 +168,7 @@ def check_rules(specs: list[MarketMakerSpec], state: ObservedState, result: Plan
         ids = {o.id for o in state.orders_of(s.market.condition_id)}
         cancelled = [c.order_id for c in mp.cancel]
         assert len(set(cancelled)) == len(cancelled)
-        if mp.note.startswith("market already managed"):
+        if mp.pull_reason is PullReason.ALREADY_MANAGED:
             continue
         assert set(cancelled) | set(mp.keep) == ids and not set(cancelled) & set(mp.keep)
         assert list(mp.keep) == sorted(mp.keep)

@@ -11,10 +11,19 @@ import jsonschema
 import pytest
 from test_bands_support import NO, NOW, band, order, spec, state
 
-from controller.plan.bands import Cancellation, MarketPlan, Placement, Plan, plan
 from controller.cli.render import NowError, plan_json, plan_text, resolve_now, short_id, use_color
-from controller.schemas import load_schema
 from controller.observe.state import ObservedState
+from controller.plan.bands import (
+    Cancellation,
+    CancelReason,
+    MarketPlan,
+    Placement,
+    Plan,
+    PlanWarning,
+    WarningReason,
+    plan,
+)
+from controller.schemas import load_schema
 
 
 def sample_plan() -> Plan:
@@ -85,8 +94,11 @@ def test_json_document_matches_the_contract_and_schema():
     jsonschema.validate(doc, load_schema("plan.schema.json"))
     demo, paused = doc["markets"]
     assert demo["name"] == "demo" and demo["referencePrice"] == "0.5"
-    assert demo["cancel"] == [{"id": "0x" + "11" * 32, "reason": "outside every band"}]
-    assert demo["keep"] == ["0x" + "22" * 32, "0x" + "33" * 32]
+    assert demo["cancel"] == [{"id": "0x" + "11" * 32, "reason": "OutsideBands", "message": "outside every band"}]
+    assert demo["keep"] == [
+        {"id": "0x" + "22" * 32, "reason": "InBand", "message": "bid band 0", "quoteSide": "bid", "band": 0},
+        {"id": "0x" + "33" * 32, "reason": "InBand", "message": "ask band 0", "quoteSide": "ask", "band": 0},
+    ]
     assert paused == {
         "name": "paused",
         "conditionId": "0x" + "ef" * 32,
@@ -94,6 +106,7 @@ def test_json_document_matches_the_contract_and_schema():
         "cancel": [],
         "place": [],
         "keep": [],
+        "pullReason": "Paused",
         "note": "paused",
     }
 
@@ -103,18 +116,31 @@ def test_json_decimals_are_plain_strings():
         name="x",
         condition_id="0x1",
         reference_price=D("5E-1"),
-        cancel=(Cancellation("0xabc", "outside every band"),),
-        place=(Placement("1", "BUY", D("0.470"), D("1.5E+1"), 0, "why"),),
+        cancel=(Cancellation("0xabc", CancelReason.OUTSIDE_BANDS, "outside every band"),),
+        place=(Placement("1", "BUY", D("0.470"), D("1.5E+1"), 0, detail="why"),),
         keep=("0xdef",),
         awaiting_cancels=True,
-        warnings=("w",),
+        alerts=(PlanWarning(WarningReason.SIZE_CAPPED, "w", "ask", 1),),
     )
     doc = json.loads(plan_json(Plan((mp,))))
     jsonschema.validate(doc, load_schema("plan.schema.json"))
     m = doc["markets"][0]
     assert m["referencePrice"] == "0.5"
-    assert m["place"] == [{"tokenId": "1", "side": "BUY", "price": "0.47", "size": "15", "band": 0, "reason": "why"}]
-    assert m["awaitingCancels"] is True and m["warnings"] == ["w"]
+    assert m["place"] == [
+        {
+            "tokenId": "1",
+            "side": "BUY",
+            "price": "0.47",
+            "size": "15",
+            "band": 0,
+            "quoteSide": "bid",
+            "reason": "BelowMinAmount",
+            "message": "why",
+        }
+    ]
+    assert m["keep"] == [{"id": "0xdef", "reason": "InBand", "message": ""}]
+    assert m["awaitingCancels"] is True
+    assert m["warnings"] == [{"reason": "SizeCapped", "message": "w", "quoteSide": "ask", "band": 1}]
 
 
 def test_schema_rejects_exponents_and_unknown_keys():

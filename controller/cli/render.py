@@ -6,11 +6,14 @@ Text (terraform/kubectl-like), one block per market::
       - 0x5c0f…01  BUY  YES 0.45 × 10  outside every band
       + SELL NO  0.52 × 20  bid band 0: 0 < minAmount 10, target avgAmount 20 (held inventory)
       = 0x77aa…02  BUY  YES 0.48 × 15  bid band 0
+      ~ 0x9d1e…03  BUY  YES 0.47 × 5  foreign (ownership: shared)
       ! ask band 2: not enough free balance for 20 (...)
-    Plan: 6 to place, 2 to cancel, 4 unchanged.
+    Plan: 6 to place, 2 to cancel, 5 unchanged.
 
-Colour (green ``+``, red ``-``, dim ``=``/``!``) only when asked for; :func:`use_color` says
-whether a stream wants it (a TTY and ``NO_COLOR`` unset, per https://no-color.org).
+The text shows each item's human ``detail``; the JSON document carries both the code
+(``reason``) and the text (``message``). Colour (green ``+``, red ``-``, dim ``=``/``~``/``!``)
+only when asked for; :func:`use_color` says whether a stream wants it (a TTY and
+``NO_COLOR`` unset, per https://no-color.org). Prints; decides nothing.
 
 :func:`plan_json` is the Plan document of ``schemas/plan.schema.json``.
 """
@@ -19,13 +22,14 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import IO, Any
 
-from controller.plan.bands import MarketPlan, Plan
 from controller.observe.state import ObservedState, OpenOrder
 from controller.observe.statefile import parse_rfc3339
+from controller.plan.bands import Cancellation, ForeignOrder, Kept, MarketPlan, Placement, Plan, PlanWarning
 from controller.plan.ticks import format_decimal, format_price
 
 _GREEN, _RED, _DIM, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
@@ -88,7 +92,10 @@ def summary(plan: Plan) -> str:
     return f"Plan: {to_place} to place, {to_cancel} to cancel, {unchanged} unchanged.{tail}"
 
 
-def _painter(color: bool):  # type: ignore[no-untyped-def]
+Paint = Callable[[str, str], str]
+
+
+def _painter(color: bool) -> Paint:
     def paint(text: str, code: str) -> str:
         return f"{code}{text}{_RESET}" if color else text
 
@@ -103,31 +110,41 @@ def short_id(value: str, keep: int = 6) -> str:
     return f"{value[:head]}…{value[-4:]}"
 
 
-def _market_lines(m: MarketPlan, paint) -> list[str]:  # type: ignore[no-untyped-def]
+def _market_lines(m: MarketPlan, paint: Paint) -> list[str]:
     if m.reference_price is not None:
         status = f"reference {format_price(m.reference_price, m.tick_size)} ({m.reference_source or 'price'})"
     else:
         status = f"not quoting: {m.note}" if m.note else "not quoting"
     lines = [f"{paint(m.name, _BOLD)}  {short_id(m.condition_id)}  {status}"]
     for c in m.cancel:
-        parts = [short_id(c.order_id), *([_order_text(m, c.order)] if c.order is not None else []), c.reason]
-        lines.append(paint("  - " + "  ".join(parts), _RED))
+        parts = [short_id(c.order_id), *([_order_text(m, c.order)] if c.order is not None else []), _text(c)]
+        lines.append(paint("  - " + "  ".join(p for p in parts if p), _RED))
     for p in m.place:
         price = format_price(p.price, m.tick_size)
         lines.append(
             paint(
-                f"  + {p.side:<4} {_outcome(m, p.token_id):<3} {price} × {format_decimal(p.size)}  {p.reason}",
+                f"  + {p.side:<4} {_outcome(m, p.token_id):<3} {price} × {format_decimal(p.size)}  {_text(p)}",
                 _GREEN,
             )
         )
     kept = {k.order.id: k for k in m.kept}
-    for order_id in m.keep:
+    foreign = {f.order.id: f for f in m.foreign}
+    for order_id in sorted({*m.keep, *foreign}):
+        if order_id in foreign:
+            f = foreign[order_id]
+            lines.append(paint(f"  ~ {short_id(order_id)}  {_order_text(m, f.order)}  {_text(f)}", _DIM))
+            continue
         k = kept.get(order_id)
-        detail = f"  {_order_text(m, k.order)}  {k.quote_side} band {k.band}" if k is not None else ""
+        detail = f"  {_order_text(m, k.order)}  {_text(k)}" if k is not None else ""
         lines.append(paint(f"  = {short_id(order_id)}{detail}", _DIM))
-    for warning in m.warnings:
-        lines.append(paint(f"  ! {warning}", _DIM))
+    for warning in m.alerts:
+        lines.append(paint(f"  ! {_text(warning)}", _DIM))
     return lines
+
+
+def _text(item: Cancellation | Placement | Kept | ForeignOrder | PlanWarning) -> str:
+    """The item's human text; its code when a hand-built plan has none."""
+    return item.detail or str(item.reason)
 
 
 def _order_text(m: MarketPlan, order: OpenOrder) -> str:

@@ -11,9 +11,11 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from controller.observe.state import OpenOrder
+from controller.plan import messages
 from controller.plan.model import SIDES, Cancellation, QuoteSide
+from controller.plan.reasons import CancelReason
 from controller.plan.reference import quote_view
-from controller.plan.ticks import ZERO, format_decimal
+from controller.plan.ticks import ZERO
 from controller.spec.types import Band, MarketMakerSpec
 
 # Cancellation reason groups, in output order.
@@ -54,7 +56,8 @@ def classify(
         view = quote_view(order, quoted, complement)
         if view is None:
             key = (TOKEN_NOT_IN_MARKET, -1, 0, order.price, order.id)
-            cancels.append((key, Cancellation(order.id, "token not in this market", order)))
+            why = messages.token_not_in_market()
+            cancels.append((key, Cancellation(order.id, CancelReason.TOKEN_NOT_IN_MARKET, why, order)))
             continue
         side, q = view
         band = next((i for i in positions if in_band(spec.bands[i], p, side, q)), None)
@@ -62,20 +65,21 @@ def classify(
     for c in classified:
         if c.band is None:
             key = (OUTSIDE, -1, SIDES.index(c.side), c.q, c.order.id)
-            cancels.append((key, Cancellation(c.order.id, "outside every band", c.order)))
+            why = messages.outside_bands()
+            cancels.append((key, Cancellation(c.order.id, CancelReason.OUTSIDE_BANDS, why, c.order)))
     for side in SIDES:
         members = [c for c in classified if c.side == side and c.band is not None]
-        for c, reason in excess(spec.bands, p, members):
+        for c, why in excess(spec.bands, p, members):
             assert c.band is not None
             key = (EXCESS, c.band, SIDES.index(side), c.q, c.order.id)
-            cancels.append((key, Cancellation(c.order.id, reason, c.order)))
+            cancels.append((key, Cancellation(c.order.id, CancelReason.OVER_MAX_AMOUNT, why, c.order)))
     cancelled_ids = {c.order_id for _, c in cancels}
     kept = sorted((c for c in classified if c.order.id not in cancelled_ids), key=lambda c: c.order.id)
     return tuple(c for _, c in sorted(cancels, key=lambda item: item[0])), tuple(kept)
 
 
 def excess(bands: Sequence[Band], p: Decimal, members: list[Classified]) -> list[tuple[Classified, str]]:
-    """Orders to cancel so that no band of one side holds more than its maxAmount."""
+    """(order, detail) to cancel so that no band of one side holds more than its maxAmount."""
     positions = band_positions(bands)
     result: list[tuple[Classified, str]] = []
     for rank, index in enumerate(positions):
@@ -90,13 +94,10 @@ def excess(bands: Sequence[Band], p: Decimal, members: list[Classified]) -> list
             queue = sorted(in_this, key=lambda c: (-abs(c.q - p), c.order.id))
         else:  # middle bands: smallest first
             queue = sorted(in_this, key=lambda c: (c.order.remaining, c.order.id))
-        reason = (
-            f"band {index} {in_this[0].side}s hold {format_decimal(total)} > "
-            f"maxAmount {format_decimal(band.max_amount)}"
-        )
+        why = messages.over_max_amount(index, in_this[0].side, total, band.max_amount)
         for c in queue:
             if total <= band.max_amount:
                 break
-            result.append((c, reason))
+            result.append((c, why))
             total -= c.order.remaining
     return result

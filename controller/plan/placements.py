@@ -11,14 +11,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from controller.observe.state import Book, MarketState, ObservedState, OpenOrder
+from controller.plan import messages
 from controller.plan.classify import Classified, band_positions
-from controller.plan.model import SIDES, Placement, QuoteSide
+from controller.plan.model import SIDES, Placement, PlanWarning, QuoteSide
+from controller.plan.reasons import PlaceReason, WarningReason
 from controller.plan.reference import quote_view, without_orders
 from controller.plan.ticks import (
     ONE,
     SIZE_QUANTUM,
     ZERO,
-    format_decimal,
     round_away,
     round_down,
     round_size_down,
@@ -48,11 +49,12 @@ class Context:
     p: Decimal
     tick: Decimal
     min_size: Decimal
-    orders: tuple[OpenOrder, ...]  # this market's
+    orders: tuple[OpenOrder, ...]  # the controller's orders of this market
     kept: tuple[Classified, ...]
+    foreign: tuple[OpenOrder, ...] = ()  # this market's orders that are not the controller's
 
 
-def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[list[Placement], list[str]]:
+def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[list[Placement], list[PlanWarning]]:
     """New orders for every band below minAmount; orders in ``released`` count as gone."""
     spec, state = ctx.spec, ctx.state
     quoted, complement = spec.market.quoted_token, spec.market.complement_token
@@ -60,13 +62,14 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
     def live(order: OpenOrder) -> bool:
         return order.id not in released
 
-    # Free balances: every open order locks, unless released.
+    # Free balances: every open order of the account locks (foreign ones too), unless released.
     all_live = [o for o in state.orders if live(o)]
     free_collateral = state.balances.collateral - sum((o.locked_collateral for o in all_live), ZERO)
     locked_tokens: dict[str, Decimal] = {}
     for o in all_live:
         if o.side == "SELL":
             locked_tokens[o.token_id] = locked_tokens.get(o.token_id, ZERO) + o.remaining
+    # Limits measure what the controller commits: its own orders of this market.
     market_live = [o for o in ctx.orders if live(o)]
     market_buys = sum((o.locked_collateral for o in market_live), ZERO)
     exposure = {"bid": ZERO, "ask": ZERO}
@@ -80,9 +83,15 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
     book = _crossing_book(ctx, [o for o in ctx.orders if not live(o)])
     best_bid = book.best_bid
     best_ask = book.best_ask
-    # Never cross our own quotes either (a self-trade, post-only or not): kept orders and
-    # what this plan places before (bids are placed first, so asks stay above them).
-    own = {"bid": [c.q for c in ctx.kept if c.side == "bid"], "ask": [c.q for c in ctx.kept if c.side == "ask"]}
+    # Never cross the account's own quotes either (a self-trade, post-only or not): kept
+    # orders, foreign ones (same account) and what this plan places before (bids first).
+    own: dict[QuoteSide, list[Decimal]] = {"bid": [], "ask": []}
+    for c in ctx.kept:
+        own[c.side].append(c.q)
+    for o in ctx.foreign:
+        view = quote_view(o, quoted, complement)
+        if view is not None and o.remaining > 0:
+            own[view[0]].append(view[1])
 
     amounts: dict[tuple[QuoteSide, int], Decimal] = {}
     for c in ctx.kept:
@@ -90,7 +99,7 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
             amounts[(c.side, c.band)] = amounts.get((c.side, c.band), ZERO) + c.order.remaining
 
     placements: list[Placement] = []
-    warnings: list[str] = []
+    warnings: list[PlanWarning] = []
     new_buys = ZERO
     floor = max(ctx.min_size, SIZE_QUANTUM)  # the smallest order worth sending
     for side in SIDES:
@@ -99,12 +108,15 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
             amount = amounts.get((side, index), ZERO)
             if amount >= band.min_amount:
                 continue
-            label = f"{side} band {index}"
+
+            def warn(reason: WarningReason, detail: str) -> None:
+                warnings.append(PlanWarning(reason, detail, side, index))  # noqa: B023 - called at once
+
             price = _band_price(
                 ctx, band, side, best_bid, best_ask, max(own["bid"], default=None), min(own["ask"], default=None)
             )
             if price is None:
-                warnings.append(f"{label}: no tick-grid price inside the band that does not cross the book")
+                warn(WarningReason.NO_PRICE_IN_BAND, messages.no_price_in_band(side, index))
                 continue
             need = round_size_down(band.avg_amount - amount)
             room = band.max_amount - amount  # never push the band over maxAmount
@@ -114,14 +126,17 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
                 else:
                     position_room = spec.limits.max_position + position - exposure["ask"]
                 if position_room < floor:
-                    warnings.append(f"{label}: maxPosition {format_decimal(spec.limits.max_position)} reached")
+                    warn(
+                        WarningReason.MAX_POSITION,
+                        messages.max_position_reached(side, index, spec.limits.max_position),
+                    )
                     continue
                 room = min(room, position_room)
             room = round_size_down(room)
             if room < floor or need <= 0:
-                warnings.append(
-                    f"{label}: short by {format_decimal(band.avg_amount - amount)} but the minimum order size "
-                    f"{format_decimal(ctx.min_size)} does not fit under maxAmount"
+                warn(
+                    WarningReason.BELOW_MIN_ORDER_SIZE,
+                    messages.below_min_order_size(side, index, band.avg_amount - amount, ctx.min_size),
                 )
                 continue
 
@@ -131,38 +146,46 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
             inventory = state.balances.token(sell_token) - locked_tokens.get(sell_token, ZERO)
             inventory -= ledger.tokens.get(sell_token, ZERO)
             collateral = free_collateral - ledger.collateral
-            buy_cap = round_size_down(collateral / buy_price)
+            balance_cap = round_size_down(collateral / buy_price)
+            buy_cap = balance_cap
             if spec.limits.max_collateral is not None:
                 collateral_room = spec.limits.max_collateral - market_buys - new_buys
                 buy_cap = min(buy_cap, round_size_down(collateral_room / buy_price))
             sell, buy = _split(need, room, round_size_down(inventory), buy_cap, floor)
             if sell <= 0 and buy <= 0:
-                warnings.append(
-                    f"{label}: not enough free balance for {format_decimal(min(need, room))} "
-                    f"(free collateral {format_decimal(max(collateral, ZERO))}, "
-                    f"free {_outcome(spec, sell_token)} {format_decimal(max(inventory, ZERO))})"
-                )
+                wanted = min(need, room)
+                if spec.limits.max_collateral is not None and buy_cap < floor <= balance_cap:
+                    warn(
+                        WarningReason.MAX_COLLATERAL,
+                        messages.max_collateral_reached(side, index, wanted, spec.limits.max_collateral),
+                    )
+                else:
+                    warn(
+                        WarningReason.INSUFFICIENT_BALANCE,
+                        messages.insufficient_balance(
+                            side,
+                            index,
+                            wanted,
+                            max(collateral, ZERO),
+                            _outcome(spec, sell_token),
+                            max(inventory, ZERO),
+                        ),
+                    )
                 continue
-            why = (
-                f"{label}: {format_decimal(amount)} < minAmount {format_decimal(band.min_amount)}, "
-                f"target avgAmount {format_decimal(band.avg_amount)}"
-            )
+            why = messages.below_min_amount(side, index, amount, band.min_amount, band.avg_amount)
+            reason = PlaceReason.BELOW_MIN_AMOUNT
             if sell > 0:
-                placements.append(
-                    Placement(sell_token, "SELL", sell_price, sell, index, f"{why} (held inventory)", side)
-                )
+                held = messages.held_inventory(why)
+                placements.append(Placement(sell_token, "SELL", sell_price, sell, index, reason, held, side))
                 ledger.tokens[sell_token] = ledger.tokens.get(sell_token, ZERO) + sell
             if buy > 0:
-                placements.append(Placement(buy_token, "BUY", buy_price, buy, index, why, side))
+                placements.append(Placement(buy_token, "BUY", buy_price, buy, index, reason, why, side))
                 ledger.collateral += buy * buy_price
                 new_buys += buy * buy_price
             exposure[side] += sell + buy
             own[side].append(price)
             if sell + buy < need:
-                warnings.append(
-                    f"{label}: placing {format_decimal(sell + buy)} of {format_decimal(need)}, "
-                    "capped by balance or limits"
-                )
+                warn(WarningReason.SIZE_CAPPED, messages.size_capped(side, index, sell + buy, need))
     return placements, warnings
 
 

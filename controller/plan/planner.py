@@ -15,11 +15,13 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from controller.observe.state import MarketState, ObservedState, OpenOrder
+from controller.plan import messages
 from controller.plan.classify import classify
-from controller.plan.model import Cancellation, Kept, MarketPlan, Plan
+from controller.plan.model import Cancellation, Kept, MarketPlan, Plan, PlanWarning
 from controller.plan.placements import Context, Ledger, new_orders
+from controller.plan.reasons import PULL_CANCEL_REASONS, PullReason, WarningReason
 from controller.plan.reference import reference_price
-from controller.plan.ticks import ZERO, format_decimal, on_grid
+from controller.plan.ticks import ZERO, on_grid
 from controller.spec.types import MarketMakerSpec
 
 
@@ -30,8 +32,8 @@ def plan(specs: Sequence[MarketMakerSpec], state: ObservedState, now: datetime) 
     for spec in specs:
         cid = spec.market.condition_id
         if cid in owner:
-            note = f"market already managed by {owner[cid]}; this spec is ignored"
-            decided.append((_empty(spec, note=note), None))
+            ignored = _empty(spec, PullReason.ALREADY_MANAGED, messages.already_managed(owner[cid]))
+            decided.append((ignored, None))
             continue
         owner[cid] = spec.name
         decided.append(_decide(spec, state, now))
@@ -52,22 +54,23 @@ def _decide(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple
     """Phase 1: reference price, classification and cancellations (no balances involved)."""
     cid = spec.market.condition_id
     orders = state.orders_of(cid)
-    inactive = _inactive_reason(spec, now)
-    if inactive:
-        return _pull(spec, orders, inactive, None), None
+    inactive = _inactive(spec, now)
+    if inactive is not None:
+        return _pull(spec, orders, *inactive, None), None
     market = state.markets.get(cid)
     if market is None:
-        return _pull(spec, orders, "market not in state", None), None
+        return _pull(spec, orders, PullReason.MARKET_NOT_IN_STATE, messages.market_not_in_state(), None), None
     if market.stale:
-        return _pull(spec, orders, f"market data stale: {market.stale}", market.tick_size), None
-    p, why = reference_price(spec, market, orders)
+        why = messages.stale_market_data(market.stale)
+        return _pull(spec, orders, PullReason.STALE_MARKET_DATA, why, market.tick_size), None
+    p, source = reference_price(spec, market, orders)
     if p is None:
-        return _pull(spec, orders, f"no reference price: {why}", market.tick_size), None
+        why = messages.no_reference_price(source)
+        return _pull(spec, orders, PullReason.NO_REFERENCE_PRICE, why, market.tick_size), None
 
-    tick, tick_warning = _effective_tick(spec, market)
+    tick, tick_warnings = _effective_tick(spec, market)
     min_size = max(market.min_order_size, spec.market.min_order_size or ZERO)
     cancels, kept = classify(spec, p, orders)
-
     decided = MarketPlan(
         name=spec.name,
         condition_id=cid,
@@ -75,12 +78,14 @@ def _decide(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple
         cancel=cancels,
         place=(),
         keep=tuple(c.order.id for c in kept),
-        reference_source=why,
+        reference_source=source,
         tick_size=tick,
         yes_token=spec.market.yes_token,
         no_token=spec.market.no_token,
-        kept=tuple(Kept(c.order, c.side, c.band) for c in kept if c.band is not None),
-        warnings=tick_warning,
+        kept=tuple(
+            Kept(c.order, c.side, c.band, detail=messages.in_band(c.side, c.band)) for c in kept if c.band is not None
+        ),
+        alerts=tick_warnings,
     )
     return decided, Context(spec, state, market, p, tick, min_size, orders, kept)
 
@@ -99,12 +104,12 @@ def _fill(market: MarketPlan, ctx: Context | None, ledger: Ledger, released: fro
     return replace(
         market,
         place=tuple(placements),
-        warnings=(*market.warnings, *warnings),
+        alerts=(*market.alerts, *warnings),
         awaiting_cancels=optimistic != placements,
     )
 
 
-def _empty(spec: MarketMakerSpec, note: str) -> MarketPlan:
+def _empty(spec: MarketMakerSpec, reason: PullReason, note: str) -> MarketPlan:
     return MarketPlan(
         name=spec.name,
         condition_id=spec.market.condition_id,
@@ -113,17 +118,21 @@ def _empty(spec: MarketMakerSpec, note: str) -> MarketPlan:
         place=(),
         keep=(),
         note=note,
+        pull_reason=reason,
         yes_token=spec.market.yes_token,
         no_token=spec.market.no_token,
     )
 
 
-def _pull(spec: MarketMakerSpec, orders: Sequence[OpenOrder], note: str, tick: Decimal | None) -> MarketPlan:
+def _pull(
+    spec: MarketMakerSpec, orders: Sequence[OpenOrder], reason: PullReason, note: str, tick: Decimal | None
+) -> MarketPlan:
     """Cancel every order of the market, place nothing."""
     ordered = sorted(orders, key=lambda o: (o.token_id, o.side, o.price, o.id))
+    code = PULL_CANCEL_REASONS[reason]
     return replace(
-        _empty(spec, note),
-        cancel=tuple(Cancellation(o.id, note, o) for o in ordered),
+        _empty(spec, reason, note),
+        cancel=tuple(Cancellation(o.id, code, note, o) for o in ordered),
         tick_size=tick,
     )
 
@@ -132,29 +141,23 @@ def _as_utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value
 
 
-def _inactive_reason(spec: MarketMakerSpec, now: datetime) -> str:
+def _inactive(spec: MarketMakerSpec, now: datetime) -> tuple[PullReason, str] | None:
     if spec.paused:
-        return "paused"
+        return PullReason.PAUSED, messages.paused()
     now = _as_utc(now)
     start, end = spec.schedule.not_before, spec.schedule.not_after
     if start is not None and now < _as_utc(start):
-        return f"outside schedule: starts at {_iso(start)}"
+        return PullReason.OUTSIDE_SCHEDULE, messages.not_started(start)
     if end is not None and now >= _as_utc(end):
-        return f"outside schedule: ended at {_iso(end)}"
-    return ""
+        return PullReason.OUTSIDE_SCHEDULE, messages.ended(end)
+    return None
 
 
-def _iso(value: datetime) -> str:
-    return _as_utc(value).astimezone(UTC).isoformat().replace("+00:00", "Z")
-
-
-def _effective_tick(spec: MarketMakerSpec, market: MarketState) -> tuple[Decimal, tuple[str, ...]]:
+def _effective_tick(spec: MarketMakerSpec, market: MarketState) -> tuple[Decimal, tuple[PlanWarning, ...]]:
     override = spec.market.tick_size
     if override is None or override == market.tick_size:
         return market.tick_size, ()
     if override > market.tick_size and on_grid(override, market.tick_size):
         return override, ()
-    return market.tick_size, (
-        f"tickSize {format_decimal(override)} is not on the market's {format_decimal(market.tick_size)} "
-        "grid; using the market's",
-    )
+    why = messages.tick_size_not_on_grid(override, market.tick_size)
+    return market.tick_size, (PlanWarning(WarningReason.TICK_SIZE_NOT_ON_GRID, why),)

@@ -1,0 +1,97 @@
+"""Stable codes for every decision the planner takes (the contract; the wording is not).
+
+Each plan item carries one of these codes as ``reason`` and a human ``detail`` text
+(``controller.plan.messages``). Code downstream (metrics, status conditions, logs,
+tests) branches on the code, never on the text: a message may be reworded at any time,
+a code only with a changelog entry. Codes are CamelCase, as Kubernetes condition
+reasons are, and serialise as themselves (``StrEnum``). What each one means:
+``docs/bands.md`` ("Reason codes"). Nothing here decides anything.
+"""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+
+
+class CancelReason(StrEnum):
+    """Why an order of the controller's is cancelled."""
+
+    OUTSIDE_BANDS = "OutsideBands"  # its price is in no band of its side
+    OVER_MAX_AMOUNT = "OverMaxAmount"  # its band holds more than maxAmount
+    TOKEN_NOT_IN_MARKET = "TokenNotInMarket"  # neither the YES nor the NO token of the spec
+    PAUSED = "Paused"  # the market is pulled, for one of these reasons ...
+    OUTSIDE_SCHEDULE = "OutsideSchedule"
+    MARKET_NOT_IN_STATE = "MarketNotInState"
+    STALE_MARKET_DATA = "StaleMarketData"
+    NO_REFERENCE_PRICE = "NoReferencePrice"
+
+
+class PullReason(StrEnum):
+    """Why a market quotes nothing (``MarketPlan.pull_reason``)."""
+
+    PAUSED = "Paused"
+    OUTSIDE_SCHEDULE = "OutsideSchedule"
+    MARKET_NOT_IN_STATE = "MarketNotInState"
+    STALE_MARKET_DATA = "StaleMarketData"
+    NO_REFERENCE_PRICE = "NoReferencePrice"
+    ALREADY_MANAGED = "AlreadyManaged"  # a second spec for the same market: ignored, nothing cancelled
+
+
+class PlaceReason(StrEnum):
+    """Why an order is placed."""
+
+    BELOW_MIN_AMOUNT = "BelowMinAmount"  # its band held less than minAmount; refilled towards avgAmount
+
+
+class KeepReason(StrEnum):
+    """Why an open order is left in place."""
+
+    IN_BAND = "InBand"  # the controller's, accounted for by a band within its maxAmount
+    FOREIGN = "Foreign"  # not the controller's (ownership: shared): never touched, never counted
+
+
+class WarningReason(StrEnum):
+    """Why a band is left short (or a setting ignored); never a change by itself."""
+
+    NO_PRICE_IN_BAND = "NoPriceInBand"  # no tick-grid price inside the band that does not cross
+    MAX_POSITION = "MaxPosition"  # limits.maxPosition leaves no room on this side
+    BELOW_MIN_ORDER_SIZE = "BelowMinOrderSize"  # the shortfall is under the minimum order size
+    INSUFFICIENT_BALANCE = "InsufficientBalance"  # not enough free collateral / inventory
+    MAX_COLLATERAL = "MaxCollateral"  # limits.maxCollateral leaves no room for a BUY
+    SIZE_CAPPED = "SizeCapped"  # placed, but less than the target (balance or limits)
+    TICK_SIZE_NOT_ON_GRID = "TickSizeNotOnGrid"  # spec tickSize ignored: not on the market's grid
+
+
+Reason = CancelReason | PullReason | PlaceReason | KeepReason | WarningReason
+
+# A pulled market cancels the controller's orders with the same code.
+PULL_CANCEL_REASONS: dict[PullReason, CancelReason] = {
+    PullReason.PAUSED: CancelReason.PAUSED,
+    PullReason.OUTSIDE_SCHEDULE: CancelReason.OUTSIDE_SCHEDULE,
+    PullReason.MARKET_NOT_IN_STATE: CancelReason.MARKET_NOT_IN_STATE,
+    PullReason.STALE_MARKET_DATA: CancelReason.STALE_MARKET_DATA,
+    PullReason.NO_REFERENCE_PRICE: CancelReason.NO_REFERENCE_PRICE,
+}
+
+# Metric label values that predate the codes, kept so dashboards and alerts keep working.
+_LEGACY_METRIC_LABELS: dict[str, str] = {
+    "OutsideBands": "outside_band",
+    "OverMaxAmount": "over_max",
+    "TokenNotInMarket": "foreign_token",
+    "MarketNotInState": "market_unavailable",
+    "BelowMinOrderSize": "min_size",
+}
+_WORD_BOUNDARY = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+
+
+def metric_label(reason: Reason) -> str:
+    """The Prometheus label value for a code: ``snake_case`` (``"NoReferencePrice"`` ->
+    ``"no_reference_price"``), except the few labels that existed before the codes."""
+    code = str(reason)
+    return _LEGACY_METRIC_LABELS.get(code) or _WORD_BOUNDARY.sub("_", code).lower()
+
+
+def metric_labels(kind: type[CancelReason | PullReason | PlaceReason | KeepReason | WarningReason]) -> tuple[str, ...]:
+    """Every label value of one kind of reason, e.g. to pre-register the series at zero."""
+    return tuple(dict.fromkeys(metric_label(member) for member in kind))

@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from controller.spec.types import Band, Limits, MarketMakerSpec, MarketRef, OrderSettings, ReferencePrice, Schedule
 from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.spec.types import Band, Limits, MarketMakerSpec, MarketRef, OrderSettings, ReferencePrice, Schedule
 
 D = Decimal
 CID = "0x" + "ab" * 32

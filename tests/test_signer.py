@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from decimal import Decimal as D
+from typing import Any
 
 import pytest
 from coincurve import PublicKey
@@ -18,6 +19,7 @@ from controller.venue.signer import (
     OrderSigner,
     Side,
     SignatureType,
+    SignedOrder,
     batch_body,
     domain_separator,
     keccak256,
@@ -30,10 +32,10 @@ WALLET = "0x70997970C51812dc3A010C7d01b50e0d17dc79C8"
 TOKEN = "71321045679252212594626385532706912750332728571942532289631379312455583992563"
 
 
-def _order(signer: OrderSigner, **overrides: object):  # type: ignore[no-untyped-def]
-    args: dict[str, object] = {"salt": 1133461856884, "timestamp_ms": 1795473626485}
+def _order(signer: OrderSigner, **overrides: Any) -> SignedOrder:
+    args: dict[str, Any] = {"salt": 1133461856884, "timestamp_ms": 1795473626485}
     args.update(overrides)
-    return signer.build_order(TOKEN, "BUY", D("0.52"), D("10"), D("0.01"), **args)  # type: ignore[arg-type]
+    return signer.build_order(TOKEN, "BUY", D("0.52"), D("10"), D("0.01"), **args)
 
 
 def _recover(digest_hex: str, signature: bytes) -> str:
@@ -187,17 +189,23 @@ def test_refuses_bad_fields() -> None:
     with pytest.raises(AmountError) as caught:
         signer.build_order(TOKEN, "BUY", D("0.505"), D("5"), D("0.01"))
     assert caught.value.reason is AmountProblem.PRICE_OFF_GRID
-    for bad in ({"salt": -1}, {"salt": 2**256}, {"timestamp_ms": -5}, {"expiration": -1}, {"expiration": 1.5}):
+    bad_values: list[dict[str, Any]] = [{"salt": -1}, {"salt": 2**256}, {"timestamp_ms": -5}, {"expiration": -1}]
+    for bad in [*bad_values, {"expiration": 1.5}]:
         with pytest.raises(ValueError):
             _order(signer, **bad)
-    for bad in ({"builder": "0x11"}, {"metadata": "0x" + "zz" * 32}):
+    for bad in [{"builder": "0x11"}, {"metadata": "0x" + "zz" * 32}]:
         with pytest.raises(ValueError, match="64 hex"):
             _order(signer, **bad)
     # Fields naming another wallet, key or signature type are not this signer's to sign.
     order = _order(signer)
-    for change in ({"maker": WALLET}, {"signer": WALLET}, {"signature_type": SignatureType.POLY_PROXY}):
+    changes: list[dict[str, Any]] = [
+        {"maker": WALLET},
+        {"signer": WALLET},
+        {"signature_type": SignatureType.POLY_PROXY},
+    ]
+    for change in changes:
         with pytest.raises(ValueError, match="not this signer's"):
-            signer.sign(dataclasses.replace(order.fields, **change))  # type: ignore[arg-type]
+            signer.sign(dataclasses.replace(order.fields, **change))
     with pytest.raises(ValueError, match="side"):
         signer.sign(dataclasses.replace(order.fields, side=0))  # type: ignore[arg-type]
     signer_without_v3 = OrderSigner(KEY, contracts={Exchange.CTF: EXCHANGE_CONTRACTS[137][Exchange.CTF]})

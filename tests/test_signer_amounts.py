@@ -57,7 +57,7 @@ def test_worked_examples(side: str, price: str, size: str, tick: str, maker: int
 
 def test_every_two_decimal_size_is_signed_exactly_where_the_stock_client_floors() -> None:
     rng = random.Random(7)
-    stock = OrderBuilder(None, 0, "0x0")  # type: ignore[arg-type]
+    stock = OrderBuilder(None, 0, "0x0")
     off = 0
     sizes = [D(cents) / 100 for cents in range(500, 100_001)]  # 5.00 .. 1000.00
     for size in sizes:
@@ -127,7 +127,7 @@ def test_equal_values_in_other_spellings_are_accepted() -> None:
 
 def test_bad_side() -> None:
     with pytest.raises(AmountError) as caught:
-        limit_amounts("buy", D("0.5"), D("10"), D("0.01"))  # type: ignore[arg-type]
+        limit_amounts("buy", D("0.5"), D("10"), D("0.01"))
     assert caught.value.reason is AmountProblem.BAD_SIDE
 
 

@@ -72,7 +72,7 @@ def _stock_client(chain_id: int, signature_type: int, owner: str, sent: list[str
         sent.append(data)
         return [] if endpoint.endswith("/orders") else {}
 
-    client._post = capture  # type: ignore[method-assign]
+    client._post = capture
     return client
 
 

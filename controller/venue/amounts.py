@@ -16,7 +16,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum, IntEnum
-from typing import Literal
 
 # Collateral (pUSD) and outcome tokens both have 6 decimals on chain.
 TOKEN_DECIMALS = 6
@@ -33,7 +32,7 @@ class Side(IntEnum):
     SELL = 1
 
     @classmethod
-    def parse(cls, value: Side | Literal["BUY", "SELL"] | str) -> Side:
+    def parse(cls, value: Side | str) -> Side:
         if isinstance(value, Side):
             return value
         if value == "BUY":
@@ -173,7 +172,7 @@ def price_units(price: Decimal, rule: TickRule) -> int:
     return units
 
 
-def size_units(size: Decimal, rule: TickRule) -> int:
+def size_units(size: Decimal | int, rule: TickRule) -> int:
     """The size in units of ``10**-size_decimals``, after checking it is positive and lot-sized."""
     size = _exact(size, "size")
     units = scaled_int(size, rule.size_decimals)
@@ -187,9 +186,7 @@ def size_units(size: Decimal, rule: TickRule) -> int:
     return units
 
 
-def limit_amounts(
-    side: Side | Literal["BUY", "SELL"], price: Decimal, size: Decimal, tick_size: Decimal | str
-) -> Amounts:
+def limit_amounts(side: Side | str, price: Decimal, size: Decimal | int, tick_size: Decimal | str) -> Amounts:
     """Maker and taker amounts of a limit order of ``size`` shares at ``price``.
 
     BUY gives ``price x size`` collateral for ``size`` shares; SELL gives ``size`` shares for

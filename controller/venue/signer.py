@@ -32,7 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import Enum, IntEnum
-from typing import Any, Literal
+from typing import Any
 
 from coincurve import PrivateKey
 from Crypto.Hash import keccak as _keccak
@@ -359,9 +359,9 @@ class OrderSigner:
     def build_order(
         self,
         token_id: str,
-        side: Side | Literal["BUY", "SELL"],
+        side: Side | str,
         price: Decimal,
-        size: Decimal,
+        size: Decimal | int,
         tick_size: Decimal | str,
         *,
         exchange: Exchange = Exchange.CTF,

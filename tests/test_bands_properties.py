@@ -57,6 +57,7 @@ def scenario(draw):
     markets: dict[str, MarketState] = {}
     orders: list[OpenOrder] = []
     tokens: dict[str, D] = {}
+    placed: set[str] = set()
     n_markets = draw(st.integers(1, 2))
     for index, (cid, yes, no) in enumerate(MARKETS[:n_markets]):
         tick = draw(st.sampled_from(TICK_SIZES))
@@ -97,6 +98,8 @@ def scenario(draw):
             size = D(draw(st.integers(1, 40)))
             matched = D(draw(st.integers(0, int(size)))) if draw(st.booleans()) else D(0)
             o = order(f"{index}-o{k}", side, str(price), str(size), token=token, matched=str(matched), market=cid)
+            if draw(st.booleans()):
+                placed.add(o.id)  # the controller's own (only shared markets ask)
             view = quote_view(o, yes, no)
             if view is not None and o.remaining > 0:
                 yes_book = yes_book.adjusted("bids" if view[0] == "bid" else "asks", view[1], o.remaining)
@@ -123,6 +126,7 @@ def scenario(draw):
                 max_position=draw(st.sampled_from([None, None, "10", "40"])),
                 max_collateral=draw(st.sampled_from([None, None, "5", "30"])),
                 post_only=draw(st.booleans()) or draw(st.booleans()),
+                ownership=draw(st.sampled_from(["exclusive", "shared"])),
             )
         )
     # An order in a market no spec manages: it only locks balance.
@@ -130,8 +134,10 @@ def scenario(draw):
         orders.append(order("foreign", "BUY", "0.5", str(draw(st.integers(1, 100))), token="7", market="0xother"))
     collateral = D(draw(st.sampled_from([0, 3, 10, 40, 150, 1000, 1000])))
     balances = Balances(collateral=collateral, tokens=tokens)
-    state = ObservedState(time=NOW, markets=markets, balances=balances, orders=tuple(orders))
-    return specs, state
+    state = ObservedState(
+        time=NOW, markets=markets, balances=balances, orders=tuple(orders), placed_ids=frozenset(placed)
+    )
+    return specs, state, draw(st.booleans())  # cancel_unmanaged
 
 
 def _free(state: ObservedState) -> tuple[D, dict[str, D]]:
@@ -160,7 +166,15 @@ def _best(state: ObservedState, s: MarketMakerSpec) -> tuple[D | None, D | None]
     return (max(bids) if bids else None), (min(asks) if asks else None)
 
 
-def check_rules(specs: list[MarketMakerSpec], state: ObservedState, result: Plan) -> None:
+def owned(s: MarketMakerSpec, state: ObservedState, cancel_unmanaged: bool) -> list[OpenOrder]:
+    """The spec's market orders that are the controller's, by the documented rule."""
+    market_orders = state.orders_of(s.market.condition_id)
+    if s.ownership == "shared" and not cancel_unmanaged:
+        return [o for o in market_orders if o.id in state.placed_ids]
+    return list(market_orders)
+
+
+def check_rules(specs: list[MarketMakerSpec], state: ObservedState, result: Plan, cancel_unmanaged: bool) -> None:
     free_collateral, free_tokens = _free(state)
     spent = D(0)
     sold: dict[str, D] = {}
@@ -170,7 +184,11 @@ def check_rules(specs: list[MarketMakerSpec], state: ObservedState, result: Plan
         assert len(set(cancelled)) == len(cancelled)
         if mp.pull_reason is PullReason.ALREADY_MANAGED:
             continue
-        assert set(cancelled) | set(mp.keep) == ids and not set(cancelled) & set(mp.keep)
+        mine = owned(s, state, cancel_unmanaged)
+        foreign = {f.order.id for f in mp.foreign}
+        assert foreign == ids - {o.id for o in mine}  # exactly the orders that are not ours ...
+        assert not foreign & (set(cancelled) | set(mp.keep))  # ... are never cancelled nor counted
+        assert set(cancelled) | set(mp.keep) | foreign == ids and not set(cancelled) & set(mp.keep)
         assert list(mp.keep) == sorted(mp.keep)
         if not mp.place:
             continue
@@ -180,7 +198,7 @@ def check_rules(specs: list[MarketMakerSpec], state: ObservedState, result: Plan
         best_bid, best_ask = _best(state, s)
         quoted, complement = s.market.quoted_token, s.market.complement_token
         position = state.balances.token(quoted) - state.balances.token(complement)
-        market_orders = state.orders_of(s.market.condition_id)
+        market_orders = mine  # limits measure the controller's own orders
         exposure = {"bid": D(0), "ask": D(0)}
         for o in market_orders:
             view = quote_view(o, quoted, complement)
@@ -234,27 +252,27 @@ def check_rules(specs: list[MarketMakerSpec], state: ObservedState, result: Plan
 @PROPS
 @given(scenario())
 def test_plans_respect_balances_limits_grid_and_book(case):
-    specs, state = case
-    result = plan(specs, state, NOW)
-    assert result == plan(specs, state, NOW)  # deterministic
-    check_rules(specs, state, result)
+    specs, state, cancel_unmanaged = case
+    result = plan(specs, state, NOW, cancel_unmanaged=cancel_unmanaged)
+    assert result == plan(specs, state, NOW, cancel_unmanaged=cancel_unmanaged)  # deterministic
+    check_rules(specs, state, result, cancel_unmanaged)
 
 
 @PROPS
 @given(scenario())
 def test_plans_converge(case):
-    specs, state = case
-    first = plan(specs, state, NOW)
+    specs, state, cancel_unmanaged = case
+    first = plan(specs, state, NOW, cancel_unmanaged=cancel_unmanaged)
     after = apply_plan(state, first)
-    second = plan(specs, after, NOW)
-    check_rules(specs, after, second)
+    second = plan(specs, after, NOW, cancel_unmanaged=cancel_unmanaged)
+    check_rules(specs, after, second, cancel_unmanaged)
     # Cancels always settle in one step ...
     assert all(m.cancel == () for m in second.markets), second
     # ... and so does everything else unless a placement waited for a cancel's balance.
     if not any(m.awaiting_cancels for m in first.markets):
         assert not second.has_changes, (first, second)
     # Either way the plan after that is empty.
-    assert not plan(specs, apply_plan(after, second), NOW).has_changes
+    assert not plan(specs, apply_plan(after, second), NOW, cancel_unmanaged=cancel_unmanaged).has_changes
     # Every band of the converged state is within its maxAmount.
     for mp in second.markets:
         assert not mp.awaiting_cancels
@@ -264,3 +282,36 @@ def test_plans_converge(case):
             totals[(k.quote_side, k.band)] = totals.get((k.quote_side, k.band), D(0)) + k.order.remaining
         for (_side, index), total in totals.items():
             assert total <= spec_.bands[index].max_amount
+
+
+@PROPS
+@given(scenario())
+def test_ownership_after_apply(case):
+    """Shared: foreign orders survive every plan untouched. Exclusive (or cancel_unmanaged):
+    once the plan is applied, every open order of a managed market sits in a band."""
+    specs, state, cancel_unmanaged = case
+    result = plan(specs, state, NOW, cancel_unmanaged=cancel_unmanaged)
+    after = apply_plan(state, result)
+    after_ids = {o.id for o in after.orders}
+    managed = {s.market.condition_id for s in specs}
+    for s, mp in zip(specs, result.markets, strict=True):
+        if mp.pull_reason is PullReason.ALREADY_MANAGED:
+            continue
+        theirs = {o.id for o in state.orders_of(s.market.condition_id)} - {
+            o.id for o in owned(s, state, cancel_unmanaged)
+        }
+        assert theirs <= after_ids  # never cancelled
+        if theirs:
+            assert s.ownership == "shared" and not cancel_unmanaged
+            continue
+        left = after.orders_of(s.market.condition_id)
+        if mp.reference_price is None:
+            assert left == ()  # a pulled market keeps nothing of the controller's
+            continue
+        quoted, complement = s.market.quoted_token, s.market.complement_token
+        for o in left:
+            view = quote_view(o, quoted, complement)
+            assert view is not None, o
+            assert any(in_band(b, mp.reference_price, view[0], view[1]) for b in s.bands), (o, mp.reference_price)
+    # Orders of markets no spec manages are never touched either.
+    assert {o.id for o in state.orders if o.market not in managed} <= after_ids

@@ -37,6 +37,7 @@ def spec(
     paused=False,
     not_before=None,
     not_after=None,
+    ownership="exclusive",
 ) -> MarketMakerSpec:
     return MarketMakerSpec(
         name=name,
@@ -57,6 +58,7 @@ def spec(
         orders=OrderSettings(post_only=post_only),
         schedule=Schedule(not_before=not_before, not_after=not_after),
         paused=paused,
+        ownership=ownership,
     )
 
 
@@ -88,6 +90,7 @@ def state(
     market_last=None,
     include_own=True,
     cid=CID,
+    placed=(),
 ) -> ObservedState:
     """A one-market snapshot. With ``include_own`` our orders are also added to the YES
     book where they rest (as a real exchange snapshot would show them)."""
@@ -113,4 +116,5 @@ def state(
         markets={cid: market},
         balances=Balances(collateral=D(collateral), tokens={k: D(v) for k, v in (tokens or {}).items()}),
         orders=tuple(orders),
+        placed_ids=frozenset(placed),
     )

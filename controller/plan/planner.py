@@ -17,7 +17,7 @@ from decimal import Decimal
 from controller.observe.state import MarketState, ObservedState, OpenOrder
 from controller.plan import messages
 from controller.plan.classify import classify
-from controller.plan.model import Cancellation, Kept, MarketPlan, Plan, PlanWarning
+from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Plan, PlanWarning
 from controller.plan.placements import Context, Ledger, new_orders
 from controller.plan.reasons import PULL_CANCEL_REASONS, PullReason, WarningReason
 from controller.plan.reference import reference_price
@@ -25,8 +25,15 @@ from controller.plan.ticks import ZERO, on_grid
 from controller.spec.types import MarketMakerSpec
 
 
-def plan(specs: Sequence[MarketMakerSpec], state: ObservedState, now: datetime) -> Plan:
-    """Plan every spec against one snapshot; specs share balances in the order given."""
+def plan(
+    specs: Sequence[MarketMakerSpec], state: ObservedState, now: datetime, *, cancel_unmanaged: bool = False
+) -> Plan:
+    """Plan every spec against one snapshot; specs share balances in the order given.
+
+    ``cancel_unmanaged`` treats the orders of ``ownership: shared`` markets that the
+    controller did not place (not in ``state.placed_ids``) as its own, as in an
+    ``exclusive`` market; by default they are left alone (``MarketPlan.foreign``).
+    """
     owner: dict[str, str] = {}
     decided: list[tuple[MarketPlan, Context | None]] = []
     for spec in specs:
@@ -36,7 +43,7 @@ def plan(specs: Sequence[MarketMakerSpec], state: ObservedState, now: datetime) 
             decided.append((ignored, None))
             continue
         owner[cid] = spec.name
-        decided.append(_decide(spec, state, now))
+        decided.append(_decide(spec, state, now, cancel_unmanaged))
     # Cancellations never depend on balances, so all of them are known before any
     # placement: "awaiting cancels" then covers balance freed by another market's cancel.
     released = frozenset(c.order_id for market, _ in decided for c in market.cancel)
@@ -44,29 +51,35 @@ def plan(specs: Sequence[MarketMakerSpec], state: ObservedState, now: datetime) 
     return Plan(tuple(_fill(market, ctx, ledger, released) for market, ctx in decided))
 
 
-def plan_market(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> MarketPlan:
+def plan_market(
+    spec: MarketMakerSpec, state: ObservedState, now: datetime, *, cancel_unmanaged: bool = False
+) -> MarketPlan:
     """Plan one market on its own (what the live reconciler calls per work item)."""
-    market, ctx = _decide(spec, state, now)
+    market, ctx = _decide(spec, state, now, cancel_unmanaged)
     return _fill(market, ctx, Ledger(), frozenset(c.order_id for c in market.cancel))
 
 
-def _decide(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple[MarketPlan, Context | None]:
+def _decide(
+    spec: MarketMakerSpec, state: ObservedState, now: datetime, cancel_unmanaged: bool
+) -> tuple[MarketPlan, Context | None]:
     """Phase 1: reference price, classification and cancellations (no balances involved)."""
     cid = spec.market.condition_id
-    orders = state.orders_of(cid)
+    orders, foreign = _ownership(spec, state, cancel_unmanaged)
     inactive = _inactive(spec, now)
     if inactive is not None:
-        return _pull(spec, orders, *inactive, None), None
+        return _pull(spec, orders, foreign, *inactive, None), None
     market = state.markets.get(cid)
     if market is None:
-        return _pull(spec, orders, PullReason.MARKET_NOT_IN_STATE, messages.market_not_in_state(), None), None
+        why = messages.market_not_in_state()
+        return _pull(spec, orders, foreign, PullReason.MARKET_NOT_IN_STATE, why, None), None
     if market.stale:
         why = messages.stale_market_data(market.stale)
-        return _pull(spec, orders, PullReason.STALE_MARKET_DATA, why, market.tick_size), None
+        return _pull(spec, orders, foreign, PullReason.STALE_MARKET_DATA, why, market.tick_size), None
+    # Only the controller's own orders come out of the book: foreign ones are other liquidity.
     p, source = reference_price(spec, market, orders)
     if p is None:
         why = messages.no_reference_price(source)
-        return _pull(spec, orders, PullReason.NO_REFERENCE_PRICE, why, market.tick_size), None
+        return _pull(spec, orders, foreign, PullReason.NO_REFERENCE_PRICE, why, market.tick_size), None
 
     tick, tick_warnings = _effective_tick(spec, market)
     min_size = max(market.min_order_size, spec.market.min_order_size or ZERO)
@@ -85,9 +98,25 @@ def _decide(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple
         kept=tuple(
             Kept(c.order, c.side, c.band, detail=messages.in_band(c.side, c.band)) for c in kept if c.band is not None
         ),
+        foreign=_foreign(foreign),
         alerts=tick_warnings,
     )
-    return decided, Context(spec, state, market, p, tick, min_size, orders, kept)
+    return decided, Context(spec, state, market, p, tick, min_size, orders, kept, foreign)
+
+
+def _ownership(
+    spec: MarketMakerSpec, state: ObservedState, cancel_unmanaged: bool
+) -> tuple[tuple[OpenOrder, ...], tuple[OpenOrder, ...]]:
+    """(the controller's orders of the market, the foreign ones), in snapshot order."""
+    orders = state.orders_of(spec.market.condition_id)
+    if spec.ownership != "shared" or cancel_unmanaged:
+        return orders, ()
+    placed = state.placed_ids
+    return tuple(o for o in orders if o.id in placed), tuple(o for o in orders if o.id not in placed)
+
+
+def _foreign(orders: Sequence[OpenOrder]) -> tuple[ForeignOrder, ...]:
+    return tuple(ForeignOrder(o, detail=messages.foreign()) for o in sorted(orders, key=lambda o: o.id))
 
 
 def _fill(market: MarketPlan, ctx: Context | None, ledger: Ledger, released: frozenset[str]) -> MarketPlan:
@@ -125,14 +154,20 @@ def _empty(spec: MarketMakerSpec, reason: PullReason, note: str) -> MarketPlan:
 
 
 def _pull(
-    spec: MarketMakerSpec, orders: Sequence[OpenOrder], reason: PullReason, note: str, tick: Decimal | None
+    spec: MarketMakerSpec,
+    orders: Sequence[OpenOrder],
+    foreign: Sequence[OpenOrder],
+    reason: PullReason,
+    note: str,
+    tick: Decimal | None,
 ) -> MarketPlan:
-    """Cancel every order of the market, place nothing."""
+    """Cancel every order of the controller's in the market, place nothing, leave foreign ones."""
     ordered = sorted(orders, key=lambda o: (o.token_id, o.side, o.price, o.id))
     code = PULL_CANCEL_REASONS[reason]
     return replace(
         _empty(spec, reason, note),
         cancel=tuple(Cancellation(o.id, code, note, o) for o in ordered),
+        foreign=_foreign(foreign),
         tick_size=tick,
     )
 

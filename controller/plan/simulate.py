@@ -22,7 +22,9 @@ def apply_plan(state: ObservedState, plan: Plan, *, ids: Iterable[str] | None = 
     Cancelled orders disappear, placed orders appear with ids from ``ids`` (or
     deterministic synthetic ``0x…`` ids), and both are reflected in the books (the
     order's own token and, mirrored, its complement if that book is present). Balance
-    totals are unchanged: resting orders lock balance, they do not spend it.
+    totals are unchanged: resting orders lock balance, they do not spend it. The new
+    ids join ``placed_ids`` and the cancelled ones leave it, as the controller records
+    what it placed (``ownership: shared`` markets read that back).
     """
     tokens = {m.condition_id: (m.yes_token, m.no_token) for m in plan.markets if m.yes_token}
     cancelled = {c.order_id for m in plan.markets for c in m.cancel}
@@ -34,6 +36,7 @@ def apply_plan(state: ObservedState, plan: Plan, *, ids: Iterable[str] | None = 
         else:
             orders.append(order)
     taken = {o.id for o in state.orders}
+    placed = set(state.placed_ids - cancelled)
     supplied = iter(ids) if ids is not None else None
     for market in plan.markets:
         for index, placement in enumerate(market.place):
@@ -44,6 +47,7 @@ def apply_plan(state: ObservedState, plan: Plan, *, ids: Iterable[str] | None = 
             else:
                 order_id = _synthetic_id(market.condition_id, index, placement, taken)
             taken.add(order_id)
+            placed.add(order_id)
             order = OpenOrder(
                 id=order_id,
                 market=market.condition_id,
@@ -54,7 +58,7 @@ def apply_plan(state: ObservedState, plan: Plan, *, ids: Iterable[str] | None = 
             )
             orders.append(order)
             _rest(markets, tokens, order, order.remaining)
-    return replace(state, markets=markets, orders=tuple(orders))
+    return replace(state, markets=markets, orders=tuple(orders), placed_ids=frozenset(placed))
 
 
 def _rest(

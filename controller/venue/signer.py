@@ -40,22 +40,6 @@ from Crypto.Hash import keccak as _keccak
 from controller.ops.redact import Secret, register_secret
 from controller.venue.amounts import UINT256_MAX, Side, limit_amounts
 
-__all__ = [
-    "BYTES32_ZERO",
-    "EXCHANGE_CONTRACTS",
-    "ORDER_TYPES",
-    "Exchange",
-    "OrderFields",
-    "OrderSigner",
-    "Side",
-    "SignatureType",
-    "SignedOrder",
-    "batch_body",
-    "keccak256",
-    "to_checksum_address",
-    "wire_json",
-]
-
 _new_keccak = _keccak.new
 
 
@@ -288,22 +272,6 @@ class OrderSigner:
     wallets the wallet is also the order's signer.
     """
 
-    __slots__ = (
-        "_1271_prefix",
-        "_clock_ms",
-        "_domains",
-        "_key",
-        "_maker_word",
-        "_random",
-        "_signer_word",
-        "address",
-        "chain_id",
-        "contracts",
-        "maker",
-        "order_signer",
-        "signature_type",
-    )
-
     def __init__(
         self,
         private_key: str | Secret,
@@ -330,11 +298,11 @@ class OrderSigner:
         else:
             self.maker = to_checksum_address(funder)
         self.order_signer = self.maker if self.signature_type is SignatureType.POLY_1271 else self.address
+        self.chain_id = _uint(chain_id, "chain id")
         if contracts is None:
             if chain_id not in EXCHANGE_CONTRACTS:
                 raise ValueError(f"no exchange contracts known for chain {chain_id}; pass contracts=")
             contracts = EXCHANGE_CONTRACTS[chain_id]
-        self.chain_id = _uint(chain_id, "chain id")
         self.contracts = {exchange: to_checksum_address(contracts[exchange]) for exchange in contracts}
         self._domains = {
             exchange: domain_separator(chain_id, address, exchange.domain_version)
@@ -342,9 +310,9 @@ class OrderSigner:
         }
         self._maker_word = _address_word(self.maker)
         self._signer_word = _address_word(self.order_signer)
-        self._1271_prefix = (
-            _TYPED_DATA_SIGN_TYPEHASH,
-            _WALLET_NAME_HASH + _WALLET_VERSION_HASH + chain_id.to_bytes(32, "big") + self._signer_word + _ZERO32,
+        # The wallet's domain fields of the ERC-7739 TypedDataSign struct, after the contents hash.
+        self._wallet_domain = (
+            _WALLET_NAME_HASH + _WALLET_VERSION_HASH + chain_id.to_bytes(32, "big") + self._signer_word
         )
         self._clock_ms = clock_ms
         self._random = random.SystemRandom()
@@ -407,7 +375,7 @@ class OrderSigner:
             raise ValueError("the order's maker, signer or signature type is not this signer's")
         domain = self._domains.get(fields.exchange)
         if domain is None:
-            raise ValueError(f"no contract configured for exchange {fields.exchange.value}")
+            raise ValueError(f"no contract configured for exchange {fields.exchange!r}")
         try:
             struct = (
                 _ORDER_TYPEHASH
@@ -424,7 +392,7 @@ class OrderSigner:
                 + fields.builder
             )
         except (OverflowError, AttributeError, TypeError):
-            raise ValueError("an order field is not a uint256") from None
+            raise ValueError("an order field has the wrong type or is outside uint256") from None
         if len(struct) != 12 * 32:
             raise ValueError("metadata and builder must be 32 bytes each")
         struct_hash = keccak256(struct)
@@ -451,8 +419,7 @@ class OrderSigner:
     def _sign_1271(self, exchange: Exchange, contents_hash: bytes) -> bytes:
         # ERC-7739 envelope: sig(65) || app domain separator || contents hash || type string || uint16 length.
         app_domain = self._domains[exchange]
-        typehash, tail = self._1271_prefix
-        wrapped = keccak256(typehash + contents_hash + tail)
+        wrapped = keccak256(_TYPED_DATA_SIGN_TYPEHASH + contents_hash + self._wallet_domain + _ZERO32)
         inner = self._ecdsa(keccak256(b"\x19\x01" + app_domain + wrapped))
         return inner + app_domain + contents_hash + _1271_TRAILER
 

@@ -29,10 +29,10 @@ from controller.sim.config import (
     load_config,
     parse_config,
 )
-from controller.sim.engine import (
+from controller.sim.engine import Engine
+from controller.sim.events import (
     ERR_BALANCE,
     BookChangeEvent,
-    Engine,
     OrderEvent,
     OrderRejected,
     OrderRequest,
@@ -53,8 +53,17 @@ def engine() -> tuple[Engine, ManualClock]:
 
 
 def req(owner: str, token: str, side: str, price: float, size: float, **kw) -> OrderRequest:
-    return OrderRequest(id=f"0x{next(_ids):064x}", token_id=token, side=side, price=round(price * PRICE_SCALE),
-                        size=round(size * MICRO), owner=owner, maker=owner, api_key="k-" + owner[-2:], **kw)
+    return OrderRequest(
+        id=f"0x{next(_ids):064x}",
+        token_id=token,
+        side=side,
+        price=round(price * PRICE_SCALE),
+        size=round(size * MICRO),
+        owner=owner,
+        maker=owner,
+        api_key="k-" + owner[-2:],
+        **kw,
+    )
 
 
 def test_order_to_book_side_mapping():
@@ -171,8 +180,12 @@ def test_close_market_cancels_and_rejects():
 
 
 ORDER = st.tuples(
-    st.sampled_from([A, B]), st.sampled_from([BTC_YES, BTC_NO]), st.sampled_from(["BUY", "SELL"]),
-    st.integers(1, 99), st.integers(5, 60), st.sampled_from(["GTC", "GTC", "FAK", "FOK"]),
+    st.sampled_from([A, B]),
+    st.sampled_from([BTC_YES, BTC_NO]),
+    st.sampled_from(["BUY", "SELL"]),
+    st.integers(1, 99),
+    st.integers(5, 60),
+    st.sampled_from(["GTC", "GTC", "FAK", "FOK"]),
 )
 
 
@@ -185,7 +198,8 @@ def test_conservation_and_no_crossed_book(ops):
     def totals():
         coll = sum(e.balance(w).collateral for w in (A, B))
         return coll + sum(e.balance(w).tokens.get(BTC_YES, 0) for w in (A, B)), coll + sum(
-            e.balance(w).tokens.get(BTC_NO, 0) for w in (A, B))
+            e.balance(w).tokens.get(BTC_NO, 0) for w in (A, B)
+        )
 
     start = totals()
     for op in ops:
@@ -274,21 +288,25 @@ def test_config_from_yaml_file(tmp_path):
 def test_auth_vectors_from_the_protocol_notes():
     assert clob_auth_domain_separator(137).hex() == "cfc66be2a3b30464cb3b588324101f660c9a205fa76e8e5f83ee16a528e1c4cb"
     assert domain_separator(137, EXCHANGE_V2).hex() == (
-        "3264e159346253e26a64e00b69032db0e7d32f94628de3e6eecb50304d7af3d2")
+        "3264e159346253e26a64e00b69032db0e7d32f94628de3e6eecb50304d7af3d2"
+    )
     assert domain_separator(137, NEG_RISK_EXCHANGE_V2).hex() == (
-        "9b858f53327b0bd13af8ec14cfb35234fb9eb7b0504d1a4e61f433840d30e81a")
+        "9b858f53327b0bd13af8ec14cfb35234fb9eb7b0504d1a4e61f433840d30e81a"
+    )
     assert ORDER_TYPEHASH.hex() == "bb86318a2138f5fa8ae32fbe8e659f8fcf13cc6ae4014a707893055433818589"
     secret = "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA="
     assert hmac_signature(secret, "1000000", "test-sign", "/orders", '{"hash": "0x123"}') == (
-        "ZwAdJKvoYRlEKDkNMwd5BuwNNtg93kNaR_oU2HrfVvc=")
+        "ZwAdJKvoYRlEKDkNMwd5BuwNNtg93kNaR_oU2HrfVvc="
+    )
     k1, k2 = derive_api_key("0xABC", 0), derive_api_key("0xabc", 0)
     assert k1 == k2 and derive_api_key("0xabc", 1).key != k1.key
 
 
 def test_token_bucket():
     now = [100.0]
-    rl = RateLimiter(RateLimitConfig(True, Bucket(10, 20), Bucket(1, 2)), clock=lambda: now[0],
-                     wall=lambda: 1_700_000_000)
+    rl = RateLimiter(
+        RateLimitConfig(True, Bucket(10, 20), Bucket(1, 2)), clock=lambda: now[0], wall=lambda: 1_700_000_000
+    )
     assert rl.take("orders", "a", 15).allowed
     d = rl.take("orders", "a", 6)
     assert not d.allowed and d.remaining == 5 and d.retry_after == pytest.approx(0.1)

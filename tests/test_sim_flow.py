@@ -86,8 +86,14 @@ def test_real_clock_flow_runs_by_itself():
 
 def _run_cli(*args: str) -> subprocess.Popen:
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    return subprocess.Popen([sys.executable, "-m", "controller", "sim", *args], stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env, cwd=Path(__file__).resolve().parents[1])
+    return subprocess.Popen(
+        [sys.executable, "-m", "controller", "sim", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+        cwd=Path(__file__).resolve().parents[1],
+    )
 
 
 def test_cli_serves_and_stops_on_sigterm(tmp_path):
@@ -106,8 +112,13 @@ def test_cli_serves_and_stops_on_sigterm(tmp_path):
 
 
 def test_cli_print_config_and_bad_config(tmp_path):
-    out = subprocess.run([sys.executable, "-m", "controller", "sim", "--print-config"], capture_output=True,
-                         text=True, check=True, cwd=Path(__file__).resolve().parents[1])
+    out = subprocess.run(
+        [sys.executable, "-m", "controller", "sim", "--print-config"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=Path(__file__).resolve().parents[1],
+    )
     assert out.stdout == demo_yaml_text()
     bad = tmp_path / "bad.yaml"
     bad.write_text("markets: []\n")

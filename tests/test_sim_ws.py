@@ -108,6 +108,7 @@ def test_taker_crossing_maker_full_sequence(sim):
     assert after[ADDR4.lower()]["tokens"][BTC_YES] == "10"
     assert float(after[ADDR0.lower()]["collateral"]) == float(before[ADDR0.lower()]["collateral"]) + 5.5
     assert float(after[ADDR0.lower()]["tokens"][BTC_YES]) == float(before[ADDR0.lower()]["tokens"][BTC_YES]) - 10
+
     # 3. ... and both channels' events.
     def both_last_trades(ev: list[dict]) -> list[dict]:
         found = [e for e in ev if e["event_type"] == "last_trade_price"]
@@ -115,6 +116,7 @@ def test_taker_crossing_maker_full_sequence(sim):
 
     ltp = mws.wait(both_last_trades)
     assert {(e["asset_id"], e["price"], e["side"]) for e in ltp} == {(BTC_YES, "0.55", "BUY"), (BTC_NO, "0.45", "SELL")}
+
     def both_books(ev: list[dict]) -> list[dict]:
         found = [e for e in ev[2:] if e["event_type"] == "book"]
         return found if {b["asset_id"] for b in found} == {BTC_YES, BTC_NO} else []

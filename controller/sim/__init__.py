@@ -69,8 +69,13 @@ class SimHandle:
     def fair_value(self, condition_id: str) -> float:
         return self.call(lambda s: s.flow.fair_value(condition_id))
 
-    def fund(self, address: str, collateral: float | str | None = None,
-             tokens: dict[str, float | str] | None = None, mode: str = "set") -> dict[str, Any]:
+    def fund(
+        self,
+        address: str,
+        collateral: float | str | None = None,
+        tokens: dict[str, float | str] | None = None,
+        mode: str = "set",
+    ) -> dict[str, Any]:
         """Set (mode="set") or add to balances, in human units (1 = one pUSD / one share)."""
         return self.call(lambda s: s.fund(address, collateral, tokens, mode))
 

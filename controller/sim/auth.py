@@ -1,4 +1,8 @@
-"""Signature checks the way the exchange does them: L1 (EIP-712 ClobAuth), L2 (HMAC), V2 orders.
+"""Signature checks the way the exchange does them: L1 (EIP-712 ClobAuth), L2 (HMAC), signed orders.
+
+Orders are hashed under one of three EIP-712 domains (``Exchange``): the CTF Exchange V2
+(domain version "2"), its neg-risk twin, and Exchange V3 (domain version "3") for
+Protocol V2 markets whose outcomes are position ids. The order struct is the same.
 
 Pure functions over bytes and strings; no server state. ECDSA recovery uses coincurve
 (libsecp256k1), keccak comes from eth-hash. Everything here mirrors what
@@ -8,6 +12,7 @@ py-clob-client-v2 1.2.1 produces (headers/headers.py, signing/*, order_utils/*).
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import hmac
 import uuid
@@ -16,7 +21,7 @@ from dataclasses import dataclass
 from coincurve import PublicKey
 from eth_hash.auto import keccak
 
-from .config import EXCHANGE_V2, NEG_RISK_EXCHANGE_V2
+from .config import EXCHANGE_V2, EXCHANGE_V3, NEG_RISK_EXCHANGE_V2
 
 SECP256K1_N = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 
@@ -57,11 +62,25 @@ def _addr_word(addr_hex: str) -> bytes:
     return bytes(12) + bytes.fromhex(addr_hex[2:])
 
 
-def domain_separator(chain_id: int, contract: str) -> bytes:
+class Exchange(enum.Enum):
+    """Which exchange contract (and so which EIP-712 domain) an order is signed for."""
+
+    V2 = "v2"
+    V2_NEG_RISK = "v2-neg-risk"
+    V3 = "v3"
+
+
+def exchange_address(exchange: Exchange, chain_id: int) -> str:
+    if exchange is Exchange.V3:
+        return EXCHANGE_V3[chain_id]
+    return NEG_RISK_EXCHANGE_V2 if exchange is Exchange.V2_NEG_RISK else EXCHANGE_V2
+
+
+def domain_separator(chain_id: int, contract: str, version: str = "2") -> bytes:
     return keccak(
         _DOMAIN_TYPEHASH
         + keccak(b"Polymarket CTF Exchange")
-        + keccak(b"2")
+        + keccak(version.encode())
         + _u256(chain_id)
         + _addr_word(contract)
     )
@@ -231,22 +250,22 @@ class OrderVerifier:
     def __init__(self, chain_id: int) -> None:
         self.chain_id = chain_id
         self.domains = {
-            False: domain_separator(chain_id, EXCHANGE_V2),
-            True: domain_separator(chain_id, NEG_RISK_EXCHANGE_V2),
+            ex: domain_separator(chain_id, exchange_address(ex, chain_id), "3" if ex is Exchange.V3 else "2")
+            for ex in Exchange
         }
 
-    def order_digest(self, o: OrderFields, neg_risk: bool) -> tuple[bytes, bytes]:
+    def order_digest(self, o: OrderFields, exchange: Exchange) -> tuple[bytes, bytes]:
         """(struct hash, EIP-712 digest). The digest is the order id."""
         struct_hash = order_struct_hash(o)
-        return struct_hash, keccak(b"\x19\x01" + self.domains[neg_risk] + struct_hash)
+        return struct_hash, keccak(b"\x19\x01" + self.domains[exchange] + struct_hash)
 
-    def recover_order_signer(self, o: OrderFields, neg_risk: bool, struct_hash: bytes, digest: bytes) -> str:
+    def recover_order_signer(self, o: OrderFields, exchange: Exchange, struct_hash: bytes, digest: bytes) -> str:
         """The EOA behind the signature (for type 3 the EOA inside the ERC-7739 envelope)."""
         if o.signature_type != SIG_POLY_1271:
             return recover_address(digest, o.signature)
-        return self._recover_1271(o, neg_risk, struct_hash)
+        return self._recover_1271(o, exchange, struct_hash)
 
-    def _recover_1271(self, o: OrderFields, neg_risk: bool, struct_hash: bytes) -> str:
+    def _recover_1271(self, o: OrderFields, exchange: Exchange, struct_hash: bytes) -> str:
         # Layout (exchange_order_builder_v2._build_poly_1271_order_signature):
         # sig(65) || appDomainSeparator(32) || contentsHash(32) || contentsType || uint16 len(contentsType)
         blob = o.signature
@@ -257,7 +276,7 @@ class OrderVerifier:
             raise SignatureError("bad ERC-7739 envelope length")
         inner, app_domain = blob[:65], blob[65:97]
         contents_hash, contents_type = blob[97:129], blob[129 : 129 + type_len]
-        if app_domain != self.domains[neg_risk]:
+        if app_domain != self.domains[exchange]:
             raise SignatureError("wrong app domain")
         if contents_hash != struct_hash or contents_type != ORDER_TYPE_STRING.encode():
             raise SignatureError("envelope does not match the order")

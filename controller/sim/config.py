@@ -28,6 +28,8 @@ TICK_STRINGS = {v: k for k, v in TICK_UNITS.items()}
 # Polygon mainnet / Amoy contract addresses, as py-clob-client-v2's config.py has them.
 EXCHANGE_V2 = "0xE111180000d2663C0091e4f400237545B87B996B"
 NEG_RISK_EXCHANGE_V2 = "0xe2222d279d744050d28e00520010520000310F59"
+# Exchange V3 (Protocol V2 markets: outcomes are position ids), per chain.
+EXCHANGE_V3 = {137: "0xe3333700cA9d93003F00f0F71f8515005F6c00Aa", 80002: "0x9fE6e61422AdB6F610d8597F9684b16912D50C3D"}
 NEG_RISK_ADAPTER = "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296"
 COLLATERAL = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
 
@@ -82,6 +84,8 @@ class MarketConfig:
     rewards_min_size: float = 0.0
     rewards_max_spread: float = 0.0  # cents, as Polymarket expresses it
     flow: FlowConfig = field(default_factory=FlowConfig)
+    exchange: str = "v2"  # "v3": a Protocol V2 market (position ids, Exchange V3 signatures)
+    end_date: str | None = None  # ISO 8601, reported as end_date_iso
 
 
 @dataclass(frozen=True)
@@ -107,6 +111,17 @@ class RateLimitConfig:
     cancels: Bucket = Bucket(80, 120)
 
 
+WEEKDAYS = ("monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday")
+
+
+@dataclass(frozen=True)
+class RestartSchedule:
+    weekday: int  # Monday = 0
+    second_of_day: int  # UTC
+    unavailable_seconds: float = 90.0
+    post_only_seconds: float = 120.0
+
+
 @dataclass(frozen=True)
 class Settings:
     heartbeat_timeout: float = 10.0
@@ -116,6 +131,8 @@ class Settings:
     page_size: int = 100
     price_side_semantics: str = "live"  # live: side=BUY -> best bid (see protocol notes §2.1)
     trade_statuses: tuple[str, ...] = ("MATCHED", "MINED", "CONFIRMED")
+    trade_history_limit: int = 100_000  # trades kept in memory (ring buffer), see docs/emulator.md
+    engine_restart: RestartSchedule | None = None  # weekly matching-engine restart (UTC)
 
 
 @dataclass(frozen=True)
@@ -276,11 +293,13 @@ def parse_config(data: Any, *, origin: str = "<config>") -> SimConfig:
                 fair_value=fair,
                 name=m.get("name", ""),
                 question=m.get("question", m.get("name", "")),
-                outcomes=tuple(m.get("outcomes", ("Yes", "No"))),  # type: ignore[arg-type]
+                outcomes=tuple(m.get("outcomes", ("Yes", "No"))),
                 status=m.get("status", "open"),
                 rewards_min_size=float(rewards.get("minSize", 0)),
                 rewards_max_spread=float(rewards.get("maxSpread", 0)),
                 flow=_flow(m.get("flow"), global_flow),
+                exchange=m.get("exchange", "v2"),
+                end_date=m.get("endDate"),
             )
         )
 
@@ -315,6 +334,16 @@ def parse_config(data: Any, *, origin: str = "<config>") -> SimConfig:
         )
 
     s = data.get("settings") or {}
+    restart = None
+    if "engineRestartSchedule" in s:
+        r = s["engineRestartSchedule"]
+        hours, minutes = (int(x) for x in r["timeUtc"].split(":"))
+        restart = RestartSchedule(
+            weekday=WEEKDAYS.index(r["weekday"]),
+            second_of_day=hours * 3600 + minutes * 60,
+            unavailable_seconds=float(r.get("unavailableSeconds", 90)),
+            post_only_seconds=float(r.get("postOnlySeconds", 120)),
+        )
     settings = Settings(
         heartbeat_timeout=float(s.get("heartbeatTimeoutSeconds", 10)),
         ws_idle_timeout=float(s.get("wsIdleTimeoutSeconds", 300)),
@@ -323,6 +352,8 @@ def parse_config(data: Any, *, origin: str = "<config>") -> SimConfig:
         page_size=int(s.get("pageSize", 100)),
         price_side_semantics=s.get("priceSideSemantics", "live"),
         trade_statuses=tuple(s.get("tradeStatuses", ("MATCHED", "MINED", "CONFIRMED"))),
+        trade_history_limit=int(s.get("tradeHistoryLimit", 100_000)),
+        engine_restart=restart,
     )
     r = data.get("rateLimits") or {}
     default_rl = RateLimitConfig()

@@ -26,7 +26,9 @@ from collections.abc import Callable
 from eth_hash.auto import keccak
 
 from .config import MICRO, PRICE_SCALE, FlowConfig, SimConfig
-from .engine import ASK, BID, BUY, Engine, Market, OrderRejected, OrderRequest
+from .engine import Engine
+from .events import OrderRejected, OrderRequest
+from .model import ASK, BID, BUY, Market
 
 HOUSE_ADDRESS = "0x00000000000000000000000000000000000b0b5e"
 TAKER_ADDRESS = "0x000000000000000000000000000000000007a4e5"
@@ -90,7 +92,8 @@ class MarketFlow:
         new_bids = [p for side, p in targets - live.keys() if side == BID]
         new_asks = [p for side, p in targets - live.keys() if side != BID]
         crossed = [
-            oid for (side, price), oid in stale.items()
+            oid
+            for (side, price), oid in stale.items()
             if (side == BID and new_asks and price >= min(new_asks))
             or (side != BID and new_bids and price <= max(new_bids))
         ]
@@ -106,7 +109,9 @@ class MarketFlow:
                 side=BUY,
                 price=yes_price if is_bid else PRICE_SCALE - yes_price,
                 size=max(size, self.market.cfg.min_size),
-                owner=HOUSE_ADDRESS, maker=HOUSE_ADDRESS, api_key=HOUSE_KEY,
+                owner=HOUSE_ADDRESS,
+                maker=HOUSE_ADDRESS,
+                api_key=HOUSE_KEY,
             )
             try:
                 self.engine.place(req)
@@ -157,8 +162,15 @@ class MarketFlow:
         size = max(int(size_shares * 100) * (MICRO // 100), m.cfg.min_size)
         size = max(size, -(-MICRO * PRICE_SCALE // token_price // 10_000) * 10_000)  # >= $1 notional
         req = OrderRequest(
-            id=self.new_id(), token_id=m.cfg.yes if buy else m.cfg.no, side=BUY, price=token_price,
-            size=size, owner=TAKER_ADDRESS, maker=TAKER_ADDRESS, api_key=TAKER_KEY, order_type="FAK",
+            id=self.new_id(),
+            token_id=m.cfg.yes if buy else m.cfg.no,
+            side=BUY,
+            price=token_price,
+            size=size,
+            owner=TAKER_ADDRESS,
+            maker=TAKER_ADDRESS,
+            api_key=TAKER_KEY,
+            order_type="FAK",
         )
         with contextlib.suppress(OrderRejected):  # nothing to hit: the taker walks away
             self.engine.place(req)

@@ -12,7 +12,8 @@ import json
 from typing import Any
 
 from .config import PRICE_SCALE
-from .engine import BID, Market, Order, OrderEvent, Trade, fmt_price, fmt_size
+from .events import OrderEvent
+from .model import BID, Market, Order, Trade, fmt_price, fmt_size
 
 
 def dumps(obj: Any) -> str:
@@ -67,9 +68,7 @@ def _top_strings(m: Market, token_id: str) -> tuple[str, str]:
     return ("0" if bb is None else fmt_price(bb)), ("1" if ba is None else fmt_price(ba))
 
 
-def price_change(
-    m: Market, changes: dict[tuple[int, int], int], ts: float, tokens: tuple[str, ...]
-) -> dict[str, Any]:
+def price_change(m: Market, changes: dict[tuple[int, int], int], ts: float, tokens: tuple[str, ...]) -> dict[str, Any]:
     """One message for the market; a YES level at p appears on the NO side at 1-p (mirror view)."""
     entries: list[dict[str, str]] = []
     for token_id in tokens:
@@ -303,8 +302,7 @@ def clob_market(m: Market) -> dict[str, Any]:
         "itode": False,
     }
     if m.cfg.rewards_max_spread:
-        out["r"] = {"mi": m.cfg.rewards_min_size, "ma": m.cfg.rewards_max_spread, "e": True,
-                    "smoa": True, "moas": 0}
+        out["r"] = {"mi": m.cfg.rewards_min_size, "ma": m.cfg.rewards_max_spread, "e": True, "smoa": True, "moas": 0}
     if m.cfg.neg_risk:
         out["nr"] = True
     return out
@@ -312,11 +310,16 @@ def clob_market(m: Market) -> dict[str, Any]:
 
 def gamma_market(m: Market) -> dict[str, Any]:
     """GET /markets/<condition>: the long-form CLOB market object."""
+
     def token(tok: str, outcome: str) -> dict[str, Any]:
         top = m.top(tok)
         mid = (top[0] + top[1]) / 2 / PRICE_SCALE if None not in top else 0  # type: ignore[operator]
-        return {"token_id": tok, "outcome": outcome, "price": mid,
-                "winner": m.winner is not None and (m.winner == "yes") == (tok == m.cfg.yes)}
+        return {
+            "token_id": tok,
+            "outcome": outcome,
+            "price": mid,
+            "winner": m.winner is not None and (m.winner == "yes") == (tok == m.cfg.yes),
+        }
 
     return {
         "condition_id": m.condition_id,

@@ -23,25 +23,29 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.venue.wire import WireError
+from controller.venue.wire_ws import (
+    BookEvent,
+    LastTradePriceEvent,
+    MarketEvent,
+    OrderAction,
+    OrderEvent,
+    PriceChangeEvent,
+    TickSizeChangeEvent,
+    TradeEvent,
+    UserEvent,
+    decode_market_event,
+    decode_user_event,
+)
 
 ZERO = Decimal(0)
 # How long we remember that an order went away, so an older REST snapshot that still
 # lists it cannot bring it back.
 _GONE_MEMORY_SECONDS = 120.0
-
-
-def _dec(value: Any) -> Decimal | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        return None
-    return result if result.is_finite() else None
 
 
 @dataclass
@@ -180,71 +184,75 @@ class ObservedStore:
             market = self._markets.get(condition_id)
             return market.tick_size if market is not None else None
 
+    def update_rules(self, condition_id: str, tick_size: Decimal, min_order_size: Decimal, neg_risk: bool) -> bool:
+        """Adopt the exchange's rules for a market (a REST read); True if anything changed."""
+        with self._lock:
+            market = self._markets.get(condition_id)
+            if market is None:
+                return False
+            new = (tick_size, min_order_size, neg_risk)
+            if (market.tick_size, market.min_order_size, market.neg_risk) == new:
+                return False
+            market.tick_size, market.min_order_size, market.neg_risk = new
+            return True
+
     # -- market channel -------------------------------------------------------------
 
-    def apply_market_event(self, event: Mapping[str, Any]) -> set[str]:
-        """Apply one market-channel event; return the condition ids whose data changed."""
-        kind = event.get("event_type")
+    def apply_market(self, event: MarketEvent) -> set[str]:
+        """Apply one typed market-channel event; return the condition ids whose data changed.
+
+        A ``tick_size_change`` changes nothing here: the stream's word is only a reason
+        to re-read the market's rules from REST (see :meth:`update_rules`).
+        """
         with self._lock:
-            if kind == "book":
+            if isinstance(event, BookEvent):
                 return self._apply_book(event)
-            if kind == "price_change":
+            if isinstance(event, PriceChangeEvent):
                 return self._apply_price_change(event)
-            if kind == "tick_size_change":
-                return self._apply_tick_size(event)
-            if kind == "last_trade_price":
-                condition_id = self._token_market.get(str(event.get("asset_id")))
-                price = _dec(event.get("price"))
-                if condition_id is None or price is None:
+            if isinstance(event, TickSizeChangeEvent):
+                condition_id = self._token_market.get(event.token_id)
+                return {condition_id} if condition_id is not None else set()
+            if isinstance(event, LastTradePriceEvent):
+                condition_id = self._token_market.get(event.token_id)
+                if condition_id is None:
                     return set()
-                self._markets[condition_id].last_trade_price = price
+                self._markets[condition_id].last_trade_price = event.price
                 return {condition_id}
         return set()
 
-    def _apply_book(self, event: Mapping[str, Any]) -> set[str]:
-        token = str(event.get("asset_id"))
-        condition_id = self._token_market.get(token)
+    def apply_market_event(self, event: Mapping[str, Any]) -> set[str]:
+        """Compatibility: decode a raw market-channel event (``wire_ws``), then :meth:`apply_market`."""
+        try:
+            typed = decode_market_event(event)
+        except WireError:
+            return set()
+        return self.apply_market(typed) if typed is not None else set()
+
+    def _apply_book(self, event: BookEvent) -> set[str]:
+        condition_id = self._token_market.get(event.token_id)
         if condition_id is None:
             return set()
-        bids, asks = _levels(event.get("bids")), _levels(event.get("asks"))
-        if bids is None or asks is None:
-            return set()
-        book = self._markets[condition_id].books.setdefault(token, _TokenBook())
-        book.bids, book.asks = bids, asks
+        book = self._markets[condition_id].books.setdefault(event.token_id, _TokenBook())
+        book.bids = {lv.price: lv.size for lv in event.book.bids}
+        book.asks = {lv.price: lv.size for lv in event.book.asks}
         book.stream_updates += 1
         return {condition_id}
 
-    def _apply_price_change(self, event: Mapping[str, Any]) -> set[str]:
+    def _apply_price_change(self, event: PriceChangeEvent) -> set[str]:
         changed: set[str] = set()
-        changes = event.get("price_changes")
-        if not isinstance(changes, list):
-            return changed
-        for change in changes:
-            if not isinstance(change, Mapping):
+        for change in event.changes:
+            condition_id = self._token_market.get(change.token_id)
+            if condition_id is None:
                 continue
-            token = str(change.get("asset_id"))
-            condition_id = self._token_market.get(token)
-            price, size = _dec(change.get("price")), _dec(change.get("size"))
-            side = change.get("side")
-            if condition_id is None or price is None or size is None or side not in ("BUY", "SELL") or size < 0:
-                continue
-            book = self._markets[condition_id].books.setdefault(token, _TokenBook())
-            levels = book.bids if side == "BUY" else book.asks
-            if size == 0:
-                levels.pop(price, None)
+            book = self._markets[condition_id].books.setdefault(change.token_id, _TokenBook())
+            levels = book.bids if change.side == "BUY" else book.asks
+            if change.size == 0:
+                levels.pop(change.price, None)
             else:
-                levels[price] = size
+                levels[change.price] = change.size
             book.stream_updates += 1
             changed.add(condition_id)
         return changed
-
-    def _apply_tick_size(self, event: Mapping[str, Any]) -> set[str]:
-        condition_id = self._token_market.get(str(event.get("asset_id")))
-        tick = _dec(event.get("new_tick_size"))
-        if condition_id is None or tick is None or tick <= 0:
-            return set()
-        self._markets[condition_id].tick_size = tick
-        return {condition_id}
 
     # -- REST resync of books -------------------------------------------------------
 
@@ -348,40 +356,50 @@ class ObservedStore:
             for order_id in order_ids:
                 self._forget_order(order_id, final_matched=None)
 
-    def apply_user_event(self, event: Mapping[str, Any]) -> set[str]:
-        """Apply an ``order`` event of the user channel; return the markets touched.
+    def apply_user(self, event: UserEvent) -> set[str]:
+        """Apply one typed user-channel event; return the markets touched.
 
         ``trade`` events are not applied: the matching ``order`` UPDATE carries the
         maker's new ``size_matched``, and taker fills of our (post-only) orders
         cannot happen. Trades still wake the market's reconcile.
         """
-        kind = event.get("event_type")
         with self._lock:
-            if kind == "trade":
-                condition_id = str(event.get("market"))
-                return {condition_id} if condition_id in self._markets else set()
-            if kind != "order":
+            if isinstance(event, TradeEvent):
+                return {event.market} if event.market in self._markets else set()
+            if not isinstance(event, OrderEvent):
                 return set()
-            order_id = str(event.get("id"))
-            condition_id = str(event.get("market"))
-            action = str(event.get("type", "")).upper()
-            if action == "CANCELLATION":
+            order_id, condition_id = event.order_id, event.market
+            if event.action is OrderAction.CANCELLATION:
                 self._forget_order(order_id, final_matched=None)
                 return {condition_id}
-            order = _order_from_event(event)
-            if order is None:
-                return set()
+            order = OpenOrder(
+                id=order_id,
+                market=condition_id,
+                token_id=event.token_id,
+                side=event.side,
+                price=event.price,
+                size=event.original_size,
+                size_matched=event.size_matched,
+            )
             tombstone = self._tombstones.get(order_id)
             if tombstone is not None:
                 # Forgotten already (a cancel answered "not found" because it had just
                 # filled): the fill still moves balances, the order stays gone.
                 self._apply_fill(tombstone, order.size_matched)
                 return {condition_id}
-            if order.remaining <= 0 or str(event.get("status", "")).upper() == "MATCHED":
+            if order.remaining <= 0 or event.status == "MATCHED":
                 self._forget_order(order_id, final_matched=order.size_matched)
             elif order_id not in self._gone:
                 self._upsert_order(order, local=True)
             return {condition_id}
+
+    def apply_user_event(self, event: Mapping[str, Any]) -> set[str]:
+        """Compatibility: decode a raw user-channel event (``wire_ws``), then :meth:`apply_user`."""
+        try:
+            typed = decode_user_event(event)
+        except WireError:
+            return set()
+        return self.apply_user(typed) if typed is not None else set()
 
     def _upsert_order(self, order: OpenOrder, *, local: bool = False) -> None:
         """``local``: learnt from the stream (every fill of it is news to our balances);
@@ -493,35 +511,3 @@ class ObservedStore:
                 balances=Balances(collateral=self._collateral, tokens=dict(self._tokens)),
                 orders=self._sorted_orders,
             )
-
-
-def _levels(raw: Any) -> dict[Decimal, Decimal] | None:
-    if not isinstance(raw, list):
-        return None
-    levels: dict[Decimal, Decimal] = {}
-    for item in raw:
-        if not isinstance(item, Mapping):
-            return None
-        price, size = _dec(item.get("price")), _dec(item.get("size"))
-        if price is None or size is None or size < 0:
-            return None
-        if size > 0:
-            levels[price] = size
-    return levels
-
-
-def _order_from_event(event: Mapping[str, Any]) -> OpenOrder | None:
-    price, size = _dec(event.get("price")), _dec(event.get("original_size"))
-    matched = _dec(event.get("size_matched") or "0")
-    side = event.get("side")
-    if price is None or size is None or matched is None or side not in ("BUY", "SELL"):
-        return None
-    return OpenOrder(
-        id=str(event.get("id")),
-        market=str(event.get("market")),
-        token_id=str(event.get("asset_id")),
-        side=side,
-        price=price,
-        size=size,
-        size_matched=matched,
-    )

@@ -52,14 +52,21 @@ from controller.venue.ratebudget import RateBudget, TokenBucket
 from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
+    WireError,
     book_from_levels,
-    parse_base_units,
+    parse_balance,
     parse_book_summary,
+    parse_books,
     parse_cancel,
+    parse_heartbeat,
     parse_levels,
     parse_market_info,
     parse_open_order,
+    parse_open_orders,
+    parse_post_answer,
+    tick_text,
 )
+from controller.venue.wire_ws import FrameLimits
 
 __all__ = [
     "MAX_BATCH",
@@ -175,14 +182,23 @@ class Venue:
     def connect_ws(self, **handlers: Any) -> Any:
         """Open the market and user channels; returns the :class:`controller.venue.streams.Streams`.
 
-        Handlers (all optional): ``on_market(channel, event)``, ``on_user(channel, event)``,
-        ``on_status(channel, connected)``. Follow tokens and markets with
+        Handlers (all optional): ``on_market_event(channel, event)`` and
+        ``on_user_event(channel, event)`` get typed ``wire_ws`` events; ``on_market`` /
+        ``on_user`` the raw dicts (compatibility); ``on_status(channel, connected)``. Follow tokens and markets with
         ``streams.set_subscriptions(token_ids, condition_ids)``.
         """
         from controller.venue.streams import Streams
 
+        config = self.config
+        options: dict[str, Any] = {
+            "ping_interval": config.ws_ping_interval,
+            "stale_after": config.ws_stale_after,
+            "disconnect_grace": config.ws_disconnect_grace,
+            "limits": FrameLimits(config.ws_max_frame_bytes, config.max_json_depth),
+        }
+        options.update(handlers)
         if self._streams is None:
-            self._streams = Streams(self.config.ws_host, creds=self.api_creds, **handlers)
+            self._streams = Streams(config.ws_host, creds=self.api_creds, **options)
             self._streams.start()
         return self._streams
 
@@ -252,11 +268,7 @@ class Venue:
         books: dict[str, BookSnapshot] = {}
         for start in range(0, len(token_ids), 500):
             chunk = [clob.BookParams(token_id=t) for t in token_ids[start : start + 500]]
-            raw = self._call("books", self.client.get_order_books, chunk)
-            if not isinstance(raw, list):
-                raise VenueError("malformed /books response")
-            for item in raw:
-                snapshot = parse_book_summary(item)
+            for snapshot in parse_books(self._call("books", self.client.get_order_books, chunk)):
                 books[snapshot.token_id] = snapshot
         return books
 
@@ -272,10 +284,13 @@ class Venue:
         params = clob.OpenOrderParams(market=market) if market else None
         # Several pages: allow more than one request's time.
         deadline = self.config.request_timeout * 4
-        raw = self._call("orders", self.client.get_open_orders, params, timeout=deadline)
-        if not isinstance(raw, list):
-            raise VenueError("malformed open orders response")
-        return [parse_open_order(item) for item in raw]
+        answer = parse_open_orders(self._call("orders", self.client.get_open_orders, params, timeout=deadline))
+        if answer.problems:
+            # One bad item must not hide the others (nor crash a resync): report and go on.
+            log.error(
+                "open orders: %d malformed item(s) skipped, e.g. %s", len(answer.problems), answer.problems[0][:200]
+            )
+        return list(answer.orders)
 
     def get_order(self, order_id: str) -> OpenOrder | None:
         try:
@@ -290,10 +305,7 @@ class Venue:
         """Collateral and outcome-token totals of the funder, in shares / pUSD."""
 
         def balance(params: Any, what: str) -> Decimal:
-            raw = self._call("balance-allowance", self.client.get_balance_allowance, params)
-            if not isinstance(raw, Mapping):
-                raise VenueError(f"malformed balance for {what}")
-            return parse_base_units(raw.get("balance"), f"{what} balance")
+            return parse_balance(self._call("balance-allowance", self.client.get_balance_allowance, params), what)
 
         # One request per asset (the API has no batch form): run them side by side.
         wanted = [("collateral", clob.BalanceAllowanceParams(asset_type=clob.AssetType.COLLATERAL))] + [
@@ -319,10 +331,7 @@ class Venue:
                     return self.client.post_heartbeat(expected)
                 raise
 
-        raw = self._call("heartbeat", beat)
-        if not isinstance(raw, Mapping) or not isinstance(raw.get("heartbeat_id"), str):
-            raise VenueError("malformed heartbeat response")
-        self._heartbeat_id = raw["heartbeat_id"]
+        self._heartbeat_id = parse_heartbeat(self._call("heartbeat", beat))
         return self._heartbeat_id
 
     # -- orders ---------------------------------------------------------------------
@@ -369,12 +378,12 @@ class Venue:
         return [results[i] for i in range(len(batch))]
 
     def _place_result(self, request: OrderRequest, item: Any, local_id: str) -> PlaceResult:
-        if not isinstance(item, Mapping):
+        answer = parse_post_answer(item)
+        if answer is None:
             return PlaceResult(request, local_id, error="no answer for this order", ambiguous=True)
-        error = str(item.get("errorMsg") or item.get("error") or "")
-        order_id = item.get("orderID") or ""
-        if item.get("success") and order_id and not error:
-            return PlaceResult(request, str(order_id), status=str(item.get("status", "live")).lower())
+        error = answer.error
+        if answer.accepted and answer.order_id:
+            return PlaceResult(request, answer.order_id, status=answer.status)
         if "order_version_mismatch" in error:
             # The exchange moved to a new order format: learn it for the next attempt.
             self._order_version = self._call("version", self.client.get_version)
@@ -384,7 +393,7 @@ class Venue:
         if request.side not in ("BUY", "SELL"):
             raise VenueError(f"invalid side {request.side!r}")
         options = clob.PartialCreateOrderOptions(
-            tick_size=_tick_text(request.tick_size) if request.tick_size is not None else None,
+            tick_size=tick_text(request.tick_size) if request.tick_size is not None else None,
             neg_risk=request.neg_risk,
             version=self._order_version,
         )
@@ -423,7 +432,11 @@ class Venue:
             except VenueError as exc:
                 not_canceled.update({order_id: str(exc) for order_id in batch})
                 continue
-            result = parse_cancel(raw)
+            try:
+                result = parse_cancel(raw)
+            except WireError:
+                ambiguous.extend(batch)  # an answer we cannot read says nothing about the orders
+                continue
             canceled.extend(result.canceled)
             not_canceled.update(result.not_canceled)
             answered = set(result.canceled) | set(result.not_canceled)
@@ -435,15 +448,10 @@ class Venue:
         self.budget.acquire(self.budget.cancels, 1, max_wait=self.config.request_timeout)
         params = clob.OrderMarketCancelParams(market=condition_id)
         raw = self._call("cancel-market-orders", self.client.cancel_market_orders, params)
-        return parse_cancel(raw)
-
-
-def _tick_text(tick: Decimal) -> str:
-    # The client indexes its rounding table by these exact strings ("0.01", never "0.010").
-    text = format(tick.normalize(), "f")
-    if text not in ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001"):
-        raise VenueError(f"unsupported tick size {text}")
-    return text
+        try:
+            return parse_cancel(raw)
+        except WireError as exc:
+            raise Ambiguous(f"cancel-market-orders: {exc}") from None
 
 
 def _float_or_none(value: str | None) -> float | None:

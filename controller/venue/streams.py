@@ -8,10 +8,16 @@ One connection per channel for every managed market. Each connection:
 * sends the text ``PING`` every ``ping_interval`` seconds and treats a link that
   has answered nothing (no ``PONG``, no data) for ``stale_after`` seconds as dead;
 * reconnects with capped exponential backoff and full jitter;
-* parses every frame defensively (a frame may be one object or an array; anything
-  malformed is counted and dropped, never raised into the caller).
+* reports a disconnect only if it lasts longer than ``disconnect_grace`` (a blip is
+  reported as a plain reconnect, so the caller re-reads REST instead of pulling
+  every quote);
+* decodes every frame once, at the edge (``wire_ws``): size and nesting bounded,
+  every event validated into a typed value; what fails is counted by reason and
+  summarised in the log at most every few seconds — never raised.
 
 Handlers run on the connection's thread and must be quick (update state, enqueue).
+``on_market_event``/``on_user_event`` receive typed events; the older ``on_market``/
+``on_user`` receive the validated raw dict of each accepted event (compatibility).
 """
 
 from __future__ import annotations
@@ -28,11 +34,16 @@ from typing import Any
 import websocket
 
 from controller.ops.redact import scrub
+from controller.venue.feedhealth import RejectCounter
+from controller.venue.wire_ws import Channel as ChannelName
+from controller.venue.wire_ws import Event, FrameLimits, Reject, RejectReason, decode_frame
 
 log = logging.getLogger("bandctl.streams")
 
-EventHandler = Callable[[str, dict[str, Any]], None]  # (channel, event)
+EventHandler = Callable[[str, dict[str, Any]], None]  # (channel, raw event) - compatibility
+TypedHandler = Callable[[str, Event], None]  # (channel, typed event)
 StatusHandler = Callable[[str, bool], None]  # (channel, connected)
+Validator = Callable[[dict[str, Any]], str | None]
 
 
 @dataclass
@@ -55,40 +66,62 @@ class Channel:
 
     def __init__(
         self,
-        name: str,
+        name: ChannelName,
         url: str,
         *,
         initial_message: Callable[[], dict[str, Any] | None],
-        on_event: EventHandler,
+        on_event: EventHandler | None = None,
+        on_typed: TypedHandler | None = None,
         on_status: StatusHandler | None = None,
         ping_interval: float = 10.0,
         stale_after: float = 30.0,
+        disconnect_grace: float = 0.0,
         backoff: Backoff | None = None,
-        validate: Callable[[dict[str, Any]], str | None] | None = None,
+        validate: Validator | None = None,
+        limits: FrameLimits | None = None,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.url = name, url
         self._initial_message = initial_message
         self._on_event = on_event
+        self._on_typed = on_typed
         self._on_status = on_status
         self._validate = validate
         self.ping_interval, self.stale_after = ping_interval, stale_after
+        self.disconnect_grace = disconnect_grace
+        self.limits = limits or FrameLimits()
+        self._clock = clock
         self._backoff = backoff or Backoff()
         self._rng = random.Random()
         self._stop = threading.Event()
         self._ws: websocket.WebSocketApp | None = None
         self._thread: threading.Thread | None = None
         self._connected = False
+        self._reported: bool | None = None  # what on_status last said
+        self._status_lock = threading.Lock()
+        self._down_generation = 0
         self._last_heard = 0.0
         self.reconnects = 0
         self.messages = 0
-        self.rejected = 0
-        self.last_message_at = 0.0
+        self.handler_errors = 0
+        self.last_message_at = 0.0  # monotonic time of the last accepted event (0: none yet)
+        self.rejects = RejectCounter(name, clock=clock)
 
     # -- public ---------------------------------------------------------------------
 
     @property
     def connected(self) -> bool:
         return self._connected
+
+    @property
+    def rejected(self) -> int:
+        """Frames and events dropped as malformed since start (all reasons)."""
+        return self.rejects.total
+
+    def silent_for(self) -> float:
+        """Seconds since the last accepted event (PONGs do not count); inf if none yet."""
+        last = self.last_message_at
+        return float("inf") if last == 0.0 else self._clock() - last
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name=f"ws-{self.name}", daemon=True)
@@ -128,15 +161,42 @@ class Channel:
             except Exception:  # already closed
                 log.debug("%s: close failed", self.name, exc_info=True)
 
-    def _set_connected(self, value: bool) -> None:
-        if self._connected == value:
-            return
-        self._connected = value
+    def _report(self, value: bool) -> None:
+        with self._status_lock:
+            if self._reported is value and not value:
+                return
+            self._reported = value
         if self._on_status is not None:
             try:
                 self._on_status(self.name, value)
             except Exception:
                 log.exception("%s: status handler failed", self.name)
+
+    def _set_connected(self, value: bool) -> None:
+        if self._connected == value:
+            return
+        self._connected = value
+        if value:
+            with self._status_lock:
+                self._down_generation += 1  # cancels a pending "down" report
+            self._report(True)
+            return
+        if self._stop.is_set() or self.disconnect_grace <= 0 or self._reported is not True:
+            self._report(False)
+            return
+        # A short blip is reported as a reconnect (True again) if the link is back in time.
+        with self._status_lock:
+            self._down_generation += 1
+            generation = self._down_generation
+        timer = threading.Timer(self.disconnect_grace, self._report_down, args=(generation,))
+        timer.daemon = True
+        timer.start()
+
+    def _report_down(self, generation: int) -> None:
+        with self._status_lock:
+            if generation != self._down_generation or self._connected:
+                return
+        self._report(False)
 
     def _run(self) -> None:
         while not self._stop.is_set():
@@ -150,10 +210,9 @@ class Channel:
             try:
                 # RFC 6455 pings too, so dead TCP is noticed even if the server ignores PING.
                 # skip_utf8_validation: websocket-client's check is pure Python and slow;
-                # _handle_message decodes strictly instead, rejecting bad UTF-8 all the same.
-                self._ws.run_forever(
-                    ping_interval=max(self.ping_interval, 1.0), ping_timeout=5.0, skip_utf8_validation=True
-                )
+                # decode_frame decodes strictly instead, rejecting bad UTF-8 all the same.
+                interval = max(self.ping_interval, 1.0)  # websocket-client wants timeout < interval
+                self._ws.run_forever(ping_interval=interval, ping_timeout=0.8 * interval, skip_utf8_validation=True)
             except Exception as exc:
                 log.warning("%s channel: %s", self.name, scrub(str(exc)))
             self._set_connected(False)
@@ -165,7 +224,7 @@ class Channel:
             self._stop.wait(delay)
 
     def _handle_open(self, ws: websocket.WebSocketApp) -> None:
-        self._last_heard = time.monotonic()
+        self._last_heard = self._clock()
         message = self._initial_message()
         if message is not None:
             ws.send(json.dumps(message, separators=(",", ":")))
@@ -176,61 +235,52 @@ class Channel:
         self._set_connected(False)
 
     def _handle_error(self, ws: websocket.WebSocketApp, error: Any) -> None:
-        log.info("%s channel error: %s", self.name, scrub(str(error)))
+        log.info("%s channel error: %s", self.name, scrub(str(error))[:300])
 
-    def _handle_message(self, ws: websocket.WebSocketApp, text: Any) -> None:
-        self._last_heard = time.monotonic()
-        if isinstance(text, bytes | bytearray):
-            try:
-                text = bytes(text).decode("utf-8")
-            except UnicodeDecodeError:
-                self.rejected += 1
-                return
-        if not isinstance(text, str):
-            self.rejected += 1
-            return
-        if text == "PONG":
-            return
+    def _handle_message(self, ws: Any, data: Any) -> None:
+        """One frame. Never raises: whatever goes wrong is counted and summarised."""
         try:
-            payload = json.loads(text)
-        except ValueError:
-            self.rejected += 1
-            log.debug("%s: dropped a non-JSON frame", self.name)
-            return
-        events = payload if isinstance(payload, list) else [payload]
-        for event in events:
-            if not isinstance(event, dict):
-                self.rejected += 1
-                continue
-            problem = self._validate(event) if self._validate is not None else None
+            self._last_heard = self._clock()
+            decoded = decode_frame(self.name, data, self.limits)
+            if decoded.pong:
+                return
+            self.rejects.add(decoded.rejects)
+            for event, raw in zip(decoded.events, decoded.sources, strict=True):
+                self._deliver(event, raw)
+        except Exception as exc:  # a bug here must not end the stream thread
+            self.rejects.add((Reject(RejectReason.INTERNAL, type(exc).__name__),))
+
+    def _deliver(self, event: Event, raw: dict[str, Any]) -> None:
+        if self._validate is not None:
+            problem = self._validate(raw)
             if problem is not None:
-                self.rejected += 1
-                log.warning("%s: dropped a malformed %s message: %s", self.name, event.get("event_type"), problem)
+                self.rejects.add((Reject(RejectReason.MALFORMED, f"{raw.get('event_type')}: {problem}"[:200]),))
+                return
+        self.messages += 1
+        self.last_message_at = self._clock()
+        for handler, value in ((self._on_typed, event), (self._on_event, raw)):
+            if handler is None:
                 continue
-            self.messages += 1
-            self.last_message_at = time.monotonic()
             try:
-                self._on_event(self.name, event)
+                handler(self.name, value)  # type: ignore[arg-type]
             except Exception:
+                self.handler_errors += 1
                 log.exception("%s: event handler failed", self.name)
 
     def _pinger(self) -> None:
         while not self._stop.wait(self.ping_interval):
             if not self._connected:
                 continue
-            if time.monotonic() - self._last_heard > self.stale_after:
+            if self._clock() - self._last_heard > self.stale_after:
                 self.reconnect(f"nothing heard for {self.stale_after:.0f}s")
                 continue
+            self.rejects.flush()
             ws = self._ws
             try:
                 if ws is not None:
                     ws.send("PING")
             except Exception:
                 log.debug("%s: PING failed", self.name, exc_info=True)
-
-
-def _ignore(channel: str, event: dict[str, Any]) -> None:
-    return None
 
 
 class Streams:
@@ -243,35 +293,46 @@ class Streams:
         creds: Any,
         on_market: EventHandler | None = None,
         on_user: EventHandler | None = None,
+        on_market_event: TypedHandler | None = None,
+        on_user_event: TypedHandler | None = None,
         on_status: StatusHandler | None = None,
         ping_interval: float = 10.0,
         stale_after: float = 30.0,
-        validate_market: Callable[[dict[str, Any]], str | None] | None = None,
-        validate_user: Callable[[dict[str, Any]], str | None] | None = None,
+        disconnect_grace: float = 0.0,
+        validate_market: Validator | None = None,
+        validate_user: Validator | None = None,
+        limits: FrameLimits | None = None,
     ) -> None:
         self._creds = creds
         self._lock = threading.Lock()
-        on_market = on_market or _ignore
-        on_user = on_user or _ignore
         self._tokens: set[str] = set()
         self._markets: set[str] = set()
         base = ws_host.rstrip("/")
-        common = {"on_status": on_status, "ping_interval": ping_interval, "stale_after": stale_after}
         self.market = Channel(
             "market",
             f"{base}/ws/market",
             initial_message=self._market_subscription,
             on_event=on_market,
+            on_typed=on_market_event,
             validate=validate_market,
-            **common,
+            on_status=on_status,
+            ping_interval=ping_interval,
+            stale_after=stale_after,
+            disconnect_grace=disconnect_grace,
+            limits=limits,
         )
         self.user = Channel(
             "user",
             f"{base}/ws/user",
             initial_message=self._user_subscription,
             on_event=on_user,
+            on_typed=on_user_event,
             validate=validate_user,
-            **common,
+            on_status=on_status,
+            ping_interval=ping_interval,
+            stale_after=stale_after,
+            disconnect_grace=disconnect_grace,
+            limits=limits,
         )
 
     def start(self) -> None:
@@ -285,6 +346,10 @@ class Streams:
     @property
     def connected(self) -> bool:
         return self.market.connected and self.user.connected
+
+    def rejected(self) -> dict[str, dict[str, int]]:
+        """Dropped frames/events by channel and reason code (for metrics)."""
+        return {"market": self.market.rejects.totals(), "user": self.user.rejects.totals()}
 
     def set_subscriptions(self, token_ids: Iterable[str], condition_ids: Iterable[str]) -> None:
         """Follow exactly these tokens (market channel) and markets (user channel)."""
@@ -301,6 +366,10 @@ class Streams:
             self.user.send({"operation": "subscribe", "markets": added_markets})
         if removed_markets:
             self.user.send({"operation": "unsubscribe", "markets": removed_markets})
+
+    def subscribed_tokens(self) -> list[str]:
+        with self._lock:
+            return sorted(self._tokens)
 
     def _market_subscription(self) -> dict[str, Any] | None:
         with self._lock:

@@ -1,26 +1,170 @@
 """Exchange REST bodies parsed and validated once, into typed frozen values.
 
-Nothing downstream of the venue sees a raw exchange dict. Every parser here is pure,
-raises only :class:`~controller.venue.errors.VenueError` with a one-line message, and
-may not do I/O.
+The one place that knows the exchange's field names for REST answers, with the one
+decimal parser (``plan.ticks.parse_decimal``: exact, finite, bounded), the one parser
+of exchange timestamps (epoch seconds or milliseconds) and the one tick-size
+definition (``plan.ticks.TICK_SIZES``). Nothing downstream of the venue sees a raw
+exchange dict. Every parser is pure and raises only :class:`WireError` (a one-line
+``VenueError``); it may not do I/O. WebSocket events are in ``wire_ws``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
-from typing import Any
+from decimal import Decimal
+from typing import Any, Literal
 
 from controller.observe.state import Book, Level, OpenOrder
-from controller.venue.errors import Ambiguous, VenueError
+from controller.plan.ticks import TICK_SIZES, DecimalParseError, parse_decimal
+from controller.venue.errors import VenueError
 from controller.venue.orders import CancelResult
 
+_ONE = Decimal(1)
 _ONE_E6 = Decimal(1_000_000)
+_MAX_ID = 128
+_MAX_TOKEN_DIGITS = 78  # a uint256 in decimal
+TICK_TEXTS: frozenset[str] = frozenset(format(t, "f") for t in TICK_SIZES)
+
+
+class WireError(VenueError):
+    """An exchange answer (or one item of it) is malformed. The message is one line."""
+
+
+# --------------------------------------------------------------------------- primitives
+
+
+def decimal(value: Any, what: str) -> Decimal:
+    """The one decimal parser for exchange numbers (JSON numbers or decimal strings)."""
+    try:
+        return parse_decimal(value)
+    except DecimalParseError as exc:
+        raise WireError(f"malformed {what}: {exc} (got {_show(value)})") from None
+
+
+def non_negative(value: Any, what: str) -> Decimal:
+    result = decimal(value, what)
+    if result < 0:
+        raise WireError(f"malformed {what}: must not be negative (got {_show(value)})")
+    return result
+
+
+def price(value: Any, what: str) -> Decimal:
+    result = decimal(value, what)
+    if not 0 <= result <= _ONE:
+        raise WireError(f"malformed {what}: must be between 0 and 1 (got {_show(value)})")
+    return result
+
+
+def optional_price(value: Any, what: str) -> Decimal | None:
+    return None if value is None or value == "" else price(value, what)
+
+
+def tick_size(value: Any, what: str = "tick size") -> Decimal:
+    """One of the exchange's tick sizes (0.1 … 0.0001), whatever form it came in."""
+    result = decimal(value, what)
+    for tick in TICK_SIZES:
+        if result == tick:
+            return tick
+    raise WireError(f"malformed {what}: not one of {', '.join(sorted(TICK_TEXTS))} (got {_show(value)})")
+
+
+def tick_text(tick: Decimal) -> str:
+    """The exact text the official client indexes its rounding table by ("0.01", never "0.010")."""
+    text = format(tick.normalize(), "f")
+    if text not in TICK_TEXTS:
+        raise WireError(f"unsupported tick size {text}")
+    return text
+
+
+def exchange_time(value: Any, what: str = "timestamp") -> float | None:
+    """The one parser of exchange timestamps: epoch seconds or milliseconds (as digits or
+    an integer) to epoch seconds; ``None`` when absent or empty."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | str):
+        raise WireError(f"malformed {what}: must be epoch seconds or milliseconds (got {_show(value)})")
+    text = str(value)
+    if not text.isascii() or not text.isdigit() or len(text) > 16:
+        raise WireError(f"malformed {what}: must be epoch seconds or milliseconds (got {_show(value)})")
+    number = int(text)
+    # Milliseconds since 1970 passed 10**11 in 1973; seconds will not reach it for millennia.
+    return number / 1000 if number >= 10**11 else float(number)
+
+
+def identifier(value: Any, what: str) -> str:
+    """An order id, condition id or the like: a short printable string without spaces."""
+    if not isinstance(value, str) or not 0 < len(value) <= _MAX_ID or not value.isprintable() or " " in value:
+        raise WireError(f"malformed {what}: must be a non-empty id string (got {_show(value)})")
+    return value
+
+
+def token_id(value: Any, what: str = "asset_id") -> str:
+    if (
+        not isinstance(value, str)
+        or not 0 < len(value) <= _MAX_TOKEN_DIGITS
+        or not value.isascii()
+        or not value.isdigit()
+    ):
+        raise WireError(f"malformed {what}: must be a decimal token id (got {_show(value)})")
+    return value
+
+
+def side(value: Any, what: str = "side") -> Literal["BUY", "SELL"]:
+    if value == "BUY":
+        return "BUY"
+    if value == "SELL":
+        return "SELL"
+    raise WireError(f"malformed {what}: must be BUY or SELL (got {_show(value)})")
+
+
+def mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise WireError(f"malformed {what}: expected an object, got {_kind(value)}")
+    return value
+
+
+def text(value: Any, what: str, default: str = "") -> str:
+    if value is None:
+        return default
+    if not isinstance(value, str):
+        raise WireError(f"malformed {what}: expected a string, got {_kind(value)}")
+    return value
+
+
+def levels(raw: Any, what: str) -> list[Level]:
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise WireError(f"malformed {what}: expected a list, got {_kind(raw)}")
+    out = []
+    for item in raw:
+        level = mapping(item, f"{what} level")
+        out.append(Level(price(level.get("price"), f"{what} price"), non_negative(level.get("size"), f"{what} size")))
+    return out
+
+
+def book_from_levels(bids: Iterable[Level], asks: Iterable[Level], last: Decimal | None = None) -> Book:
+    """Best-first book from levels in any order (the exchange sends the best level last)."""
+    return Book.from_levels(bids, asks, last)
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _show(value: Any) -> str:
+    shown = repr(value)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
+
+
+# --------------------------------------------------------------------------- REST values
 
 
 @dataclass(frozen=True)
 class MarketInfo:
+    """The market's rules (``GET /clob-markets/{condition_id}``)."""
+
     condition_id: str
     tokens: dict[str, str]  # outcome label (lower case) -> token id
     tick_size: Decimal
@@ -39,103 +183,148 @@ class BookSnapshot:
     market: str
     book: Book
     hash: str
-    timestamp: str
+    timestamp: float | None  # epoch seconds
     tick_size: Decimal | None
     last_trade_price: Decimal | None
 
 
-def _dec(value: Any, what: str) -> Decimal:
-    if isinstance(value, bool) or value is None:
-        raise VenueError(f"malformed {what}: {value!r}")
-    try:
-        result = Decimal(str(value))
-    except InvalidOperation:
-        raise VenueError(f"malformed {what}: {value!r}") from None
-    if not result.is_finite():
-        raise VenueError(f"malformed {what}: {value!r}")
-    return result
+@dataclass(frozen=True)
+class PostAnswer:
+    """One item of a ``POST /orders`` answer."""
+
+    accepted: bool
+    order_id: str
+    status: str  # live, matched, delayed, unmatched (lower case)
+    error: str
 
 
-def parse_levels(raw: Any, what: str) -> list[Level]:
-    if raw is None:
-        return []
-    if not isinstance(raw, list):
-        raise VenueError(f"malformed {what}: expected a list")
-    levels = []
-    for item in raw:
-        if not isinstance(item, Mapping):
-            raise VenueError(f"malformed {what}: expected price levels")
-        levels.append(Level(_dec(item.get("price"), f"{what} price"), _dec(item.get("size"), f"{what} size")))
-    return levels
+@dataclass(frozen=True)
+class OpenOrders:
+    """``GET /data/orders``: the orders that parsed, and one line per item that did not."""
+
+    orders: tuple[OpenOrder, ...]
+    problems: tuple[str, ...] = ()
 
 
-def book_from_levels(bids: Iterable[Level], asks: Iterable[Level]) -> Book:
-    """Best-first book from levels in any order (REST sends the best level last)."""
-    return Book(
-        bids=tuple(sorted((lv for lv in bids if lv.size > 0), key=lambda lv: lv.price, reverse=True)),
-        asks=tuple(sorted((lv for lv in asks if lv.size > 0), key=lambda lv: lv.price)),
+# --------------------------------------------------------------------------- REST parsers
+
+
+def parse_market_info(condition_id: str, raw: Any) -> MarketInfo:
+    body = mapping(raw, f"market info for {condition_id}")
+    if not isinstance(body.get("t"), list):
+        raise WireError(f"malformed market info for {condition_id}: no token list")
+    tokens: dict[str, str] = {}
+    for item in body["t"]:
+        if not isinstance(item, Mapping) or not item.get("t"):
+            continue
+        label = text(item.get("o"), "outcome label").lower() or str(len(tokens))
+        tokens[label] = token_id(item.get("t"), "market token id")
+    accepting = body.get("ao", True)
+    neg_risk = body.get("nr", False)
+    if not isinstance(accepting, bool) or not isinstance(neg_risk, bool | None):
+        raise WireError(f"malformed market info for {condition_id}: ao/nr must be booleans")
+    return MarketInfo(
+        condition_id=condition_id,
+        tokens=tokens,
+        tick_size=tick_size(body.get("mts"), "minimum tick size"),
+        min_order_size=non_negative(body.get("mos", 0), "minimum order size"),
+        neg_risk=bool(neg_risk),
+        accepting_orders=accepting,
     )
 
 
 def parse_book_summary(raw: Any) -> BookSnapshot:
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("asset_id"), str):
-        raise VenueError("malformed order book response")
-    tick = raw.get("tick_size")
-    last = raw.get("last_trade_price")
+    body = mapping(raw, "order book")
+    tick = body.get("tick_size")
+    last = optional_price(body.get("last_trade_price"), "last_trade_price")
     return BookSnapshot(
-        token_id=raw["asset_id"],
-        market=str(raw.get("market", "")),
-        book=book_from_levels(parse_levels(raw.get("bids"), "bids"), parse_levels(raw.get("asks"), "asks")),
-        hash=str(raw.get("hash", "")),
-        timestamp=str(raw.get("timestamp", "")),
-        tick_size=_dec(tick, "tick_size") if tick not in (None, "") else None,
-        last_trade_price=_dec(last, "last_trade_price") if last not in (None, "") else None,
+        token_id=token_id(body.get("asset_id")),
+        market=text(body.get("market"), "book market"),
+        book=book_from_levels(levels(body.get("bids"), "bids"), levels(body.get("asks"), "asks")),
+        hash=text(body.get("hash"), "book hash"),
+        timestamp=exchange_time(body.get("timestamp")),
+        tick_size=None if tick in (None, "") else tick_size(tick),
+        last_trade_price=last,
     )
+
+
+def parse_books(raw: Any) -> list[BookSnapshot]:
+    if not isinstance(raw, list):
+        raise WireError(f"malformed /books answer: expected a list, got {_kind(raw)}")
+    return [parse_book_summary(item) for item in raw]
 
 
 def parse_open_order(raw: Any) -> OpenOrder:
-    if not isinstance(raw, Mapping):
-        raise VenueError("malformed open order")
-    side = raw.get("side")
-    if side not in ("BUY", "SELL"):
-        raise VenueError(f"malformed open order side: {side!r}")
+    body = mapping(raw, "open order")
+    if "id" not in body:
+        raise WireError("malformed open order: no id")
+    order_id = identifier(body.get("id"), "open order id")
+    where = f"open order {order_id}"
     return OpenOrder(
-        id=str(raw["id"]),
-        market=str(raw.get("market", "")),
-        token_id=str(raw.get("asset_id", "")),
-        side=side,
-        price=_dec(raw.get("price"), "order price"),
-        size=_dec(raw.get("original_size"), "order size"),
-        size_matched=_dec(raw.get("size_matched", "0") or "0", "order size_matched"),
+        id=order_id,
+        market=text(body.get("market"), f"{where} market"),
+        token_id=text(body.get("asset_id"), f"{where} asset_id"),
+        side=side(body.get("side"), f"{where} side"),
+        price=price(body.get("price"), f"{where} price"),
+        size=non_negative(body.get("original_size"), f"{where} size"),
+        size_matched=non_negative(body.get("size_matched") or "0", f"{where} size_matched"),
     )
 
 
-def parse_market_info(condition_id: str, raw: Any) -> MarketInfo:
-    if not isinstance(raw, Mapping) or not isinstance(raw.get("t"), list):
-        raise VenueError(f"malformed market info for {condition_id}")
-    tokens: dict[str, str] = {}
-    for token in raw["t"]:
-        if isinstance(token, Mapping) and token.get("t"):
-            tokens[str(token.get("o", "")).lower() or str(len(tokens))] = str(token["t"])
-    return MarketInfo(
-        condition_id=condition_id,
-        tokens=tokens,
-        tick_size=_dec(raw.get("mts"), "minimum tick size"),
-        min_order_size=_dec(raw.get("mos", 0), "minimum order size"),
-        neg_risk=bool(raw.get("nr", False)),
-        accepting_orders=bool(raw.get("ao", True)),
-    )
+def parse_open_orders(raw: Any) -> OpenOrders:
+    """Every item that parses; a bad item is a problem line, never the end of the list."""
+    if not isinstance(raw, list):
+        raise WireError(f"malformed open orders answer: expected a list, got {_kind(raw)}")
+    orders, problems = [], []
+    for index, item in enumerate(raw):
+        try:
+            orders.append(parse_open_order(item))
+        except WireError as exc:
+            problems.append(f"item {index}: {exc}")
+    return OpenOrders(tuple(orders), tuple(problems))
+
+
+def parse_balance(raw: Any, what: str) -> Decimal:
+    """A ``balance-allowance`` answer: 6-decimal base units to shares / pUSD."""
+    return non_negative(mapping(raw, f"{what} balance").get("balance"), f"{what} balance") / _ONE_E6
 
 
 def parse_base_units(value: Any, what: str) -> Decimal:
-    return _dec(value, what) / _ONE_E6
+    return non_negative(value, what) / _ONE_E6
+
+
+def parse_heartbeat(raw: Any) -> str:
+    return identifier(mapping(raw, "heartbeat answer").get("heartbeat_id"), "heartbeat_id")
+
+
+def parse_post_answer(raw: Any) -> PostAnswer | None:
+    """One ``POST /orders`` item; ``None`` when it is not even an object (no answer)."""
+    if not isinstance(raw, Mapping):
+        return None
+    error = raw.get("errorMsg") or raw.get("error") or ""
+    error = error if isinstance(error, str) else _show(error)
+    order_id = raw.get("orderID")
+    order_id = order_id if isinstance(order_id, str) else ""
+    status = raw.get("status")
+    status = status.lower() if isinstance(status, str) and status else "live"
+    # Only the JSON literal true is an acceptance: "-1", "NaN" or 1 are not.
+    return PostAnswer(raw.get("success") is True and not error, order_id, status, error)
 
 
 def parse_cancel(raw: Any) -> CancelResult:
-    if not isinstance(raw, Mapping):
-        raise Ambiguous("malformed cancel response")
-    canceled = raw.get("canceled") or []
-    not_canceled = raw.get("not_canceled") or {}
+    """A cancel answer; a malformed one raises :class:`WireError` (callers treat it as unknown)."""
+    body = mapping(raw, "cancel answer")
+    canceled = body.get("canceled")
+    canceled = [] if canceled is None else canceled
+    not_canceled = body.get("not_canceled")
+    not_canceled = {} if not_canceled is None else not_canceled
     if not isinstance(canceled, list) or not isinstance(not_canceled, Mapping):
-        raise Ambiguous("malformed cancel response")
-    return CancelResult(tuple(str(i) for i in canceled), {str(k): str(v) for k, v in not_canceled.items()})
+        raise WireError("malformed cancel answer: canceled must be a list, not_canceled an object")
+    return CancelResult(
+        tuple(identifier(i, "cancelled id") for i in canceled),
+        {identifier(k, "not-cancelled id"): text(v, "cancel reason", "")[:200] for k, v in not_canceled.items()},
+    )
+
+
+# Old names kept for callers of the first version of this module.
+parse_levels = levels

@@ -1,0 +1,81 @@
+"""The one parsing layer for REST answers: typed values, one decimal, time and tick parser."""
+
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from controller.venue import wire
+from controller.venue.wire import WireError
+
+
+def test_one_decimal_parser_is_exact_and_rejects_tricks() -> None:
+    assert wire.decimal("0.49", "p") == D("0.49")
+    assert wire.decimal(0.01, "p") == D("0.01"), "a JSON number means what its text said"
+    for bad in (True, None, "NaN", "1e999999", " 1", "", "0x10", [], {}):
+        with pytest.raises(WireError, match="malformed p"):
+            wire.decimal(bad, "p")
+
+
+def test_exchange_times_accept_seconds_and_milliseconds() -> None:
+    assert wire.exchange_time("1757908892351") == pytest.approx(1757908892.351)
+    assert wire.exchange_time("1672290687") == 1672290687.0
+    assert wire.exchange_time(1672290687) == 1672290687.0
+    assert wire.exchange_time("") is None and wire.exchange_time(None) is None
+    for bad in ("-1", "1.5", "12345678901234567", True, 1.5, "١٢٣"):
+        with pytest.raises(WireError):
+            wire.exchange_time(bad)
+
+
+def test_one_tick_size_definition() -> None:
+    assert wire.tick_size("0.010") == D("0.01") and wire.tick_text(wire.tick_size(0.01)) == "0.01"
+    assert wire.tick_text(D("0.0025")) == "0.0025"
+    for bad in ("0.02", "0", "-0.01", "abc"):
+        with pytest.raises(WireError):
+            wire.tick_size(bad)
+
+
+def test_market_info_is_validated() -> None:
+    raw = {"t": [{"t": "7", "o": "Yes"}, {"t": "8", "o": "No"}], "mts": 0.001, "mos": 5, "ao": True}
+    info = wire.parse_market_info("0xc", raw)
+    assert info.tokens == {"yes": "7", "no": "8"} and info.tick_size == D("0.001") and not info.neg_risk
+    for bad in ({**raw, "mts": "0.02"}, {**raw, "ao": "yes"}, {**raw, "t": "x"}, [], {**raw, "t": [{"t": "x"}]}):
+        with pytest.raises(WireError):
+            wire.parse_market_info("0xc", bad)
+
+
+def test_open_orders_keep_the_good_items_and_name_the_bad_ones() -> None:
+    good = {"id": "0x1", "market": "0xm", "asset_id": "7", "side": "BUY", "original_size": "10", "price": "0.5"}
+    answer = wire.parse_open_orders([good, {**good, "id": None}, {k: v for k, v in good.items() if k != "id"}, 5])
+    assert [o.id for o in answer.orders] == ["0x1"]
+    assert len(answer.problems) == 3 and "no id" in answer.problems[1]
+    with pytest.raises(WireError):
+        wire.parse_open_orders({"data": []})
+
+
+@pytest.mark.parametrize("success", ["-1", "NaN", 1, "true", None])
+def test_only_a_json_true_is_an_acceptance(success: object) -> None:
+    answer = wire.parse_post_answer({"success": success, "orderID": "0x1", "status": "live", "errorMsg": ""})
+    assert answer is not None and not answer.accepted
+
+
+def test_post_answer_with_an_error_is_not_accepted() -> None:
+    answer = wire.parse_post_answer({"success": True, "orderID": "0x1", "errorMsg": "post-only mode"})
+    assert answer is not None and not answer.accepted and answer.error == "post-only mode"
+    assert wire.parse_post_answer("x") is None
+
+
+def test_cancel_answer_ids_are_validated() -> None:
+    result = wire.parse_cancel({"canceled": ["0xa"], "not_canceled": {"0xb": "Order not found or already canceled"}})
+    assert result.canceled == ("0xa",) and result.gone == ("0xa", "0xb")
+    for bad in ({"canceled": [None]}, {"canceled": "0xa"}, {"not_canceled": []}, None):
+        with pytest.raises(WireError):
+            wire.parse_cancel(bad)
+
+
+def test_balance_is_base_units() -> None:
+    assert wire.parse_balance({"balance": "1500000"}, "collateral") == D("1.5")
+    for bad in ({"balance": "-1"}, {"balance": None}, []):
+        with pytest.raises(WireError):
+            wire.parse_balance(bad, "collateral")

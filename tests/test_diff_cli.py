@@ -6,18 +6,12 @@ import json
 from pathlib import Path
 
 import jsonschema
-import pytest
-
-from controller.plan.bands import apply_plan, plan
-from controller.schemas import load_schema
-from controller.observe.statefile import load_state, state_to_json
-
-try:  # the manifest loader lands in a sibling change; skip only while it is missing
-    from controller.spec.manifest import validate_paths
-except ImportError:  # pragma: no cover - only before controller.manifest exists
-    pytest.skip("controller.manifest is not available yet", allow_module_level=True)
 
 from controller.cli.main import main
+from controller.observe.statefile import load_state, state_to_json
+from controller.plan.bands import apply_plan, plan
+from controller.schemas import load_schema
+from controller.spec.manifest import validate_paths
 
 REPO = Path(__file__).resolve().parent.parent
 DEMO = str(REPO / "manifests" / "demo.yaml")
@@ -44,6 +38,28 @@ def test_json_output_validates(capsys):
     doc = json.loads(capsys.readouterr().out)
     jsonschema.validate(doc, load_schema("plan.schema.json"))
     assert [m["name"] for m in doc["markets"]] == ["demo-btc-150k", "demo-rain-nyc"]
+
+
+def test_json_carries_codes_and_the_texts_of_the_text_output(capsys, monkeypatch):
+    monkeypatch.setenv("NO_COLOR", "1")
+    assert main(diff("--state", DEMO_STATE)) == 1
+    text = capsys.readouterr().out
+    assert main(diff("--state", DEMO_STATE, "-o", "json")) == 1
+    btc = json.loads(capsys.readouterr().out)["markets"][0]
+    assert [(c["reason"], c["message"]) for c in btc["cancel"]] == [
+        ("OutsideBands", "outside every band"),
+        ("OverMaxAmount", "band 0 asks hold 220 > maxAmount 200"),
+    ]
+    assert {p["reason"] for p in btc["place"]} == {"BelowMinAmount"}
+    assert [(k["reason"], k["message"]) for k in btc["keep"]] == [
+        ("InBand", "bid band 0"),
+        ("InBand", "bid band 1"),
+        ("InBand", "ask band 0"),
+    ]
+    # The text output shows the same messages, unchanged since before the codes.
+    for item in [*btc["cancel"], *btc["place"], *btc["keep"]]:
+        assert f"  {item['message']}\n" in text
+    assert "  - 0xc4b887…b18a  BUY  YES 0.40 × 60  outside every band\n" in text
 
 
 def test_converged_state_exits_0(tmp_path, capsys):

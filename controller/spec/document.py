@@ -20,6 +20,9 @@ from controller.spec.types import MarketMakerSpec, Source
 from controller.spec.values import mapping_at, to_decimal
 from controller.spec.wording import format_path, show
 
+# The number of errors listed for one document; the rest are counted in a last line.
+MAX_ERRORS_PER_DOCUMENT = 20
+
 _BAND_FIELDS = ("minMargin", "avgMargin", "maxMargin", "minAmount", "avgAmount", "maxAmount")
 _DECIMAL_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("spec", "market"): ("tickSize", "minOrderSize"),
@@ -35,14 +38,15 @@ def validate_document(
     if not isinstance(doc, dict):
         return None, [ManifestError(file, index, "", f"document must be a mapping (got {show(doc)})")]
     doc = _normalized(doc)
-    problems = schema_problems(doc)
+    problems, complete = schema_problems(doc)
     header = [p for p in problems if is_header_problem(p)]
     if header:
         # Not a bandctl/v1 MarketMaker at all: its other fields mean nothing to us.
-        problems = header
-    else:
+        problems, complete = header, True
+    elif complete:
+        # Only then is every value the rules read known to have passed the schema.
         problems += semantic_problems(doc, [p for p, _ in problems])
-    errors = _to_errors(problems, doc, file, index)
+    errors = _to_errors(problems, doc, file, index, complete=complete)
     if errors:
         return None, errors
     return build_spec(doc, Source(file, index)), []
@@ -75,11 +79,24 @@ def _normalized(doc: dict[str, Any]) -> dict[str, Any]:
     return doc
 
 
-def _to_errors(problems: list[Problem], doc: dict[str, Any], file: str, index: int) -> list[ManifestError]:
-    """Errors in the order their fields appear in the document."""
+def _to_errors(
+    problems: list[Problem], doc: dict[str, Any], file: str, index: int, *, complete: bool
+) -> list[ManifestError]:
+    """Errors in the order their fields appear in the document, at most ``MAX_ERRORS_PER_DOCUMENT``.
+
+    A document that is wrong everywhere (a generated file gone bad, a hostile one) would
+    otherwise print thousands of lines; the first ones say what is wrong, a last line how
+    much more there is (``complete`` False: the schema check stopped counting).
+    """
     positions = _Positions(doc)
     ordered = sorted(problems, key=lambda p: positions.of(p[0]))
-    return [ManifestError(file, index, format_path(path), message) for path, message in ordered]
+    shown = ordered[:MAX_ERRORS_PER_DOCUMENT]
+    errors = [ManifestError(file, index, format_path(path), message) for path, message in shown]
+    hidden = len(ordered) - len(shown)
+    if hidden or not complete:
+        count = f"{hidden}" if complete else f"at least {hidden}"
+        errors.append(ManifestError(file, index, "", f"… and {count} more error{'' if hidden == 1 else 's'}"))
+    return errors
 
 
 class _Positions:

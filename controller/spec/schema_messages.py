@@ -23,6 +23,8 @@ from controller.spec.results import FieldPath, Problem
 from controller.spec.wording import one_line, show
 
 SCHEMA_NAME = "marketmaker.schema.json"
+# Far more than anyone reads (``document`` lists 20), few enough to cost milliseconds.
+MAX_SCHEMA_PROBLEMS = 1000
 
 
 def _is_number(_checker: Any, value: Any) -> bool:
@@ -39,11 +41,30 @@ def _is_integer(checker: Any, value: Any) -> bool:
     return _is_number(checker, value) and (isinstance(value, int) or value == int(value))
 
 
+_BASE = jsonschema.Draft202012Validator
+
+
+def _additional_properties_in_order(validator: Any, additional: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """jsonschema's ``additionalProperties``, but visiting extra keys in document order.
+
+    The stock keyword walks them as a set, in hash order; once collection stops early (see
+    ``schema_problems``) that would make which errors are listed change from run to run.
+    """
+    if validator.is_type(instance, "object") and validator.is_type(additional, "object"):
+        known = schema.get("properties", {})
+        for key, value in instance.items():
+            if key not in known:
+                yield from validator.descend(value, additional, path=key)
+        return
+    yield from _BASE.VALIDATORS["additionalProperties"](validator, additional, instance, schema)
+
+
 @cache
 def _validator() -> Any:
-    base = jsonschema.Draft202012Validator
-    checker = base.TYPE_CHECKER.redefine_many({"number": _is_number, "integer": _is_integer})
-    cls = jsonschema.validators.extend(base, type_checker=checker)
+    checker = _BASE.TYPE_CHECKER.redefine_many({"number": _is_number, "integer": _is_integer})
+    cls = jsonschema.validators.extend(
+        _BASE, validators={"additionalProperties": _additional_properties_in_order}, type_checker=checker
+    )
     return cls(load_schema(SCHEMA_NAME))
 
 
@@ -64,13 +85,28 @@ PATTERN_MESSAGES = {
 }
 
 
-def schema_problems(doc: dict[str, Any]) -> list[Problem]:
-    """Every schema violation in ``doc`` (decimals already as ``Decimal``), each once."""
-    problems: dict[Problem, None] = {}  # ordered set: "required" yields one error per missing key
+def schema_problems(doc: dict[str, Any]) -> tuple[list[Problem], bool]:
+    """Schema violations in ``doc`` (decimals already as ``Decimal``), each once, and whether
+    that is all of them.
+
+    Collection stops after ``MAX_SCHEMA_PROBLEMS``: jsonschema's cost grows with the number
+    of errors times their depth, so a document wrong everywhere (tens of thousands of broken
+    bands fit under the YAML node limit) would otherwise cost seconds to reject.
+    """
+    problems: dict[Problem, None] = {}  # an ordered set
+    required_done: set[int] = set()
     for error in _validator().iter_errors(doc):
+        if error.validator == "required":
+            # jsonschema yields one error per missing key, each carrying the whole list:
+            # word them all from the first, or a mapping missing k keys costs k * k.
+            if id(error.instance) in required_done:
+                continue
+            required_done.add(id(error.instance))
         for problem in _translate(error):
             problems.setdefault(problem)
-    return list(problems)
+            if len(problems) >= MAX_SCHEMA_PROBLEMS:
+                return list(problems), False
+    return list(problems), True
 
 
 def is_header_problem(problem: Problem) -> bool:

@@ -44,6 +44,28 @@ class _ManifestLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._composed = 0
 
+    # Nesting is bounded in the scanner, before the parser or composer sees the token: the
+    # composer recurses once per level, and PyYAML's scanner looks up to 1024 characters
+    # ahead for a possible simple key, costing time per open flow level. Left to the graph
+    # check alone, a 200 KB run of "[" took minutes once a library (py_ecc, imported by
+    # py-clob-client-v2) had raised the recursion limit to 100,000.
+    def fetch_flow_collection_start(self, TokenClass: Any) -> None:
+        mark = self.get_mark()
+        super().fetch_flow_collection_start(TokenClass)
+        self._check_open_collections(mark)
+
+    def add_indent(self, column: int) -> bool:
+        opened = bool(super().add_indent(column))
+        if opened:
+            self._check_open_collections(self.get_mark())
+        return opened
+
+    def _check_open_collections(self, mark: Any) -> None:
+        # Each entry of ``indents`` is an open block collection, each flow level an open flow
+        # collection; the newest one is a node at depth (open - 1), the root being depth 0.
+        if len(self.indents) + self.flow_level - 1 > MAX_DEPTH:
+            raise yaml.scanner.ScannerError(None, None, f"nested deeper than {MAX_DEPTH} levels", mark)
+
     def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         # Stop a huge flat document while composing it: parsing costs ~25 µs a node.
         self._composed += 1

@@ -253,3 +253,13 @@ def test_salt_and_timestamp_come_from_the_stock_range_and_the_injected_clock() -
     assert all(0 <= o.fields.salt < 1_795_473_626_485 for o in orders)
     assert len({o.order_id for o in orders}) == 200
     assert signer.new_salt(0) == 0
+
+
+def test_pinned_vector() -> None:
+    # The reference order of docs/protocol.md (public test key); equal to what py-clob-client-v2 1.2.1 signs.
+    order = _order(OrderSigner(KEY))
+    assert order.order_id == "0xea3ac4f74b1e57e30debc9e73af0159c2a5a32f7c3b4986f199102c98c94c2ba"
+    assert order.signature == (
+        "0x6e7555f26c320d25d53b47995fae6451b16b657259f87877ff3b6e1b0342e48b"
+        "2ab75def7fbcaf1ad276d659d78cf8bdf2f45e4ce81c0cb19800dc785fde55031c"
+    )

@@ -1,8 +1,8 @@
 """Exact, fast order signing: Polymarket CLOB V2 orders built from Decimal and signed with EIP-712.
 
 Why it exists: py-clob-client-v2 1.2.1 computes order amounts through ``float`` (5.02
-shares are signed as 5.01) and spends about a millisecond per order in generic EIP-712
-code. This module builds the same orders from exact amounts (:mod:`controller.venue.amounts`)
+shares are signed as 5.01) and spends about half a millisecond of CPU per order in
+generic EIP-712 code. This module builds the same orders from exact amounts (:mod:`controller.venue.amounts`)
 and signs them with precomputed domain separators, one keccak for the struct, one for the
 digest and libsecp256k1 (coincurve) for the signature. Given the same fields, salt and
 timestamp its signature, order id and JSON body are byte-for-byte those of the stock

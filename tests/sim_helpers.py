@@ -39,6 +39,9 @@ RAIN_NO = "650803108656419652503830101118012066268806485893333628121075979256885
 NEGR = "0x" + "ab" * 32
 NEGR_YES = "1001"
 NEGR_NO = "1002"
+V3 = "0x" + "cd" * 32  # an Exchange V3 (Protocol V2) market: outcomes are position ids
+V3_YES = "3001"
+V3_NO = "3002"
 
 MARKET_VALIDATOR = jsonschema.Draft202012Validator(load_schema("ws-market.schema.json"))
 USER_VALIDATOR = jsonschema.Draft202012Validator(load_schema("ws-user.schema.json"))
@@ -79,12 +82,22 @@ def quiet_config(**overrides: Any) -> dict[str, Any]:
                 "negRisk": True,
                 "fairValue": 0.3,
             },
+            {
+                "name": "v3",
+                "conditionId": V3,
+                "tokens": {"yes": V3_YES, "no": V3_NO},
+                "tickSize": "0.01",
+                "minOrderSize": 5,
+                "fairValue": 0.6,
+                "exchange": "v3",
+                "endDate": "2027-01-28T19:00:00Z",
+            },
         ],
         "accounts": [
             {
                 "address": ADDR0,
                 "collateral": 10000,
-                "tokens": {BTC_YES: 1000, BTC_NO: 1000, RAIN_YES: 1000, NEGR_YES: 100},
+                "tokens": {BTC_YES: 1000, BTC_NO: 1000, RAIN_YES: 1000, NEGR_YES: 100, V3_YES: 100},
             },
             {"address": ADDR1, "funder": PROXY1, "signatureType": 1, "collateral": 1000},
             {"address": ADDR2, "funder": SAFE2, "signatureType": 2, "collateral": 1000},

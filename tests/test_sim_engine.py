@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
@@ -22,6 +23,7 @@ from controller.sim.config import (
     MICRO,
     NEG_RISK_EXCHANGE_V2,
     PRICE_SCALE,
+    TICK_STRINGS,
     Bucket,
     RateLimitConfig,
     SimConfigError,
@@ -236,12 +238,14 @@ def test_balance_error_text():
 
 def test_demo_config_uses_the_documented_markets():
     cfg = load_config(None)
-    assert [m.condition_id for m in cfg.markets] == [
-        "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598",
-        "0x71f2731a0ce76f67ca8980aab6ae4bc13d2a43a6ada270691286d33cd6909d45",
+    doc = (Path(__file__).parent.parent / "docs" / "demo-markets.md").read_text()
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in doc.splitlines() if line.startswith("| demo-")]
+    assert [(r[0], r[1], r[2], r[3], r[4]) for r in rows] == [
+        (m.name, m.condition_id, m.yes, m.no, TICK_STRINGS[m.tick]) for m in cfg.markets
     ]
+    assert [m.exchange for m in cfg.markets] == ["v2", "v2", "v3"]
     assert cfg.markets[0].yes == BTC_YES and cfg.markets[0].no == BTC_NO
-    assert [m.tick for m in cfg.markets] == [100, 10] and cfg.markets[1].fair_value == 0.23
+    assert cfg.markets[1].fair_value == 0.23
     assert cfg.accounts[0].address == "0xf39fd6e51aad88f6f4ce6ab8827279cfffb92266"
     assert cfg.chain_id == 137 and cfg.flow_enabled
     assert "conditionId" in demo_yaml_text()

@@ -60,8 +60,16 @@ class SimHandle:
 
         return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
 
-    def admin_state(self, trades_limit: int = 1000) -> dict[str, Any]:
-        return self.call(lambda s: s.admin_state(trades_limit))
+    def admin_state(
+        self,
+        trades_limit: int = 1000,
+        *,
+        market: str | None = None,
+        owner: str | None = None,
+        since: float | None = None,
+    ) -> dict[str, Any]:
+        """What reached the exchange; optionally only one market's / one address's part, or trades since."""
+        return self.call(lambda s: s.admin_state(trades_limit, market=market, owner=owner, since=since))
 
     def set_fair_value(self, condition_id: str, value: float | str) -> None:
         self.call(lambda s: s.set_fair_value(condition_id, value))
@@ -80,7 +88,8 @@ class SimHandle:
         return self.call(lambda s: s.fund(address, collateral, tokens, mode))
 
     def set_faults(self, **changes: Any) -> dict[str, Any]:
-        """e.g. ``set_faults(error5xxFraction=0.5, marketFeedStalled=True)`` (names as in the YAML)."""
+        """e.g. ``set_faults(error5xxFraction=0.5, marketFeedStalled=True)`` (names as in the YAML;
+        the switches are listed in docs/emulator.md)."""
         return self.call(lambda s: s.set_faults(changes))
 
     def close_market(self, condition_id: str) -> None:

@@ -321,7 +321,7 @@ def gamma_market(m: Market) -> dict[str, Any]:
             "winner": m.winner is not None and (m.winner == "yes") == (tok == m.cfg.yes),
         }
 
-    return {
+    out: dict[str, Any] = {
         "condition_id": m.condition_id,
         "question_id": "0x" + hashlib.sha256(m.condition_id.encode()).hexdigest(),
         "question": m.cfg.question,
@@ -338,4 +338,10 @@ def gamma_market(m: Market) -> dict[str, Any]:
         "maker_base_fee": 0,
         "taker_base_fee": 0,
         "rewards": {"min_size": m.cfg.rewards_min_size, "max_spread": m.cfg.rewards_max_spread, "rates": None},
+        "end_date_iso": m.cfg.end_date,
+        # Protocol V2 markets (Exchange V3) trade position ids; Gamma marks them version "v2".
+        "version": "v2" if m.cfg.exchange == "v3" else "v1",
     }
+    if m.cfg.exchange == "v3":
+        out["positionIds"] = [m.cfg.yes, m.cfg.no]
+    return out

@@ -25,6 +25,7 @@ Typical use::
 
 from __future__ import annotations
 
+import functools
 import json
 import random
 import time
@@ -136,8 +137,9 @@ def to_checksum_address(address: str) -> str:
     return checksummed
 
 
+@functools.lru_cache(maxsize=64)
 def domain_separator(chain_id: int, contract: str, version: str) -> bytes:
-    """``hashStruct(EIP712Domain)`` of an exchange; computed once per signer and exchange."""
+    """``hashStruct(EIP712Domain)`` of an exchange, computed once per (chain, contract, version)."""
     return keccak256(
         _DOMAIN_TYPEHASH
         + _DOMAIN_NAME_HASH

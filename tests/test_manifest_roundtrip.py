@@ -21,9 +21,13 @@ from controller.spec.types import (
     Limits,
     MarketMakerSpec,
     MarketRef,
+    MaxLoss,
     OrderSettings,
+    PullOnMove,
     ReferencePrice,
+    Risk,
     Schedule,
+    Skew,
     Source,
 )
 
@@ -88,11 +92,34 @@ def schedules(draw: st.DrawFn) -> Schedule:
     )
 
 
+durations = st.integers(min_value=1, max_value=365 * 86_400).map(lambda s: timedelta(seconds=s))
+
+
+@st.composite
+def risks(draw: st.DrawFn, has_max_position: bool) -> Risk:
+    stop = draw(st.none() | durations)
+    reduce_only = draw(st.none() | durations)
+    if stop is not None and reduce_only is not None and reduce_only < stop:
+        stop, reduce_only = reduce_only, stop
+    return Risk(
+        skew=draw(st.none() | st.builds(Skew, st.integers(min_value=1, max_value=10_000)))
+        if has_max_position
+        else None,
+        max_loss=draw(st.none() | st.builds(MaxLoss, positive, durations)),
+        pull_on_move=draw(
+            st.none() | st.builds(PullOnMove, decimals(1, 9_999, 4).filter(lambda d: d < 1), durations, durations)
+        ),
+        stop_before=stop,
+        reduce_only_before=reduce_only,
+    )
+
+
 @st.composite
 def specs(draw: st.DrawFn) -> MarketMakerSpec:
     yes, no = draw(st.lists(token_ids, min_size=2, max_size=2, unique=True))
     order_type = draw(st.sampled_from(["GTC", "GTD"]))
     labels = draw(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=20), max_size=3))
+    limits = Limits(max_position=draw(st.none() | positive), max_collateral=draw(st.none() | positive))
     return MarketMakerSpec(
         name=draw(names),
         labels=tuple(sorted(labels.items())),
@@ -109,7 +136,8 @@ def specs(draw: st.DrawFn) -> MarketMakerSpec:
             source=draw(st.sampled_from(["midpoint", "microprice", "last_trade"])),
             max_spread=draw(decimals(1, 9_999, 4).filter(lambda d: d < 1)),
         ),
-        limits=Limits(max_position=draw(st.none() | positive), max_collateral=draw(st.none() | positive)),
+        limits=limits,
+        risk=draw(risks(has_max_position=limits.max_position is not None)),
         orders=OrderSettings(
             type=order_type,
             ttl_seconds=draw(st.integers(min_value=1, max_value=10**9)) if order_type == "GTD" else None,

@@ -7,6 +7,7 @@ it trusts every value and checks nothing.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,12 +16,16 @@ from controller.spec.types import (
     Limits,
     MarketMakerSpec,
     MarketRef,
+    MaxLoss,
     OrderSettings,
+    PullOnMove,
     ReferencePrice,
+    Risk,
     Schedule,
+    Skew,
     Source,
 )
-from controller.spec.values import parse_timestamp
+from controller.spec.values import duration_seconds, parse_timestamp
 
 
 def build_spec(doc: dict[str, Any], source: Source) -> MarketMakerSpec:
@@ -58,6 +63,7 @@ def build_spec(doc: dict[str, Any], source: Source) -> MarketMakerSpec:
             source=ref.get("source", "midpoint"), max_spread=ref.get("maxSpread", Decimal("0.1"))
         ),
         limits=Limits(max_position=limits.get("maxPosition"), max_collateral=limits.get("maxCollateral")),
+        risk=_build_risk(spec.get("risk", {})),
         orders=OrderSettings(
             type=orders.get("type", "GTC"),
             ttl_seconds=None if ttl is None else int(ttl),
@@ -71,3 +77,27 @@ def build_spec(doc: dict[str, Any], source: Source) -> MarketMakerSpec:
         ownership=spec.get("ownership", "exclusive"),
         source=source,
     )
+
+
+def _build_risk(risk: dict[str, Any]) -> Risk:
+    skew, max_loss, pull = risk.get("skew"), risk.get("maxLoss"), risk.get("pullOnMove")
+    return Risk(
+        skew=None if skew is None else Skew(max_ticks=int(skew["maxTicks"])),
+        max_loss=None if max_loss is None else MaxLoss(amount=max_loss["amount"], window=_duration(max_loss["window"])),
+        pull_on_move=None
+        if pull is None
+        else PullOnMove(move=pull["move"], within=_duration(pull["within"]), pause_for=_duration(pull["pauseFor"])),
+        stop_before=_optional_duration(risk.get("stopBefore")),
+        reduce_only_before=_optional_duration(risk.get("reduceOnlyBefore")),
+    )
+
+
+def _duration(text: str) -> timedelta:
+    seconds = duration_seconds(text)
+    if seconds is None:  # not reached: the schema matched it
+        raise ValueError(f"not a duration: {text!r}")
+    return timedelta(seconds=seconds)
+
+
+def _optional_duration(text: str | None) -> timedelta | None:
+    return None if text is None else _duration(text)

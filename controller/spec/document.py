@@ -28,6 +28,8 @@ _DECIMAL_FIELDS: dict[tuple[str, ...], tuple[str, ...]] = {
     ("spec", "market"): ("tickSize", "minOrderSize"),
     ("spec", "referencePrice"): ("maxSpread",),
     ("spec", "limits"): ("maxPosition", "maxCollateral"),
+    ("spec", "risk", "maxLoss"): ("amount",),
+    ("spec", "risk", "pullOnMove"): ("move",),
 }
 
 

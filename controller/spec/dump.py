@@ -8,13 +8,13 @@ May not validate (its input is already a valid spec) or read files.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import yaml
 
-from controller.spec.types import Band, MarketMakerSpec, MarketRef
+from controller.spec.types import Band, MarketMakerSpec, MarketRef, Risk
 
 API_VERSION = "bandctl/v1"
 KIND = "MarketMaker"
@@ -36,6 +36,9 @@ def spec_to_manifest(spec: MarketMakerSpec) -> dict[str, Any]:
     limits = _drop_none({"maxPosition": spec.limits.max_position, "maxCollateral": spec.limits.max_collateral})
     if limits:
         body["limits"] = limits
+    risk = _risk_to_manifest(spec.risk)
+    if risk:
+        body["risk"] = risk
     body["orders"] = _drop_none(
         {"type": spec.orders.type, "ttlSeconds": spec.orders.ttl_seconds, "postOnly": spec.orders.post_only}
     )
@@ -86,6 +89,39 @@ def _band_to_manifest(band: Band) -> dict[str, Decimal]:
         "avgAmount": band.avg_amount,
         "maxAmount": band.max_amount,
     }
+
+
+def _risk_to_manifest(risk: Risk) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    if risk.skew is not None:
+        out["skew"] = {"maxTicks": risk.skew.max_ticks}
+    if risk.max_loss is not None:
+        out["maxLoss"] = {"amount": risk.max_loss.amount, "window": format_duration(risk.max_loss.window)}
+    if risk.pull_on_move is not None:
+        pull = risk.pull_on_move
+        out["pullOnMove"] = {
+            "move": pull.move,
+            "within": format_duration(pull.within),
+            "pauseFor": format_duration(pull.pause_for),
+        }
+    if risk.stop_before is not None:
+        out["stopBefore"] = format_duration(risk.stop_before)
+    if risk.reduce_only_before is not None:
+        out["reduceOnlyBefore"] = format_duration(risk.reduce_only_before)
+    return out
+
+
+def format_duration(length: timedelta) -> str:
+    """``timedelta(minutes=90)`` → ``"1h30m"``, the largest units first (whole seconds only)."""
+    seconds = length // timedelta(seconds=1)
+    if seconds <= 0 or timedelta(seconds=seconds) != length:
+        raise ValueError(f"not a positive whole number of seconds: {length}")
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts)
 
 
 def _drop_none(mapping: dict[str, Any]) -> dict[str, Any]:

@@ -8,6 +8,8 @@ Rules worth knowing (also in the schema's description):
   fall outside its own band, so the controller would never converge.
 * ``minAmount <= avgAmount <= maxAmount`` and ``maxAmount > 0``.
 * Bands are the intervals ``(minMargin, maxMargin]``; they may touch but not overlap.
+* ``risk.skew`` needs ``limits.maxPosition`` (the skew is full there); every ``risk``
+  duration is greater than 0 and at most 365d; ``risk.reduceOnlyBefore >= risk.stopBefore``.
 
 Exists so that these checks are pure functions of one normalised document. May not repeat
 schema checks (a field with a schema problem is skipped, so each mistake is reported once)
@@ -22,11 +24,12 @@ from decimal import Decimal
 from typing import Any
 
 from controller.spec.results import FieldPath, Problem
-from controller.spec.values import mapping_at, parse_timestamp
+from controller.spec.values import duration_seconds, mapping_at, parse_timestamp
 from controller.spec.wording import show
 
 TICK_SIZES = tuple(Decimal(t) for t in ("0.1", "0.01", "0.005", "0.0025", "0.001", "0.0001"))
 _UINT256_LIMIT = 2**256
+MAX_DURATION_SECONDS = 365 * 86_400
 
 
 def semantic_problems(doc: dict[str, Any], dirty: Iterable[FieldPath]) -> list[Problem]:
@@ -39,6 +42,8 @@ def semantic_problems(doc: dict[str, Any], dirty: Iterable[FieldPath]) -> list[P
     tokens = _Valid(market.mapping.get("tokens"), ("spec", "market", "tokens"), flagged)
     orders = _Valid(mapping_at(doc, ("spec", "orders")), ("spec", "orders"), flagged)
     schedule = _Valid(mapping_at(doc, ("spec", "schedule")), ("spec", "schedule"), flagged)
+    limits = _Valid(mapping_at(doc, ("spec", "limits")), ("spec", "limits"), flagged)
+    risk = _Valid(mapping_at(doc, ("spec", "risk")), ("spec", "risk"), flagged)
     bands = spec.get("bands")
     band_views = (
         [_Valid(band, ("spec", "bands", i), flagged) for i, band in enumerate(bands)] if isinstance(bands, list) else []
@@ -49,6 +54,7 @@ def semantic_problems(doc: dict[str, Any], dirty: Iterable[FieldPath]) -> list[P
         + _tick_problems(market)
         + _order_problems(orders)
         + _schedule_problems(schedule)
+        + _risk_problems(risk, limits, flagged)
     )
 
 
@@ -173,6 +179,37 @@ def _schedule_problems(schedule: _Valid) -> list[Problem]:
             (
                 schedule.at("notAfter"),
                 f"must be later than notBefore ({schedule.get('notAfter')} <= {schedule.get('notBefore')})",
+            )
+        )
+    return problems
+
+
+def _risk_problems(risk: _Valid, limits: _Valid, flagged: _Flagged) -> list[Problem]:
+    problems: list[Problem] = []
+    if "skew" in risk.mapping and "maxPosition" not in limits.mapping:
+        problems.append((risk.at("skew"), "requires limits.maxPosition (the skew is full at maxPosition)"))
+    durations = [(risk, "stopBefore"), (risk, "reduceOnlyBefore")]
+    for section, keys in (("maxLoss", ("window",)), ("pullOnMove", ("within", "pauseFor"))):
+        inner = _Valid(risk.mapping.get(section), risk.at(section), flagged)
+        durations += [(inner, key) for key in keys]
+    seconds: dict[FieldPath, int] = {}
+    for view, key in durations:
+        text = view.get(key)
+        value = None if text is None else duration_seconds(text)
+        if value is None:
+            continue
+        if value == 0:
+            problems.append((view.at(key), f"must be greater than 0 (got {show(text)})"))
+        elif value > MAX_DURATION_SECONDS:
+            problems.append((view.at(key), f"must be at most 365d (got {show(text)})"))
+        else:
+            seconds[view.at(key)] = value
+    stop, reduce_only = seconds.get(risk.at("stopBefore")), seconds.get(risk.at("reduceOnlyBefore"))
+    if stop is not None and reduce_only is not None and reduce_only < stop:
+        problems.append(
+            (
+                risk.at("reduceOnlyBefore"),
+                f"must be at least stopBefore ({risk.get('reduceOnlyBefore')} < {risk.get('stopBefore')})",
             )
         )
     return problems

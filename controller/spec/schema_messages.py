@@ -72,6 +72,8 @@ _TIMESTAMP_PATTERN = (
     "^[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt ][0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?([Zz]|[+-][0-9]{2}:[0-9]{2})$"
 )
 TIMESTAMP_MESSAGE = "must be an RFC 3339 timestamp with a timezone, e.g. 2026-01-01T00:00:00Z"
+DURATION_PATTERN = "^([0-9]{1,9}d)?([0-9]{1,9}h)?([0-9]{1,9}m)?([0-9]{1,9}s)?$"
+DURATION_MESSAGE = "must be a duration such as 30s, 10m, 24h or 1h30m (units d, h, m, s, largest first)"
 
 # Every "pattern" in the schema, in words (a test holds the two in step).
 PATTERN_MESSAGES = {
@@ -82,6 +84,7 @@ PATTERN_MESSAGES = {
     "^(0|[1-9][0-9]{0,77})$": "must be a token id: a uint256 in decimal digits, without leading zeros",
     "^[+-]?[0-9]+(\\.[0-9]+)?$": "must be a decimal number such as 0.01",
     _TIMESTAMP_PATTERN: TIMESTAMP_MESSAGE,
+    DURATION_PATTERN: DURATION_MESSAGE,
 }
 
 
@@ -129,6 +132,9 @@ def _translate(error: jsonschema.ValidationError) -> Iterator[Problem]:
         for key in expected:
             if key not in value:
                 yield path, f"missing required field {show(key)}"
+    elif keyword == "type" and error.schema.get("pattern") == DURATION_PATTERN:
+        hint = "; add a unit" if _is_number(None, value) else ""
+        yield path, f"{DURATION_MESSAGE} (got {show(value)}{hint})"
     elif keyword == "type":
         yield path, _type_message(expected, value)
     elif keyword == "const":

@@ -1,13 +1,15 @@
 """Typed, validated desired state: what one ``MarketMaker`` manifest asks for.
 
 These are the planner's inputs. They are produced only by ``controller.spec.manifest``
-(which validates first), so every invariant documented here can be relied upon.
+(which validates first), so every invariant documented here can be relied upon. The
+meaning of each field, as users read it, is in the descriptions of
+``schemas/marketmaker.schema.json``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
@@ -71,6 +73,52 @@ class Limits:
 
 
 @dataclass(frozen=True)
+class Skew:
+    """Shift the reference price against the position: ``max_ticks`` ticks at ``limits.max_position``.
+
+    The shift is proportional to net position / max_position (down when long, up when
+    short), capped at ``max_ticks``. Only present when ``limits.max_position`` is set.
+    """
+
+    max_ticks: int  # >= 1
+
+
+@dataclass(frozen=True)
+class MaxLoss:
+    """Pull all quotes while the loss over the trailing ``window`` exceeds ``amount`` (collateral)."""
+
+    amount: Decimal  # > 0
+    window: timedelta  # whole seconds, 0 < window <= 365 days
+
+
+@dataclass(frozen=True)
+class PullOnMove:
+    """When the reference moves by ``move`` or more within ``within``, pull quotes for ``pause_for``."""
+
+    move: Decimal  # 0 < move < 1, a price distance
+    within: timedelta  # whole seconds, 0 < within <= 365 days
+    pause_for: timedelta  # whole seconds, 0 < pause_for <= 365 days
+
+
+@dataclass(frozen=True)
+class Risk:
+    """``spec.risk``: protections applied to what the bands produce; each is off when None.
+
+    Times are measured back from the market's close: the earlier of ``schedule.not_after``
+    and the end time the exchange reports for the market (game start for sports markets).
+    Invariant: ``reduce_only_before >= stop_before`` when both are set.
+    """
+
+    skew: Skew | None = None
+    max_loss: MaxLoss | None = None
+    pull_on_move: PullOnMove | None = None
+    # Cancel everything and place nothing from this long before the close.
+    stop_before: timedelta | None = None
+    # Place only orders that reduce the position from this long before the close.
+    reduce_only_before: timedelta | None = None
+
+
+@dataclass(frozen=True)
 class OrderSettings:
     type: OrderType = "GTC"
     ttl_seconds: int | None = None
@@ -106,6 +154,7 @@ class MarketMakerSpec:
     bands: tuple[Band, ...]
     reference_price: ReferencePrice = field(default_factory=ReferencePrice)
     limits: Limits = field(default_factory=Limits)
+    risk: Risk = field(default_factory=Risk)
     orders: OrderSettings = field(default_factory=OrderSettings)
     schedule: Schedule = field(default_factory=Schedule)
     paused: bool = False

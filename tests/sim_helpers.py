@@ -155,7 +155,7 @@ class WsReader:
                 break
             try:
                 parsed = json.loads(data)
-            except ValueError:
+            except (ValueError, RecursionError):  # garbage and deeply nested frames (fault tests)
                 with self._lock:
                     self.texts.append(data)
                 continue

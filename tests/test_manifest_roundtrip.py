@@ -25,6 +25,7 @@ from controller.spec.types import (
     OrderSettings,
     PullOnMove,
     ReferencePrice,
+    Rewards,
     Risk,
     Schedule,
     Skew,
@@ -138,6 +139,7 @@ def specs(draw: st.DrawFn) -> MarketMakerSpec:
         ),
         limits=limits,
         risk=draw(risks(has_max_position=limits.max_position is not None)),
+        rewards=Rewards(mode=draw(st.sampled_from(["fit", "ignore"]))),
         orders=OrderSettings(
             type=order_type,
             ttl_seconds=draw(st.integers(min_value=1, max_value=10**9)) if order_type == "GTD" else None,

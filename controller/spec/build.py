@@ -20,6 +20,7 @@ from controller.spec.types import (
     OrderSettings,
     PullOnMove,
     ReferencePrice,
+    Rewards,
     Risk,
     Schedule,
     Skew,
@@ -64,6 +65,7 @@ def build_spec(doc: dict[str, Any], source: Source) -> MarketMakerSpec:
         ),
         limits=Limits(max_position=limits.get("maxPosition"), max_collateral=limits.get("maxCollateral")),
         risk=_build_risk(spec.get("risk", {})),
+        rewards=Rewards(mode=spec.get("rewards", {}).get("mode", "ignore")),
         orders=OrderSettings(
             type=orders.get("type", "GTC"),
             ttl_seconds=None if ttl is None else int(ttl),

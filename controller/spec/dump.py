@@ -39,6 +39,7 @@ def spec_to_manifest(spec: MarketMakerSpec) -> dict[str, Any]:
     risk = _risk_to_manifest(spec.risk)
     if risk:
         body["risk"] = risk
+    body["rewards"] = {"mode": spec.rewards.mode}
     body["orders"] = _drop_none(
         {"type": spec.orders.type, "ttlSeconds": spec.orders.ttl_seconds, "postOnly": spec.orders.post_only}
     )

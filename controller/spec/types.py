@@ -20,6 +20,9 @@ OrderType = Literal["GTC", "GTD"]
 # of the account there is the controller's, adopted when a band accounts for it and
 # cancelled when none does. "shared": only orders this controller can prove it placed.
 Ownership = Literal["exclusive", "shared"]
+# "fit": adjust placements (inside each band and the limits) to score liquidity rewards;
+# "ignore" (the default): quote the bands as written.
+RewardsMode = Literal["fit", "ignore"]
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,13 @@ class Risk:
 
 
 @dataclass(frozen=True)
+class Rewards:
+    """``spec.rewards``: whether placements are fitted to the market's liquidity-rewards program."""
+
+    mode: RewardsMode = "ignore"
+
+
+@dataclass(frozen=True)
 class OrderSettings:
     type: OrderType = "GTC"
     ttl_seconds: int | None = None
@@ -155,6 +165,7 @@ class MarketMakerSpec:
     reference_price: ReferencePrice = field(default_factory=ReferencePrice)
     limits: Limits = field(default_factory=Limits)
     risk: Risk = field(default_factory=Risk)
+    rewards: Rewards = field(default_factory=Rewards)
     orders: OrderSettings = field(default_factory=OrderSettings)
     schedule: Schedule = field(default_factory=Schedule)
     paused: bool = False

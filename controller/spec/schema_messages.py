@@ -122,9 +122,13 @@ def is_header_problem(problem: Problem) -> bool:
 
 def _translate(error: jsonschema.ValidationError) -> Iterator[Problem]:
     path: FieldPath = tuple(error.absolute_path)
-    keyword, expected, value = error.validator, error.validator_value, error.instance
+    # jsonschema types these as "maybe unset"; on an error from iter_errors they are set.
+    keyword: Any = error.validator
+    expected: Any = error.validator_value
+    value: Any = error.instance
+    schema: Any = error.schema
     if keyword == "additionalProperties":
-        known = list(error.schema.get("properties", {}))
+        known = list(schema.get("properties", {}))
         for key in value:
             if key not in known:
                 yield path, f"unknown field {show(key)}{_suggestion(key, known)}"
@@ -132,7 +136,7 @@ def _translate(error: jsonschema.ValidationError) -> Iterator[Problem]:
         for key in expected:
             if key not in value:
                 yield path, f"missing required field {show(key)}"
-    elif keyword == "type" and error.schema.get("pattern") == DURATION_PATTERN:
+    elif keyword == "type" and schema.get("pattern") == DURATION_PATTERN:
         hint = "; add a unit" if _is_number(None, value) else ""
         yield path, f"{DURATION_MESSAGE} (got {show(value)}{hint})"
     elif keyword == "type":

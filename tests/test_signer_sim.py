@@ -25,6 +25,7 @@ from sim_helpers import (
     NEGR_YES,
     PROXY1,
     SAFE2,
+    V3_YES,
     client,
     quiet_config,
 )
@@ -71,11 +72,12 @@ def test_the_emulator_accepts_our_orders_with_our_ids(
     assert Decimal(resting["price"]) == Decimal("0.40")
 
 
-def test_a_batch_on_both_exchanges(sim: Any) -> None:
+def test_a_batch_on_all_three_exchanges(sim: Any) -> None:
     signer = OrderSigner(KEY0, 137)
     orders = [
         signer.build_order(BTC_YES, "BUY", Decimal("0.31"), Decimal("8.2"), Decimal("0.01")),
         signer.build_order(NEGR_YES, "SELL", Decimal("0.93"), Decimal("5.02"), "0.01", exchange=Exchange.NEG_RISK),
+        signer.build_order(V3_YES, "SELL", Decimal("0.61"), Decimal("8.2"), "0.01", exchange=Exchange.V3),
     ]
     stock = client(sim.url, KEY0)
     body = batch_body([(o, "GTC") for o in orders], stock.creds.api_key, post_only=True)
@@ -84,13 +86,17 @@ def test_a_batch_on_both_exchanges(sim: Any) -> None:
     answers = response.json()
     assert [a["orderID"] for a in answers] == [o.order_id for o in orders], answers
     sizes = {o["id"]: Decimal(o["original_size"]) for o in stock.get_open_orders()}
-    assert sizes == {orders[0].order_id: Decimal("8.2"), orders[1].order_id: Decimal("5.02")}
+    expected = [Decimal("8.2"), Decimal("5.02"), Decimal("8.2")]
+    assert sizes == {o.order_id: size for o, size in zip(orders, expected, strict=True)}
     assert all(o["maker_address"].lower() == ADDR0.lower() for o in stock.get_open_orders())
 
 
-def test_the_emulator_refuses_a_neg_risk_order_signed_for_the_ordinary_exchange(sim: Any) -> None:
-    signer = OrderSigner(KEY0, 137)
-    order = signer.build_order(NEGR_YES, "SELL", Decimal("0.93"), Decimal("5"), Decimal("0.01"))  # Exchange.CTF
+@pytest.mark.parametrize(
+    ("token", "exchange"), [(NEGR_YES, Exchange.CTF), (V3_YES, Exchange.CTF), (BTC_YES, Exchange.V3)]
+)
+def test_the_emulator_refuses_an_order_signed_for_the_wrong_exchange(sim: Any, token: str, exchange: Exchange) -> None:
+    order = OrderSigner(KEY0, 137).build_order(token, "SELL", Decimal("0.93"), Decimal("5"), "0.01", exchange=exchange)
     stock = client(sim.url, KEY0)
     response = _post(sim, stock, "/order", order.body(stock.creds.api_key, "GTC", post_only=True))
-    assert (response.status_code, response.json()) == (400, {"error": "invalid signature"})
+    assert response.status_code == 400, response.text
+    assert "signature" in response.json()["error"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 from importlib import resources
@@ -12,11 +13,12 @@ from typing import Any
 import sim_helpers
 import yaml
 
-from controller.plan.bands import plan_market
 from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions
-from controller.spec.manifest import load_manifests
-from controller.ops.redact import Secret
+from controller.loop.heartbeat import HeartbeatPolicy
 from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.ops.redact import Secret
+from controller.plan.bands import plan_market
+from controller.spec.manifest import load_manifests
 from controller.venue.client import Venue, VenueConfig
 
 DEMO_ADDRESS = "0xf39Fd6e51aad88F6F4ce6aB8827279cffFb92266"
@@ -71,8 +73,9 @@ def make_controller(sim: Any, manifest_dir: Path, **options: Any) -> Controller:
     defaults = {
         "resync_interval": 3600.0,
         "reload_interval": 3600.0,
-        "heartbeat_interval": 1.0,
+        "heartbeat": HeartbeatPolicy(interval=1.0),
         "freeze_confirm_seconds": 0.3,
+        "state_dir": str(manifest_dir.parent / "state"),
     }
     defaults.update(options)
     return Controller(venue, LiveOptions(manifest_paths=[str(manifest_dir)], **defaults))
@@ -137,11 +140,20 @@ def exchange_state(sim: Any) -> ObservedState:
 
 
 def converged(sim: Any, manifest: Path, left_alone: frozenset[str] = frozenset()) -> bool:
-    """The exchange's own state needs no change according to the manifest (other than
-    cancelling ``left_alone``: orders the controller must not touch)."""
+    """The exchange's own state needs no change according to the manifest.
+
+    ``left_alone``: orders of the account the controller did not place. In an
+    ``ownership: shared`` market every other order is taken as the controller's, and
+    those must be left alone; in an exclusive one they are expected to be cancelled.
+    """
     spec = load_manifests(manifest)[0]
-    result = plan_market(spec, exchange_state(sim), datetime.now(UTC))
-    return not result.place and {c.order_id for c in result.cancel} == left_alone and bool(result.keep)
+    state = exchange_state(sim)
+    expected_cancels = left_alone
+    if spec.ownership == "shared":
+        state = replace(state, placed_ids=frozenset(o.id for o in state.orders) - left_alone)
+        expected_cancels = frozenset()
+    result = plan_market(spec, state, datetime.now(UTC))
+    return not result.place and {c.order_id for c in result.cancel} == expected_cancels and bool(result.keep)
 
 
 def quote_sides(sim: Any) -> list[tuple[str, float, dict[str, Any]]]:

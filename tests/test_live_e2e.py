@@ -163,9 +163,10 @@ def test_a_frozen_market_feed_is_detected_by_the_resync(sim, manifests, controll
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "quotes around the new price")
 
 
-def test_orders_no_band_accounts_for_are_left_alone_unless_cancel_unmanaged(sim, manifests) -> None:
+def test_a_shared_market_leaves_foreign_orders_alone_unless_cancel_unmanaged(sim, manifests) -> None:
     from py_clob_client_v2 import ClobClient, OrderArgsV2, PartialCreateOrderOptions
 
+    write_manifest(manifests, MANIFEST + "  ownership: shared\n")
     manual = ClobClient(sim.url, chain_id=137, key=DEMO_PRIVATE_KEY)
     manual.set_api_creds(manual.create_or_derive_api_key())
     order = manual.create_order(

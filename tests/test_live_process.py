@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 
 from live_helpers import DEMO_ADDRESS, converged, our_orders, wait_for, write_manifest
@@ -140,3 +141,28 @@ def test_a_manifest_for_an_unknown_market_is_reported_and_others_keep_running(
     monkeypatch.chdir(manifests)
     assert main(["apply", "-f", str(manifests)]) == 2  # one manifest could not be applied...
     assert converged(sim, manifests / "btc.yaml")  # ...and the other was
+
+
+def test_kill_9_then_a_restart_within_3s_leaves_no_orphan(sim, manifests, tmp_path) -> None:
+    first = Controller(sim, manifests, tmp_path)
+    try:
+        wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the process to quote", timeout=30)
+        before = {o["id"] for o in our_orders(sim)}
+        sim.set_fair_value("0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598", "0.54")
+        first.proc.kill()  # SIGKILL: nothing is cancelled, the state directory stays as it was
+        first.proc.wait(10)
+    finally:
+        first.stop()
+    sim.step_flow(1)  # the market moves while no controller runs
+    assert {o["id"] for o in our_orders(sim)} & before, "the dead process's orders are still on the book"
+    killed_at = time.monotonic()
+    second = Controller(sim, manifests, tmp_path)
+    try:
+        assert time.monotonic() - killed_at < 3
+        # Every open order of the account is accounted for by a band (none orphaned) within 5 s.
+        wait_for(lambda: converged(sim, manifests / "btc.yaml"), "no orphan after the restart", timeout=5)
+    finally:
+        second.proc.send_signal(signal.SIGTERM)
+        second.proc.wait(30)
+        second.stop()
+    assert our_orders(sim) == []

@@ -45,9 +45,10 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         return EXIT_ERROR
     if args.state is None:
         from controller.loop.controller import live_diff_inputs  # the live venue: reads, sends nothing
+        from controller.venue.client import Venue, VenueConfig
 
         try:
-            state, now = live_diff_inputs(loaded.specs)
+            state, now = live_diff_inputs(loaded.specs, Venue(VenueConfig.from_env()), args.state_dir)
         except Exception as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -64,7 +65,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         except render.NowError as exc:
             print(exc, file=sys.stderr)
             return EXIT_ERROR
-    result = plan(loaded.specs, state, now)
+    result = plan(loaded.specs, state, now, cancel_unmanaged=args.cancel_unmanaged)
     if args.output == "json":
         print(render.plan_json(result))
     else:
@@ -103,7 +104,7 @@ def _cmd_status(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from controller.loop.controller import run_command
+    from controller.cli.run import run_command
 
     return run_command(args)
 
@@ -123,6 +124,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--state", metavar="STATE.json", help="plan against this snapshot instead of the venue")
     p.add_argument("--now", metavar="RFC3339", help="planning time (default: the snapshot's time)")
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
+    _add_ownership_flags(p)
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("import", help="convert a poly-market-maker bands.json into a manifest")
@@ -154,11 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
         p = sub.add_parser(name, help=help_text)
         p.add_argument("-f", "--file", action="append", metavar="PATH", help="manifests")
         p.add_argument("--sim", action="store_true", help="start the built-in emulator and use it")
-        p.add_argument(
-            "--cancel-unmanaged",
-            action="store_true",
-            help="also cancel orders in managed markets that no band accounts for",
-        )
+        _add_ownership_flags(p)
         p.add_argument("--log-format", choices=["text", "json"], default="text")
         if name == "run":
             p.add_argument(
@@ -169,6 +167,20 @@ def build_parser() -> argparse.ArgumentParser:
             )
         p.set_defaults(func=_cmd_live, live_mode=name)
     return parser
+
+
+def _add_ownership_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--cancel-unmanaged",
+        action="store_true",
+        help="in ownership: shared markets, also cancel orders this controller did not place",
+    )
+    p.add_argument(
+        "--state-dir",
+        default=".bandctl",
+        metavar="DIR",
+        help="where the controller keeps state that outlives a restart (default .bandctl/)",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -24,7 +24,7 @@ from importlib import metadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
-RECONCILE_RESULTS = ("ok", "error", "rejected")
+RECONCILE_RESULTS = ("ok", "error", "rejected", "waiting")
 RELOAD_RESULTS = ("applied", "rejected")
 SIDES = ("bid", "ask")
 
@@ -108,12 +108,13 @@ class Metrics:
         self._last_heartbeat = clock()
         r = self.registry
 
-        Gauge("bandctl_build_info", "Build information (always 1).", ["version"], registry=r).labels(
-            _version()
-        ).set(1)
+        Gauge("bandctl_build_info", "Build information (always 1).", ["version"], registry=r).labels(_version()).set(1)
         self._reconcile_seconds = Histogram(
-            "bandctl_reconcile_duration_seconds", "Time spent in one reconcile of a manifest.", ["manifest"],
-            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r,
+            "bandctl_reconcile_duration_seconds",
+            "Time spent in one reconcile of a manifest.",
+            ["manifest"],
+            buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
         )
         self._reconciles = Counter(
             "bandctl_reconciles", "Reconciles by result (ok, error, rejected).", ["manifest", "result"], registry=r
@@ -123,23 +124,33 @@ class Metrics:
             "bandctl_orders_cancelled", "Orders cancelled, by reason.", ["market", "reason"], registry=r
         )
         self._rejected = Counter(
-            "bandctl_orders_rejected", "Order placements or cancels the exchange refused, by reason.",
-            ["market", "reason"], registry=r,
+            "bandctl_orders_rejected",
+            "Order placements or cancels the exchange refused, by reason.",
+            ["market", "reason"],
+            registry=r,
         )
         self._api_seconds = Histogram(
-            "bandctl_api_request_duration_seconds", "Exchange REST request latency.", ["endpoint"],
-            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30), registry=r,
+            "bandctl_api_request_duration_seconds",
+            "Exchange REST request latency.",
+            ["endpoint"],
+            buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+            registry=r,
         )
         self._api_errors = Counter(
-            "bandctl_api_request_errors", "Exchange REST requests that failed, by endpoint and status.",
-            ["endpoint", "status"], registry=r,
+            "bandctl_api_request_errors",
+            "Exchange REST requests that failed, by endpoint and status.",
+            ["endpoint", "status"],
+            registry=r,
         )
         self._ws_reconnects = Counter(
             "bandctl_ws_reconnects", "WebSocket reconnects by channel.", ["channel"], registry=r
         )
         self._ws_lag = Histogram(
-            "bandctl_ws_message_lag_seconds", "Exchange timestamp to receipt of a WebSocket message.", ["channel"],
-            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60), registry=r,
+            "bandctl_ws_message_lag_seconds",
+            "Exchange timestamp to receipt of a WebSocket message.",
+            ["channel"],
+            buckets=(0.01, 0.05, 0.1, 0.25, 0.5, 1, 2, 5, 10, 30, 60),
+            registry=r,
         )
         self._quotes = Gauge(
             "bandctl_quotes_in_band", "Own orders resting inside a band.", ["manifest", "side"], registry=r
@@ -152,9 +163,18 @@ class Metrics:
         )
         heartbeat = Gauge(
             "bandctl_exchange_heartbeat_age_seconds",
-            "Seconds since the last successful exchange heartbeat (since start before the first).", registry=r,
+            "Seconds since the last successful exchange heartbeat (since start before the first).",
+            registry=r,
         )
         heartbeat.set_function(self.heartbeat_age)
+        self._heartbeat_failures = Counter(
+            "bandctl_exchange_heartbeat_failures", "Exchange heartbeat attempts that failed.", registry=r
+        )
+        self._worker_restarts = Counter(
+            "bandctl_worker_restarts",
+            "Reconcile workers that died unexpectedly and were restarted (a bug: alert on any).",
+            registry=r,
+        )
         self._reloads = Counter(
             "bandctl_manifest_reloads", "Manifest reload results (applied, rejected).", ["result"], registry=r
         )
@@ -165,7 +185,7 @@ class Metrics:
     # -- reconcile ------------------------------------------------------------------
 
     def observe_reconcile(self, name: str, seconds: float, result: str) -> None:
-        """One reconcile of manifest ``name``; ``result`` is ok, error or rejected."""
+        """One reconcile of manifest ``name``; ``result`` is ok, error, rejected or waiting (no data yet)."""
         if result not in RECONCILE_RESULTS:
             raise ValueError(f"reconcile result must be one of {RECONCILE_RESULTS}, got {result!r}")
         self._reconcile_seconds.labels(name).observe(max(0.0, seconds))
@@ -205,6 +225,12 @@ class Metrics:
     def heartbeat_ok(self, now_monotonic: float | None = None) -> None:
         """A heartbeat succeeded at ``now_monotonic`` (default: the metrics clock now)."""
         self._last_heartbeat = self._clock() if now_monotonic is None else now_monotonic
+
+    def heartbeat_failed(self) -> None:
+        self._heartbeat_failures.inc()
+
+    def worker_restart(self) -> None:
+        self._worker_restarts.inc()
 
     def heartbeat_age(self) -> float:
         return max(0.0, self._clock() - self._last_heartbeat)

@@ -102,7 +102,10 @@ class Condition:
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> Condition:
         return cls(
-            str(data["type"]), str(data["status"]), str(data["reason"]), str(data.get("message", "")),
+            str(data["type"]),
+            str(data["status"]),
+            str(data["reason"]),
+            str(data.get("message", "")),
             parse_time(str(data["lastTransitionTime"])),
         )
 
@@ -313,16 +316,18 @@ def render_table(doc: Mapping[str, Any], now: datetime | None = None) -> str:
     for entry in manifests:
         conditions = _condition_map(entry)
         orders = entry.get("openOrders") or {}
-        rows.append((
-            str(entry.get("name", "?")),
-            *(str(conditions.get(t, {}).get("status", UNKNOWN)) for t in CONDITION_TYPES),
-            str(entry.get("referencePrice") or _NONE),
-            _bands(orders.get("bid")),
-            _bands(orders.get("ask")),
-            str(entry.get("position") or _NONE),
-            _age(entry, now),
-            _first_problem(entry),
-        ))
+        rows.append(
+            (
+                str(entry.get("name", "?")),
+                *(str(conditions.get(t, {}).get("status", UNKNOWN)) for t in CONDITION_TYPES),
+                str(entry.get("referencePrice") or _NONE),
+                _bands(orders.get("bid")),
+                _bands(orders.get("ask")),
+                str(entry.get("position") or _NONE),
+                _age(entry, now),
+                _first_problem(entry),
+            )
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
     # Three spaces between columns, as kubectl does; no trailing blanks.
     lines = ["   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]

@@ -1,0 +1,123 @@
+"""``bandctl run`` and ``bandctl apply``: build a live controller from the command line and run it.
+
+Reads options and the environment, starts the emulator for ``--sim``, installs the
+signal handlers and the health server, and turns results into exit codes. What the
+controller does is :mod:`controller.loop`'s business, not this module's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+from typing import Any
+
+from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions
+from controller.venue.client import Ambiguous, ConfigError, Venue, VenueConfig, VenueError
+
+log = logging.getLogger("bandctl")
+
+
+def demo_manifests() -> str:
+    """The example manifests: packaged in a wheel, ``manifests/demo.yaml`` in a checkout."""
+    from importlib import resources
+
+    try:
+        return str(resources.files("controller.examples").joinpath("demo.yaml"))
+    except ModuleNotFoundError:
+        # Editable installs cannot map a data-only folder as a package; use the checkout's.
+        return str(Path(__file__).resolve().parents[2] / "manifests" / "demo.yaml")
+
+
+def venue_config(sim: Any) -> VenueConfig:
+    if sim is not None:
+        from controller.ops.redact import Secret
+
+        return VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url)
+    return VenueConfig.from_env()
+
+
+def run_command(args: argparse.Namespace) -> int:
+    from controller.ops.telemetry import init_sentry_from_env, setup_logging
+
+    setup_logging(args.log_format, os.environ.get("LOG_LEVEL", "INFO"))
+    init_sentry_from_env(os.environ)
+    paths = list(args.file or [])
+    sim = None
+    if args.sim:
+        from controller.sim import start_sim
+
+        sim = start_sim()
+        log.info("emulator listening on %s", sim.url)
+        if not paths:
+            paths = [demo_manifests()]
+    if not paths:
+        print("error: no manifests: pass -f PATH (or --sim for the demo)", file=sys.stderr)
+        return 2
+    try:
+        venue = Venue(venue_config(sim))
+        options = LiveOptions(manifest_paths=paths, cancel_unmanaged=args.cancel_unmanaged, state_dir=args.state_dir)
+        controller = Controller(venue, options)
+        if args.live_mode == "apply":
+            return _apply(controller)
+        return _run(controller, args.http)
+    except (ConfigError, VenueError, Ambiguous) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    finally:
+        if sim is not None:
+            sim.stop()
+
+
+def _apply(controller: Controller) -> int:
+    controller.prepare()
+    outcomes = controller.apply_once()
+    failed = [o for o in outcomes if not o.ok or o.waiting]
+    for outcome in outcomes:
+        placed, canceled = len(outcome.placed), len(outcome.canceled)
+        why = outcome.error or outcome.waiting
+        suffix = f": {why}" if why else ""
+        print(f"{outcome.name}: {placed} placed, {canceled} cancelled{suffix}")
+    controller.venue.disconnect()
+    controller.placed.save()
+    invalid = [s for s in controller.status.values() if not s.valid]
+    return 2 if failed or invalid else 0
+
+
+def _run(controller: Controller, bind: str) -> int:
+    from controller.ops.health import HealthServer, parse_bind
+
+    stop = threading.Event()
+
+    def request_stop(signum: int, frame: Any) -> None:
+        log.info("received %s: shutting down", signal.Signals(signum).name)
+        stop.set()
+
+    signal.signal(signal.SIGTERM, request_stop)
+    signal.signal(signal.SIGINT, request_stop)
+    try:
+        host, port = parse_bind(bind)
+        server = HealthServer(
+            host,
+            port,
+            health=controller.health,
+            ready=controller.ready,
+            status=controller.status_document,
+            metrics=controller.metrics,
+        )
+    except (ValueError, OSError) as exc:
+        print(f"error: --http {bind}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 2
+    log.info("health, status and metrics on %s", server.url)
+    try:
+        controller.start()
+        log.info("controller running with %d manifest(s)", len(controller.reconciler.specs()))
+        stop.wait()
+        left = controller.stop()
+    finally:
+        server.stop()
+    return 0 if left == 0 else 1

@@ -1,0 +1,199 @@
+"""Carry out one market's plan through the venue, and record what the exchange answered.
+
+Cancels go first (they free the balance the places may need); every answer goes
+straight into the observed store, so the next reconcile sees our own orders before
+the exchange's WebSocket confirms them. An answer of unknown outcome marks the market
+*unsettled*: its open orders are re-read before anything else is placed there.
+
+It logs one line per order action, in ``bandctl diff``'s vocabulary. It plans nothing:
+the plan is an argument, and it never decides to send anything the plan does not hold.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from controller.observe.state import OpenOrder
+from controller.observe.store import ObservedStore
+from controller.plan.bands import MarketPlan, Placement
+from controller.spec.types import MarketMakerSpec
+from controller.venue.client import OrderRequest, Venue
+
+log = logging.getLogger("bandctl.reconciler")
+
+# The exchange insists GTD orders live at least this long past "now" (a security threshold).
+GTD_SECURITY_SECONDS = 60
+
+
+@dataclass
+class Outcome:
+    """What one reconcile did (for logs, metrics and status)."""
+
+    name: str
+    plan: MarketPlan | None = None
+    placed: list[tuple[Placement, str]] = field(default_factory=list)  # (what, order id)
+    canceled: list[str] = field(default_factory=list)
+    rejected: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+    error: str | None = None
+    requeue_after: float | None = None
+    # Nothing was planned because the market's first book or the account's open orders
+    # are not known yet: not an error, and not "reconciled".
+    waiting: str | None = None
+    started: float = 0.0
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None and not self.rejected
+
+    @property
+    def executed(self) -> bool:
+        """A real plan was made and carried out without error."""
+        return self.ok and self.plan is not None and self.waiting is None
+
+
+def execute(
+    venue: Venue,
+    store: ObservedStore,
+    spec: MarketMakerSpec,
+    plan: MarketPlan,
+    now: datetime,
+    outcome: Outcome,
+    *,
+    on_placed: Callable[[list[str]], None] | None = None,
+) -> None:
+    """Send ``plan``'s cancels, then its places; fill ``outcome`` with what happened."""
+    condition_id = spec.market.condition_id
+    if plan.cancel:
+        cancel_answer = venue.cancel_orders([c.order_id for c in plan.cancel])
+        store.record_canceled(cancel_answer.gone)
+        outcome.canceled.extend(cancel_answer.canceled)
+        for order_id, why in cancel_answer.failed.items():
+            outcome.rejected.append((f"cancel {order_id}", why))
+        canceled = set(cancel_answer.canceled)
+        for cancel in plan.cancel:
+            if cancel.order_id in canceled:
+                _log_cancel(spec.name, plan, cancel.order_id, cancel.order, str(cancel.reason))
+        if cancel_answer.ambiguous:
+            store.set_unsettled(condition_id, "cancel outcome unknown")
+            outcome.error = f"{len(cancel_answer.ambiguous)} cancel(s) with unknown outcome; re-reading orders"
+            return
+    if not plan.place:
+        return
+    tick = store.tick_size(condition_id)
+    neg_risk = store.neg_risk(condition_id)
+    requests = [_request(spec, p, now, tick, neg_risk) for p in plan.place]
+    answers = venue.place_orders(requests)
+    accepted: list[str] = []
+    for placement, answer in zip(plan.place, answers, strict=True):
+        if answer.placed and answer.order_id:
+            order = OpenOrder(
+                id=answer.order_id,
+                market=condition_id,
+                token_id=placement.token_id,
+                side=placement.side,
+                price=placement.price,
+                size=placement.size,
+            )
+            store.record_placed(order, answer.status)
+            accepted.append(answer.order_id)
+            outcome.placed.append((placement, answer.order_id))
+            _log_place(spec.name, plan, placement, answer.order_id)
+        elif answer.ambiguous:
+            store.set_unsettled(condition_id, "place outcome unknown")
+            if answer.order_id:
+                accepted.append(answer.order_id)  # it may rest on the book: it is ours
+            outcome.error = answer.error or "place outcome unknown"
+        else:
+            why = answer.error or "rejected"
+            outcome.rejected.append((f"place {placement.side} {placement.size}@{placement.price}", why))
+            log.warning(
+                "%s: ! %s %s %s × %s band %d rejected: %s",
+                spec.name,
+                placement.side,
+                plan.outcome(placement.token_id),
+                placement.price,
+                placement.size,
+                placement.band,
+                why,
+                extra=action_fields(
+                    spec.name, "reject", None, placement, token_id=placement.token_id, band=placement.band, reason=why
+                ),
+            )
+    if accepted and on_placed is not None:
+        on_placed(accepted)
+
+
+def _request(
+    spec: MarketMakerSpec, placement: Placement, now: datetime, tick: Decimal | None, neg_risk: bool | None
+) -> OrderRequest:
+    expiration = 0
+    if spec.orders.type == "GTD" and spec.orders.ttl_seconds:
+        expiration = int((now + timedelta(seconds=GTD_SECURITY_SECONDS + spec.orders.ttl_seconds)).timestamp())
+    return OrderRequest(
+        token_id=placement.token_id,
+        side=placement.side,
+        price=placement.price,
+        size=placement.size,
+        order_type=spec.orders.type,
+        post_only=spec.orders.post_only,
+        expiration=expiration,
+        tick_size=tick,
+        neg_risk=neg_risk,
+    )
+
+
+def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str) -> None:
+    log.info(
+        "%s: + %s %s %s × %s band %d  %s",
+        name,
+        placement.side,
+        plan.outcome(placement.token_id),
+        placement.price,
+        placement.size,
+        placement.band,
+        short_id(order_id),
+        extra=action_fields(name, "place", order_id, placement, token_id=placement.token_id, band=placement.band),
+    )
+
+
+def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str) -> None:
+    what = f"{order.side} {plan.outcome(order.token_id)} {order.price} × {order.remaining}  " if order else ""
+    log.info(
+        "%s: - %s  %s%s",
+        name,
+        short_id(order_id),
+        what,
+        reason,
+        extra=action_fields(name, "cancel", order_id, order, reason=reason),
+    )
+
+
+def action_fields(
+    market: str, action: str, order_id: str | None, what: Placement | OpenOrder | None, **more: Any
+) -> dict[str, Any]:
+    """Structured fields of one order action (JSON log lines carry them as keys)."""
+    size = None
+    if isinstance(what, OpenOrder):
+        size = what.remaining
+    elif what is not None:
+        size = what.size
+    fields: dict[str, Any] = {
+        "market": market,
+        "action": action,
+        "order_id": order_id,
+        "side": None if what is None else what.side,
+        "price": None if what is None else str(what.price),
+        "size": None if size is None else str(size),
+    }
+    fields.update(more)
+    return fields
+
+
+def short_id(order_id: str) -> str:
+    return order_id if len(order_id) <= 14 else f"{order_id[:8]}…{order_id[-4:]}"

@@ -1,0 +1,113 @@
+"""The periodic REST resync: the truth whenever the streams disagree with it.
+
+Level-triggered controllers repair missed events by looking again. Every resync
+re-reads books, the account's open orders and balances; it is also how a frozen market
+stream is caught: a REST book that shows a change the stream never delivered, followed
+by continued silence, means the stream is dead even though its socket is open.
+
+The first successful read of the open orders opens the gate for reconciles (a fresh
+process adopts what rests on the book before it acts), and each read lets the record of
+orders this controller placed forget the ones that are gone.
+
+It decides nothing about quotes; it only refreshes observed state and says which
+markets to look at.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+
+from controller.loop.ownership import PlacedOrders
+from controller.loop.reconciler import Reconciler
+from controller.loop.threads import Threads
+from controller.observe.store import ObservedStore
+from controller.venue.client import Ambiguous, Venue, VenueError
+
+log = logging.getLogger("bandctl.resync")
+
+
+class Resync:
+    def __init__(
+        self,
+        venue: Venue,
+        store: ObservedStore,
+        reconciler: Reconciler,
+        placed: PlacedOrders,
+        threads: Threads,
+        *,
+        market_feed_trusted: Callable[[], bool],
+        on_frozen: Callable[[list[str]], None],
+        freeze_confirm_seconds: float = 2.0,
+    ) -> None:
+        self.venue = venue
+        self.store = store
+        self.reconciler = reconciler
+        self.placed = placed
+        self.threads = threads
+        self.market_feed_trusted = market_feed_trusted
+        self.on_frozen = on_frozen
+        self.freeze_confirm_seconds = freeze_confirm_seconds
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def run(self, initial: bool = False) -> bool:
+        """Re-read books, open orders and balances; requeue. False if the read failed."""
+        with self._lock:
+            markets = self.store.tracked_markets()
+            tokens = self.store.token_ids()
+            seen = {t: self.store.stream_updates(t) for t in tokens}
+            as_of = self.store.now()
+            try:
+                books = self.venue.get_books(tokens) if tokens else {}
+                orders = self.venue.get_orders()
+                balances = self.venue.get_balances(tokens)
+            except (VenueError, Ambiguous) as exc:
+                self.failures += 1
+                log.warning("resync failed: %s", str(exc)[:300])
+                return False
+            suspects = {}
+            for token, snapshot in books.items():
+                verdict = self.store.resync_book(token, snapshot.book, None if initial else seen.get(token))
+                if verdict == "missed":
+                    suspects[token] = seen[token]
+            managed = set(markets)
+            self.store.replace_orders(None, [o for o in orders if o.market in managed], as_of=as_of)
+            self.store.replace_balances(balances, as_of=as_of)
+            self.reconciler.set_orders_known()
+            shared = any(s.ownership == "shared" for s in self.reconciler.specs().values())
+            self.placed.prune((o.id for o in orders), as_of, persist=shared)
+            synced = {self.store.market_of_token(t) for t in books}
+            trusted = self.market_feed_trusted()
+            for condition_id in markets:
+                if condition_id in synced and trusted:
+                    self.store.set_fresh(condition_id)
+        if suspects:
+            self.threads.spawn("frozen-stream-check", self._confirm_frozen, suspects, delay=self.freeze_confirm_seconds)
+        self.reconciler.enqueue_all()
+        return True
+
+    def _confirm_frozen(self, suspects: dict[str, int]) -> None:
+        """A REST book showed a change the stream had not delivered. If the stream has
+        stayed silent since, it is frozen (or dropping messages): adopt REST, mark the
+        market stale and let the owner reconnect. A live stream would have delivered it."""
+        silent = [t for t, seen in suspects.items() if self.store.stream_updates(t) == seen]
+        if not silent:
+            return
+        try:
+            books = self.venue.get_books(silent)
+        except (VenueError, Ambiguous) as exc:
+            log.warning("frozen-stream check failed: %s", str(exc)[:300])
+            return
+        frozen = []
+        for token in silent:
+            snapshot = books.get(token)
+            if snapshot is not None and self.store.resync_book(token, snapshot.book, suspects[token]) == "missed":
+                self.store.adopt_book(token, snapshot.book)
+                condition_id = self.store.market_of_token(token)
+                if condition_id:
+                    frozen.append(condition_id)
+                    self.store.mark_stale(condition_id, "the market stream missed a book change")
+        if frozen:
+            self.on_frozen(frozen)

@@ -1,0 +1,161 @@
+"""From stream events to work: which market to look at, and when its data stops being trusted.
+
+The streams say *when* to reconcile, never *what* to do (level-triggered). A market
+message that moves the reference price or the top of book queues the market's
+manifests; a user-channel message (our orders, our fills) queues them at once. A
+market-stream disconnect longer than a short grace marks every market stale, so the
+planner pulls the quotes it can no longer price; a reconnect re-reads REST first.
+
+It plans nothing and sends nothing to the exchange.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING, Any
+
+from controller.plan.bands import reference_price
+from controller.spec.types import MarketMakerSpec
+from controller.venue.wire_ws import MarketEvent, TickSizeChangeEvent, UserEvent
+
+if TYPE_CHECKING:
+    from controller.loop.controller import Controller
+
+log = logging.getLogger("bandctl")
+
+
+class StreamHandlers:
+    def __init__(self, controller: Controller, ws_validators: tuple[Any, Any] | None) -> None:
+        self.controller = controller
+        self._ws_validators = ws_validators
+        self._triggers: dict[str, tuple[Any, ...]] = {}
+        self._market_down_since: float | None = None
+
+    def connect(self) -> Any:
+        market_validator, user_validator = self._ws_validators or schema_validators()
+        return self.controller.venue.connect_ws(
+            on_market_event=self.on_market_event,
+            on_user_event=self.on_user_event,
+            on_status=self.on_stream_status,
+            validate_market=market_validator,
+            validate_user=user_validator,
+        )
+
+    # -- market channel ----------------------------------------------------------------
+
+    def on_market_event(self, channel: str, event: MarketEvent) -> None:
+        c = self.controller
+        changed = c.store.apply_market(event)
+        if event.timestamp is not None:
+            c.metrics.ws_lag(channel, time.time() - event.timestamp)
+        if isinstance(event, TickSizeChangeEvent):
+            # The stream's word is only a reason to ask REST, the authority on a market's
+            # rules (a false or dropped change must not move our grid); off the stream thread.
+            c.threads.spawn("rules-refresh", self.refresh_rules, event.market)
+        for condition_id in changed:
+            for name in c.reconciler.names_for_market(condition_id):
+                if self._trigger_changed(name):
+                    c.reconciler.queue.add(name)
+
+    def refresh_rules(self, condition_id: str) -> None:
+        """Re-read a market's tick size and minimum order size from REST; requeue on a change."""
+        c = self.controller
+        for market, info in c.venue.refresh_rules([condition_id]).items():
+            if c.store.update_rules(market, info.tick_size, info.min_order_size, info.neg_risk):
+                log.info("%s: market rules changed: tick size %s", market[:10], info.tick_size)
+                c.reconciler.enqueue_market(market)
+
+    def _trigger_changed(self, name: str) -> bool:
+        """Does this book change matter to the plan? (reference price or top of book moved)."""
+        spec = self.controller.spec(name)
+        if spec is None:
+            return False
+        key = trigger_key(spec, self.controller)
+        if self._triggers.get(name) == key:
+            return False
+        self._triggers[name] = key  # one market-stream thread writes it; a stale read only re-queues
+        return True
+
+    # -- user channel ------------------------------------------------------------------
+
+    def on_user_event(self, channel: str, event: UserEvent) -> None:
+        c = self.controller
+        for condition_id in c.store.apply_user(event):
+            c.reconciler.enqueue_market(condition_id)
+
+    # -- connection changes ------------------------------------------------------------
+
+    def on_stream_status(self, channel: str, connected: bool) -> None:
+        c = self.controller
+        if connected:
+            log.info("%s channel connected", channel)
+            if channel == "market":
+                self._market_down_since = None
+            streams = c._streams
+            if streams is not None and getattr(streams, channel).reconnects:
+                c.metrics.ws_reconnect(channel)
+            # Anything may have happened while we were away: re-read, then quote again.
+            c.threads.spawn("resync-after-connect", c.resync)
+            return
+        log.warning("%s channel disconnected", channel)
+        if channel == "market":
+            self._market_down_since = time.monotonic()
+            grace = c.options.disconnect_grace_seconds
+            c.threads.spawn("disconnect-grace", self._pull_if_still_down, self._market_down_since, delay=grace)
+        c.reconciler.enqueue_all()
+
+    def market_feed_trusted(self) -> bool:
+        """May a REST read mark markets fresh? Yes without streams (apply, diff), while the
+        market stream is up, within the start-up grace, and within a disconnect's grace."""
+        c = self.controller
+        streams = c._streams
+        if streams is None or streams.market.connected:
+            return True
+        now = time.monotonic()
+        down_since = self._market_down_since
+        if down_since is not None:
+            return now - down_since <= c.options.disconnect_grace_seconds
+        started = c._started_at
+        return started is not None and now - started <= c.options.stream_connect_grace_seconds
+
+    def _pull_if_still_down(self, since: float) -> None:
+        if self._market_down_since != since:
+            return  # reconnected (or a newer disconnect owns the check)
+        log.warning("market channel down for %.1fs: pulling quotes until resynced", time.monotonic() - since)
+        self.controller.store.mark_stale(None, "market stream disconnected")
+        self.controller.reconciler.enqueue_all()
+
+
+def trigger_key(spec: MarketMakerSpec, controller: Controller) -> tuple[Any, ...]:
+    store = controller.store
+    condition_id = spec.market.condition_id
+    view = store.market_view(condition_id)
+    if view is None:
+        return ("untracked",)
+    market, own = view
+    book = market.books.get(spec.market.quoted_token)
+    price = reference_price(spec, market, own)
+    top = (book.best_bid, book.best_ask) if book is not None else (None, None)
+    return (price, *top, market.tick_size, store.stale_reason(condition_id))
+
+
+def schema_validators() -> tuple[Any, Any]:
+    """Validate every incoming WS message against the channel schemas (compiled once)."""
+    import fastjsonschema
+
+    from controller.schemas import load_schema  # type: ignore[import-not-found]
+
+    def make(name: str) -> Any:
+        check = fastjsonschema.compile(load_schema(name))
+
+        def validate(event: dict[str, Any]) -> str | None:
+            try:
+                check(event)
+            except fastjsonschema.JsonSchemaException as exc:
+                return str(exc)[:200]
+            return None
+
+        return validate
+
+    return make("ws-market.schema.json"), make("ws-user.schema.json")

@@ -1,0 +1,133 @@
+"""What the controller knows about each manifest, turned into conditions, metrics and ``/status``.
+
+A reconcile's :class:`~controller.loop.execute.Outcome` comes in; the manifest's
+``Synced`` and ``Quoting`` conditions, its per-band order counts and its metrics go out.
+"Reconciled once" (and so readiness) means a real plan was made and carried out, not
+that a reconcile ran while the market's data was still missing.
+
+Reports only: nothing here sends an order or changes a plan.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from controller.observe.state import Balances
+from controller.ops import status as st
+from controller.ops.metrics import Metrics
+from controller.spec.types import MarketMakerSpec
+
+if TYPE_CHECKING:
+    from controller.loop.execute import Outcome
+
+
+@dataclass
+class ManifestStatus:
+    """One manifest's state as the controller reports it."""
+
+    name: str
+    valid: bool = True
+    message: str = ""
+    registered: bool = False
+    last_outcome: Outcome | None = None
+    last_reconcile: datetime | None = None
+    reconciled_once: bool = False
+    conditions: st.Conditions = field(default_factory=st.Conditions)
+    band_counts: dict[str, list[int]] = field(default_factory=dict)
+
+    @classmethod
+    def new(cls, name: str, now: datetime) -> ManifestStatus:
+        status = cls(name)
+        for kind in (st.SYNCED, st.QUOTING):
+            status.conditions.set(kind, None, "NotYetReconciled", "waiting for the first reconcile", now)
+        return status
+
+    def invalid(self, reason: str, message: str, now: datetime) -> None:
+        self.valid, self.message = False, message
+        self.conditions.set(st.VALID, False, reason, message, now)
+
+
+def record_outcome(
+    status: ManifestStatus, spec: MarketMakerSpec, outcome: Outcome, balances: Balances, metrics: Metrics, now: datetime
+) -> None:
+    """Fold one reconcile's outcome into the manifest's status and metrics."""
+    result = "ok" if outcome.ok else ("error" if outcome.error else "rejected")
+    if outcome.waiting is not None:
+        result = "waiting"
+    metrics.observe_reconcile(outcome.name, outcome.duration, result)
+    if outcome.placed:
+        metrics.order_placed(outcome.name, len(outcome.placed))
+    reasons = {c.order_id: str(c.reason) for c in outcome.plan.cancel} if outcome.plan else {}
+    for order_id in outcome.canceled:
+        metrics.order_cancelled(outcome.name, reasons.get(order_id, "other"))
+    for _what, why in outcome.rejected:
+        metrics.order_rejected(outcome.name, why)
+    status.last_outcome = outcome
+    status.last_reconcile = now
+    if outcome.waiting is not None:
+        if not status.reconciled_once:
+            status.conditions.set(st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now)
+        return
+    status.reconciled_once = status.reconciled_once or outcome.executed
+    if outcome.error:
+        status.conditions.set(st.SYNCED, False, "ReconcileFailed", outcome.error, now)
+    elif outcome.rejected:
+        what, why = outcome.rejected[0]
+        status.conditions.set(st.SYNCED, False, "OrdersRejected", f"{what}: {why}", now)
+    else:
+        status.conditions.set(st.SYNCED, True, "ReconcileSucceeded", "plan executed", now)
+    if outcome.plan is not None:
+        _update_quoting(spec, status, outcome, balances, metrics, now)
+
+
+def _update_quoting(
+    spec: MarketMakerSpec,
+    status: ManifestStatus,
+    outcome: Outcome,
+    balances: Balances,
+    metrics: Metrics,
+    now: datetime,
+) -> None:
+    plan = outcome.plan
+    assert plan is not None
+    counts = {"bid": [0] * len(spec.bands), "ask": [0] * len(spec.bands)}
+    for kept in plan.kept:
+        if 0 <= kept.band < len(spec.bands):
+            counts[kept.quote_side][kept.band] += 1
+    for placement, _order_id in outcome.placed:
+        counts[placement.quote_side][placement.band] += 1
+    status.band_counts = counts
+    for side, per_band in counts.items():
+        metrics.set_quotes_in_band(spec.name, side, sum(1 for n in per_band if n))
+    metrics.set_position(spec.name, position(spec, balances))
+    metrics.set_collateral(spec.name, balances.collateral)
+    if plan.note:
+        status.conditions.set(st.QUOTING, False, st.quoting_reason(plan.note), plan.note, now)
+    elif all(n for per_band in counts.values() for n in per_band):
+        status.conditions.set(st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now)
+    else:
+        why = "; ".join(plan.warnings) or "some bands are empty"
+        reason = st.quoting_reason(why) if plan.warnings else "PartiallyQuoting"
+        status.conditions.set(st.QUOTING, False, reason, why, now)
+
+
+def position(spec: MarketMakerSpec, balances: Balances) -> Any:
+    """Net shares of the quoted outcome: quoted minus complement."""
+    return balances.token(spec.market.quoted_token) - balances.token(spec.market.complement_token)
+
+
+def manifest_document(status: ManifestStatus, spec: MarketMakerSpec, balances: Balances) -> dict[str, Any]:
+    outcome = status.last_outcome
+    return st.manifest_status(
+        status.name,
+        spec.market.condition_id,
+        status.conditions,
+        reference_price=outcome.plan.reference_price if outcome and outcome.plan else None,
+        open_orders=status.band_counts,
+        position=position(spec, balances),
+        collateral=balances.collateral,
+        last_reconcile=status.last_reconcile,
+        last_error=(outcome.error if outcome else None) or (status.message or None),
+    )

@@ -144,7 +144,11 @@ class Admin:
             "errors": dict(s.errors),
             "faults": s.faults.snapshot(),
             "engineRestart": s.restarts.snapshot(now),
-            "flow": {"enabled": s.flow.enabled, "steps": s.flow.steps},
+            "flow": {
+                "enabled": s.flow.enabled,
+                "steps": s.flow.steps,
+                "marketSteps": {c: mf.steps for c, mf in s.flow.markets.items() if cond is None or c == cond},
+            },
             "websockets": s.hub.counts(),
         }
 

@@ -14,11 +14,16 @@ a market maker under test sees fills, inventory and adverse selection:
 
 Determinism: one ``random.Random`` per market, seeded from (seed, condition id); the
 sequence of flow actions depends only on the seed, the config and the number of steps.
+
+Schedule: each market steps once per ``stepSeconds``, market i of n at phase (i+1)/n of
+the interval, so many markets spread their steps over the interval instead of bursting
+together (``step(n)`` still runs n full rounds at once, for tests and tools).
 """
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import math
 import random
 from collections.abc import Callable
@@ -53,6 +58,7 @@ class MarketFlow:
         self.rng = random.Random(f"flow:{seed}:{market.condition_id}")
         self.fair = market.cfg.fair_value
         self.quotes: dict[tuple[int, int], str] = {}  # (book side, yes price) -> house order id
+        self.steps = 0
         self.new_id = id_source
 
     # ------------------------------------------------------------ fair value
@@ -192,7 +198,10 @@ class Flow:
             self.markets[mc.condition_id] = MarketFlow(engine, m, mc.flow, seed, self._new_id)
         for addr in (HOUSE_ADDRESS, TAKER_ADDRESS):
             engine.fund(addr, FLOW_FUNDS)
-        self.next_at: float | None = None
+        # Due times: one per active market, phased evenly over the step interval so that a
+        # run with many markets spreads its work instead of bursting all markets at once.
+        self._due: list[tuple[float, int]] = []  # (next step time, index into _active())
+        self._round = 0  # market steps towards the current full round
 
     def _new_id(self) -> str:
         self.counter += 1
@@ -201,31 +210,49 @@ class Flow:
     def _active(self) -> list[MarketFlow]:
         return [mf for mf in self.markets.values() if mf.cfg.enabled] if self.enabled else []
 
+    def _schedule(self, now: float) -> None:
+        n = len(self._active())
+        self._due = [(now + self.dt * (i + 1) / n, i) for i in range(n)]
+        heapq.heapify(self._due)
+        self._round = 0
+
     def start(self) -> None:
-        self.next_at = self.engine.now() + self.dt
+        self._schedule(self.engine.now())
         for mf in self._active():
             mf.requote()
 
+    def _step_market(self, mf: MarketFlow) -> None:
+        mf.steps += 1
+        mf.walk(self.dt)
+        mf.requote()
+        mf.takers(self.dt)
+
     def step(self, n: int = 1) -> None:
+        """n full rounds now: every active market steps once per round (independent of the clock)."""
         for _ in range(n):
             self.steps += 1
             for mf in self._active():
-                mf.walk(self.dt)
-                mf.requote()
-                mf.takers(self.dt)
+                self._step_market(mf)
             self.engine.fund(TAKER_ADDRESS, FLOW_FUNDS)  # the taker never runs dry
 
     def step_due(self, max_steps: int = 10_000) -> int:
-        """Run the steps whose time has come on the engine clock; returns how many ran."""
-        if not self._active() or self.next_at is None:
+        """Run the market steps whose time has come on the engine clock; returns how many ran."""
+        active = self._active()
+        if not active or not self._due:
             return 0
         now, done = self.engine.now(), 0
-        while self.next_at <= now and done < max_steps:
-            self.step()
-            self.next_at += self.dt
+        while self._due[0][0] <= now and done < max_steps:
+            at, i = self._due[0]
+            self._step_market(active[i])
+            heapq.heapreplace(self._due, (at + self.dt, i))
+            self.engine.fund(TAKER_ADDRESS, FLOW_FUNDS)
             done += 1
-        if self.next_at <= now:  # hopelessly behind (clock jumped): skip ahead, don't replay hours
-            self.next_at = now + self.dt
+            self._round += 1
+            if self._round == len(active):
+                self._round = 0
+                self.steps += 1
+        if self._due[0][0] <= now:  # hopelessly behind (clock jumped): skip ahead, don't replay hours
+            self._schedule(now)
         return done
 
     def set_fair_value(self, cond: str, value: float) -> None:

@@ -285,3 +285,29 @@ def test_v3_orders_are_signed_for_exchange_v3_and_match(sim):
     trade = taker.get_trades()[0]
     assert trade["asset_id"] == V3_YES and trade["maker_orders"][0]["order_id"] == resting["orderID"]
     assert ADDR0.lower() in sim.admin_state(0, market=V3)["balances"]
+
+
+# ------------------------------------------------------------------ trade history pagination
+
+
+def test_trade_history_pages_with_production_cursors():
+    with start_sim(quiet_config(settings={"pageSize": 2}), clock="manual", flow=False) as sim:
+        sim.fund(ADDR4, 1000, {BTC_YES: 100})
+        a, b = client(sim.url, KEY0), client(sim.url, KEY4)
+        ids = []
+        for _ in range(5):
+            b.create_and_post_order(OrderArgsV2(token_id=BTC_YES, price=0.5, size=5, side="SELL"))
+            ids += a.create_and_post_order(buy(BTC_YES, 0.5, 5))["tradeIDs"]
+        pages, cursor = [], None
+        while cursor != "LTE=":
+            page = a.get_trades_paginated(next_cursor=cursor)
+            pages.append(([t["id"] for t in page["trades"]], page["next_cursor"], page["count"]))
+            cursor = page["next_cursor"]
+        newest_first = ids[::-1]
+        assert pages == [
+            (newest_first[0:2], "Mg==", 2),
+            (newest_first[2:4], "NA==", 2),
+            (newest_first[4:], "LTE=", 1),
+        ]
+        assert [t["id"] for t in a.get_trades()] == newest_first  # the client's own loop ends on LTE=
+        assert a.get_trades_paginated(next_cursor="LTE=")["trades"] == []

@@ -28,6 +28,22 @@ DEFAULT_STATE_TRADES = 100
 MAX_STATE_TRADES = 10_000
 
 
+def _order_row(o: Order) -> dict[str, Any]:
+    return {
+        "id": o.id,
+        "owner": o.maker_checksum,
+        "signer": o.owner,
+        "tokenId": o.token_id,
+        "market": o.market.condition_id,
+        "side": o.side,
+        "price": fmt_price(o.price),
+        "size": fmt_size(o.size),
+        "sizeMatched": fmt_size(o.matched),
+        "orderType": o.order_type,
+        "createdAt": o.created_at,
+    }
+
+
 def _trade_row(t: Trade) -> dict[str, Any]:
     return {
         "id": t.id,
@@ -135,7 +151,7 @@ class Admin:
         return {
             "time": now,
             "markets": markets,
-            "orders": engine.order_snapshot(order_ok if (cond or who or since is not None) else None),
+            "orders": [_order_row(o) for o in sorted(engine.all_open_orders(), key=lambda o: o.seq) if order_ok(o)],
             "balances": balances,
             "trades": [_trade_row(t) for t in picked],
             "tradeCount": engine.trades.total,

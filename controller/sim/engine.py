@@ -19,7 +19,6 @@ import heapq
 import random
 import uuid
 from collections.abc import Callable, Iterable
-from typing import Any
 
 from eth_hash.auto import keccak
 
@@ -45,8 +44,8 @@ from .events import (
 )
 from .heartbeats import Heartbeats
 from .ledger import Balance, Ledger
-from .model import ASK, BID, BUY, SELL, MakerFill, Market, Order, Trade, fmt_price, fmt_size
-from .rules import check_order_rules
+from .model import ASK, BID, BUY, SELL, MakerFill, Market, Order, Trade, fmt_size
+from .rules import check_order_rules, edge_tick
 from .trades import TradeLog
 
 MAX_CLOSED_ORDERS = 200_000  # closed orders kept for GET /data/order; oldest forgotten first
@@ -379,14 +378,9 @@ class Engine:
         return self.ledger.fund(address, collateral, tokens or {}, mode=mode, known_tokens=self.tokens)
 
     def _check_tick_size(self, m: Market, ts: float) -> None:
-        """Finer tick near the edges, as Polymarket does (> 0.96 or < 0.04); one-way, like production."""
-        if m.tick < 100:
-            return
-        ref = m.last_trade_yes
-        bb, ba = m.best_bid(), m.best_ask()
-        extreme = any(p is not None and (p > 9600 or p < 400) for p in (ref, bb, ba))
-        if extreme:
-            self.set_tick_size(m, m.tick // 10, ts)
+        finer = edge_tick(m)
+        if finer is not None:
+            self.set_tick_size(m, finer, ts)
 
     def set_tick_size(self, m: Market, new_tick: int, ts: float | None = None) -> bool:
         """Change a market's tick (resting orders keep their prices). Returns whether it changed."""
@@ -397,8 +391,9 @@ class Engine:
         return True
 
     def check_fair_value_tick(self, m: Market, fair: float) -> None:
-        if m.tick >= 100 and (fair > 0.96 or fair < 0.04):
-            self.set_tick_size(m, m.tick // 10)
+        finer = edge_tick(m, fair)
+        if finer is not None:
+            self.set_tick_size(m, finer)
 
     def close_market(self, cond: str, winner: str | None = None) -> None:
         """Close (winner None) or resolve a market: every open order is cancelled."""
@@ -412,22 +407,3 @@ class Engine:
             m.winner = winner
             self.events.append(MarketResolvedEvent(m, m.cfg.yes if winner == "yes" else m.cfg.no, now))
         self._flush()
-
-    def order_snapshot(self, predicate: Callable[[Order], bool] | None = None) -> list[dict[str, Any]]:
-        return [
-            {
-                "id": o.id,
-                "owner": o.maker_checksum,
-                "signer": o.owner,
-                "tokenId": o.token_id,
-                "market": o.market.condition_id,
-                "side": o.side,
-                "price": fmt_price(o.price),
-                "size": fmt_size(o.size),
-                "sizeMatched": fmt_size(o.matched),
-                "orderType": o.order_type,
-                "createdAt": o.created_at,
-            }
-            for o in sorted(self.all_open_orders(), key=lambda o: o.seq)
-            if predicate is None or predicate(o)
-        ]

@@ -1,7 +1,7 @@
 """Per-order business rules that need only the order and its market: type, tick, size, expiry.
 
 Pure: raises ``OrderRejected`` with production's message, touches no book or balance
-(the engine checks funds and crossing afterwards). GTD expiration is normalised here:
+(the engine checks funds and crossing afterwards). Also the edge rule for tick sizes. GTD expiration is normalised here:
 only GTD orders expire, so every other type gets ``expiration = 0``.
 """
 
@@ -42,3 +42,19 @@ def check_order_rules(req: OrderRequest, m: Market, now: float, gtd_threshold: f
             f"order {req.id} is invalid. Size ({fmt_size(req.size)}) has {decimals} decimal places. "
             "Maximum lot size is 2"
         )
+
+
+EDGE_HIGH, EDGE_LOW = 9600, 400  # price units: 0.96 and 0.04
+
+
+def edge_tick(m: Market, fair: float | None = None) -> int | None:
+    """The finer tick a market moves to near the edges (book, last trade or fair value beyond
+    0.96 / below 0.04), as Polymarket does; None when it stays. One-way, like production."""
+    if m.tick < 100:
+        return None
+    prices = [m.last_trade_yes, m.best_bid(), m.best_ask()]
+    if fair is not None:
+        prices = [round(fair * PRICE_SCALE)]
+    if any(p is not None and (p > EDGE_HIGH or p < EDGE_LOW) for p in prices):
+        return m.tick // 10
+    return None

@@ -6,8 +6,8 @@ from decimal import Decimal as D
 
 from fakeclock import FakeClock
 
-from controller.observe.store import ObservedStore
 from controller.observe.state import Balances, Book, Level, OpenOrder
+from controller.observe.store import ObservedStore
 
 COND = "0x" + "ab" * 32
 YES, NO = "111", "222"

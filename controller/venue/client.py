@@ -28,17 +28,18 @@ Typical use::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from decimal import Decimal
 from typing import Any
 
 from controller.observe.state import Balances, OpenOrder
-from controller.ops.redact import Secret, scrub
+from controller.ops.redact import Secret
 from controller.venue import clob_adapter as clob
+from controller.venue import rest, trading
 from controller.venue.config import (
     MAX_BATCH,
     POLYGON,
@@ -47,23 +48,21 @@ from controller.venue.config import (
     VenueConfig,
 )
 from controller.venue.errors import Ambiguous, ConfigError, RateLimited, VenueError
-from controller.venue.orders import CancelResult, OrderRequest, PlaceResult, Price
+from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price
 from controller.venue.ratebudget import RateBudget, TokenBucket
+from controller.venue.rules import MarketRules
 from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
-    WireError,
     book_from_levels,
     parse_balance,
     parse_book_summary,
     parse_books,
-    parse_cancel,
     parse_heartbeat,
     parse_levels,
     parse_market_info,
     parse_open_order,
     parse_open_orders,
-    parse_post_answer,
     tick_text,
 )
 from controller.venue.wire_ws import FrameLimits
@@ -79,6 +78,7 @@ __all__ = [
     "ConfigError",
     "MarketInfo",
     "OrderRequest",
+    "PlaceProblem",
     "PlaceResult",
     "Price",
     "RateBudget",
@@ -116,6 +116,9 @@ class Venue:
         self._order_version: int | None = None
         self._hasher: clob.OrderHasher | None = None
         self._streams: Any = None
+        # The exchange's rules per market, as last read from REST (the tick-size authority).
+        self.rules = MarketRules()
+        self._rules_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="venue-rules")
         # Called after every REST call with (endpoint, seconds, HTTP status or a word such as "timeout").
         self.on_request: Callable[[str, float, int | str], None] | None = None
 
@@ -153,11 +156,12 @@ class Venue:
         self._client = client
         self._hasher = clob.OrderHasher(config.chain_id, client.signer)
         clob.install_header_hook()
+        clob.install_bounded_requests(config.rest_max_body_bytes, config.max_json_depth, config.error_body_chars)
         try:
             clob.set_http_timeout(config.request_timeout)
         except Exception:  # pragma: no cover - only a tuning knob
             log.debug("could not set the client's HTTP timeout", exc_info=True)
-        clob.route_responses(config.clob_host, self.signer_address, self._observe_rate_headers)
+        clob.route_responses(config.clob_host, self.signer_address, self.budget.observe_headers)
 
     @property
     def signer_address(self) -> str:
@@ -177,6 +181,7 @@ class Venue:
             self._streams = None
         if self._client is not None:
             clob.unroute_responses(self.config.clob_host, self.signer_address)
+        self._rules_pool.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
     def connect_ws(self, **handlers: Any) -> Any:
@@ -205,61 +210,56 @@ class Venue:
     # -- plumbing -------------------------------------------------------------------
 
     def _call(self, endpoint: str, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
-        """Run a client call on the pool with a deadline; classify failures."""
-        started = time.perf_counter()
-        outcome: int | str = 200  # the HTTP status, or a word when none came back
-        future = self._pool.submit(fn, *args)
-        try:
-            return future.result(timeout=timeout or self.config.request_timeout + 1.0)
-        except FutureTimeout:
-            outcome = "timeout"
-            raise Ambiguous(f"{endpoint}: no answer in time") from None
-        except clob.PolyApiException as exc:
-            status = exc.status_code
-            outcome = status or "transport"
-            text = clob.error_text(exc)
-            if status is None or status >= 500:
-                raise Ambiguous(f"{endpoint}: {status or 'transport error'}: {text}") from None
-            if status == 429:
-                raise RateLimited(f"{endpoint}: rate limited by the exchange: {text}", 1.0) from None
-            raise VenueError(f"{endpoint}: HTTP {status}: {text}") from None
-        except clob.PolyException as exc:
-            outcome = "client"
-            raise VenueError(f"{endpoint}: {clob.error_text(exc)}") from None
-        except VenueError:
-            outcome = "error"
-            raise
-        except Exception as exc:  # a library bug must not look like success
-            outcome = "exception"
-            raise Ambiguous(f"{endpoint}: {type(exc).__name__}: {clob.error_text(exc)}") from None
-        finally:
-            if self.on_request is not None:
-                self.on_request(endpoint, time.perf_counter() - started, outcome)
-
-    def _observe_rate_headers(self, method: str, path: str, status: int, headers: Mapping[str, str]) -> None:
-        if method == "POST" and path in ("/order", "/orders"):
-            bucket = self.budget.orders
-        elif method == "DELETE" and path in ("/order", "/orders", "/cancel-all", "/cancel-market-orders"):
-            bucket = self.budget.cancels
-        else:
-            return
-        remaining = _float_or_none(headers.get("Poly-RateLimit-Remaining"))
-        retry_after = _float_or_none(headers.get("Retry-After")) if status == 429 else None
-        if status == 429 and retry_after is None:
-            reset = _float_or_none(headers.get("Poly-RateLimit-Reset"))
-            retry_after = max(0.5, reset - time.time()) if reset else 1.0
-        bucket.observe_server(remaining, retry_after)
+        """Run a client call on the pool with a deadline; classify failures (see ``rest``)."""
+        deadline = timeout or self.config.request_timeout + 1.0
+        return rest.call(self._pool, endpoint, fn, args, deadline, self.on_request, self.config.error_body_chars)
 
     # -- market data ----------------------------------------------------------------
 
     def get_market(self, condition_id: str) -> MarketInfo:
-        """Tick size, minimum size, neg-risk flag, tokens and whether orders are accepted."""
-        raw = self._call("clob-markets", self.client.get_clob_market_info, condition_id)
-        return parse_market_info(condition_id, raw)
+        """Tick size, minimum size, neg-risk flag, tokens and whether orders are accepted.
+
+        Every read is the tick-size authority: the client signs with it from now on, and
+        ``on_rules`` hears of it if it differs from what was known.
+        """
+        raw = self._call("clob-markets", clob.fetch_market_rules, self.client, condition_id)
+        info = parse_market_info(condition_id, raw)
+        clob.set_tick_sizes(self.client, info.token_ids, tick_text(info.tick_size))
+        self.rules.learn(info)
+        return info
+
+    @property
+    def on_rules(self) -> Callable[[MarketInfo], None] | None:
+        """Called (on a venue thread) with a market's new rules when a REST read changed them."""
+        return self.rules.on_change
+
+    @on_rules.setter
+    def on_rules(self, handler: Callable[[MarketInfo], None] | None) -> None:
+        self.rules.on_change = handler
+
+    def rules_of_token(self, token_id: str) -> MarketInfo | None:
+        """The market rules last read from REST for this token's market (None: never read)."""
+        return self.rules.of_token(token_id)
+
+    def refresh_rules(self, condition_ids: Iterable[str]) -> dict[str, MarketInfo]:
+        """Re-read these markets' rules from REST (call on every resync); failures are logged."""
+        fresh = {}
+        for condition_id in dict.fromkeys(condition_ids):
+            try:
+                fresh[condition_id] = self.get_market(condition_id)
+            except VenueError as exc:
+                log.warning("market %s: rules not refreshed: %s", condition_id[:10], exc)
+        return fresh
+
+    def refresh_rules_of_tokens(self, token_ids: Iterable[str]) -> dict[str, MarketInfo]:
+        return self.refresh_rules(self.rules.markets_of(token_ids))
 
     def refresh_tick_size(self, token_ids: Iterable[str]) -> None:
-        """Forget the client's cached tick size (after a ``tick_size_change``)."""
-        clob.forget_tick_sizes(self.client, token_ids)
+        """A ``tick_size_change`` arrived: re-read the markets' rules from REST, in the
+        background (a stream thread calls this). The stream's word alone changes nothing."""
+        tokens = list(token_ids)
+        with contextlib.suppress(RuntimeError):  # shutting down
+            self._rules_pool.submit(self.refresh_rules_of_tokens, tokens)
 
     def get_book(self, token_id: str) -> BookSnapshot:
         return parse_book_summary(self._call("book", self.client.get_order_book, token_id))
@@ -281,10 +281,12 @@ class Venue:
 
     def get_orders(self, market: str | None = None) -> list[OpenOrder]:
         """Every open order of the account (optionally of one market), all pages."""
-        params = clob.OpenOrderParams(market=market) if market else None
         # Several pages: allow more than one request's time.
         deadline = self.config.request_timeout * 4
-        answer = parse_open_orders(self._call("orders", self.client.get_open_orders, params, timeout=deadline))
+        raw = self._call(
+            "orders", clob.fetch_open_orders, self.client, market, self.config.max_order_pages, timeout=deadline
+        )
+        answer = parse_open_orders(raw)
         if answer.problems:
             # One bad item must not hide the others (nor crash a resync): report and go on.
             log.error(
@@ -338,56 +340,19 @@ class Venue:
 
     def place_orders(self, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
         """Sign and post ``orders`` in batches of at most 15; one result per request, in order."""
-        results: list[PlaceResult] = []
-        for start in range(0, len(orders), MAX_BATCH):
-            results.extend(self._place_batch(list(orders[start : start + MAX_BATCH])))
-        return results
+        return trading.place_orders(self, orders)
 
-    def _place_batch(self, batch: list[OrderRequest]) -> list[PlaceResult]:
-        try:
-            self.budget.acquire(self.budget.orders, len(batch), max_wait=self.config.request_timeout)
-        except RateLimited as exc:
-            return [PlaceResult(r, None, error=str(exc)) for r in batch]
-        signed, local_ids, results = [], [], {}
-        for index, request in enumerate(batch):
-            try:
-                order = self._sign(request)
-            except VenueError as exc:
-                results[index] = PlaceResult(request, None, error=str(exc))
-                continue
-            signed.append((index, order))
-            local_ids.append(self._order_hash(order, request))
-        if not signed:
-            return [results[i] for i in range(len(batch))]
-        post_only = batch[signed[0][0]].post_only
-        args = [clob.PostOrdersV2Args(order=o, orderType=batch[i].order_type) for i, o in signed]
-        try:
-            raw = self._call("post-orders", self.client.post_orders, args, post_only)
-        except Ambiguous as exc:
-            for (index, _), local_id in zip(signed, local_ids, strict=True):
-                results[index] = PlaceResult(batch[index], local_id, error=str(exc), ambiguous=True)
-            return [results[i] for i in range(len(batch))]
-        except VenueError as exc:
-            for index, _ in signed:
-                results[index] = PlaceResult(batch[index], None, error=str(exc))
-            return [results[i] for i in range(len(batch))]
-        items = raw if isinstance(raw, list) else []
-        for position, ((index, _), local_id) in enumerate(zip(signed, local_ids, strict=True)):
-            item = items[position] if position < len(items) else None
-            results[index] = self._place_result(batch[index], item, local_id)
-        return [results[i] for i in range(len(batch))]
+    def cancel_orders(self, order_ids: Sequence[str]) -> CancelResult:
+        """Cancel by id in chunks of up to 1,000. Unknown ids come back in ``not_canceled``."""
+        return trading.cancel_orders(self, order_ids)
 
-    def _place_result(self, request: OrderRequest, item: Any, local_id: str) -> PlaceResult:
-        answer = parse_post_answer(item)
-        if answer is None:
-            return PlaceResult(request, local_id, error="no answer for this order", ambiguous=True)
-        error = answer.error
-        if answer.accepted and answer.order_id:
-            return PlaceResult(request, answer.order_id, status=answer.status)
-        if "order_version_mismatch" in error:
-            # The exchange moved to a new order format: learn it for the next attempt.
-            self._order_version = self._call("version", self.client.get_version)
-        return PlaceResult(request, None, error=scrub(error) or "rejected")
+    def cancel_market(self, condition_id: str) -> CancelResult:
+        """Cancel every order of the account in one market."""
+        return trading.cancel_market(self, condition_id)
+
+    def _post_signed(self, orders: Sequence[tuple[Any, OrderRequest]], post_only: bool) -> Any:
+        args = [clob.PostOrdersV2Args(order=order, orderType=request.order_type) for order, request in orders]
+        return self._call("post-orders", self.client.post_orders, args, post_only)
 
     def _sign(self, request: OrderRequest) -> Any:
         if request.side not in ("BUY", "SELL"):
@@ -414,50 +379,3 @@ class Venue:
         if self._hasher is None:
             self._hasher = clob.OrderHasher(self.config.chain_id, self.client.signer)
         return self._hasher(order, bool(request.neg_risk))
-
-    def cancel_orders(self, order_ids: Sequence[str]) -> CancelResult:
-        """Cancel by id in batches of at most 15. Unknown ids come back in ``not_canceled``."""
-        canceled: list[str] = []
-        not_canceled: dict[str, str] = {}
-        ambiguous: list[str] = []
-        ids = list(dict.fromkeys(order_ids))
-        for start in range(0, len(ids), MAX_BATCH):
-            batch = ids[start : start + MAX_BATCH]
-            try:
-                self.budget.acquire(self.budget.cancels, len(batch), max_wait=self.config.request_timeout)
-                raw = self._call("cancel-orders", self.client.cancel_orders, batch)
-            except Ambiguous:
-                ambiguous.extend(batch)
-                continue
-            except VenueError as exc:
-                not_canceled.update({order_id: str(exc) for order_id in batch})
-                continue
-            try:
-                result = parse_cancel(raw)
-            except WireError:
-                ambiguous.extend(batch)  # an answer we cannot read says nothing about the orders
-                continue
-            canceled.extend(result.canceled)
-            not_canceled.update(result.not_canceled)
-            answered = set(result.canceled) | set(result.not_canceled)
-            ambiguous.extend(order_id for order_id in batch if order_id not in answered)
-        return CancelResult(tuple(canceled), not_canceled, tuple(ambiguous))
-
-    def cancel_market(self, condition_id: str) -> CancelResult:
-        """Cancel every order of the account in one market."""
-        self.budget.acquire(self.budget.cancels, 1, max_wait=self.config.request_timeout)
-        params = clob.OrderMarketCancelParams(market=condition_id)
-        raw = self._call("cancel-market-orders", self.client.cancel_market_orders, params)
-        try:
-            return parse_cancel(raw)
-        except WireError as exc:
-            raise Ambiguous(f"cancel-market-orders: {exc}") from None
-
-
-def _float_or_none(value: str | None) -> float | None:
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None

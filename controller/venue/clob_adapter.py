@@ -16,8 +16,8 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
-import py_clob_client_v2 as _clob  # type: ignore[import-untyped]
-from py_clob_client_v2 import (  # type: ignore[import-untyped]
+import py_clob_client_v2 as _clob
+from py_clob_client_v2 import (
     ApiCreds,
     AssetType,
     BalanceAllowanceParams,
@@ -29,14 +29,16 @@ from py_clob_client_v2 import (  # type: ignore[import-untyped]
     PartialCreateOrderOptions,
     PostOrdersV2Args,
 )
-from py_clob_client_v2.config import get_contract_config  # type: ignore[import-untyped]
-from py_clob_client_v2.exceptions import PolyApiException, PolyException  # type: ignore[import-untyped]
-from py_clob_client_v2.http_helpers import helpers as _helpers  # type: ignore[import-untyped]
-from py_clob_client_v2.order_utils.exchange_order_builder_v2 import (  # type: ignore[import-untyped]
+from py_clob_client_v2.config import get_contract_config
+from py_clob_client_v2.endpoints import GET_CLOB_MARKET, ORDERS, POST_ORDERS
+from py_clob_client_v2.exceptions import PolyApiException, PolyException
+from py_clob_client_v2.http_helpers import helpers as _helpers
+from py_clob_client_v2.order_utils.exchange_order_builder_v2 import (
     ExchangeOrderBuilderV2,
 )
 
 from controller.ops.redact import scrub
+from controller.venue.boundedjson import JsonProblem, JsonRejected, decode
 
 log = logging.getLogger("bandctl.venue")
 
@@ -55,10 +57,15 @@ __all__ = [
     "PolyException",
     "PostOrdersV2Args",
     "error_text",
+    "fetch_market_rules",
+    "fetch_open_orders",
     "forget_tick_sizes",
+    "install_bounded_requests",
     "install_header_hook",
+    "post_signed_orders",
     "route_responses",
     "set_http_timeout",
+    "set_tick_sizes",
     "unroute_responses",
 ]
 
@@ -137,6 +144,145 @@ def set_http_timeout(seconds: float) -> None:
     _helpers._http_client.timeout = httpx.Timeout(seconds)
 
 
+# --------------------------------------------------------------------------- bounded REST
+
+
+class _Limits:
+    max_body = 16 * 1024 * 1024
+    max_depth = 32
+    error_chars = 300
+
+
+def install_bounded_requests(max_body: int, max_depth: int, error_chars: int) -> None:
+    """Make every REST answer of the library size-capped, depth-checked and quietly reported.
+
+    The library's ``helpers.request`` reads whole bodies (a 40 MB answer took RSS from
+    71 to 254 MB), decodes them with the stdlib without a nesting bound, and logs every
+    non-200 answer as an ERROR line with the full body. ``get``/``post``/``delete`` look
+    ``request`` up as a module global on every call, so replacing that one function
+    covers every endpoint. Answers keep the library's shapes (decoded JSON, or the text;
+    ``PolyApiException`` with ``status_code`` and ``error_msg`` on a non-200).
+    """
+    _Limits.max_body, _Limits.max_depth, _Limits.error_chars = max_body, max_depth, error_chars
+    # Internal: helpers.request, the library's single HTTP entry point.
+    _helpers.request = _bounded_request
+
+
+def _bounded_request(endpoint: str, method: str, headers: Any = None, data: Any = None, params: Any = None) -> Any:
+    import httpx
+
+    # Internal: the library's header defaults (User-Agent, Content-Type, gzip).
+    headers = _helpers._overload_headers(method, headers)
+    content = data.encode("utf-8") if isinstance(data, str) else None
+    body_json = None if isinstance(data, str) else data
+    try:
+        # Internal: the library's module-global httpx.Client (keeps its pool, HTTP/2, hooks).
+        with _helpers._http_client.stream(
+            method, endpoint, headers=headers, content=content, json=body_json, params=params
+        ) as response:
+            body = _read_capped(response)
+            status = response.status_code
+    except PolyApiException:
+        raise
+    except httpx.HTTPError as exc:
+        log.debug("%s %s: %s", method, _path(endpoint), type(exc).__name__)
+        raise PolyApiException(error_msg=f"request error: {type(exc).__name__}") from None
+    answer = _decode_answer(body)
+    if status != 200:
+        # The venue reports the failure (one line, cut short); no full-body ERROR here.
+        log.debug("%s %s: HTTP %s: %s", method, _path(endpoint), status, error_text_of(answer))
+        error = PolyApiException(error_msg=answer)
+        error.status_code = status
+        raise error
+    return answer
+
+
+def _read_capped(response: Any) -> bytes:
+    limit = _Limits.max_body
+    declared = response.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise PolyApiException(error_msg=f"answer of {declared} bytes is over the {limit}-byte limit")
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():  # decompressed: a gzip bomb is capped too
+        size += len(chunk)
+        if size > limit:
+            raise PolyApiException(error_msg=f"answer over the {limit}-byte limit")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _decode_answer(body: bytes) -> Any:
+    try:
+        # exact=False: the library does float arithmetic on some fields it reads itself.
+        return decode(body, max_bytes=_Limits.max_body, max_depth=_Limits.max_depth, exact=False)
+    except JsonRejected as exc:
+        if exc.problem is JsonProblem.NOT_JSON or exc.problem is JsonProblem.NOT_UTF8:
+            return body[: _Limits.error_chars * 4].decode("utf-8", "replace")  # the library returns text
+        raise PolyApiException(error_msg=f"answer rejected: {exc}") from None
+
+
+def error_text_of(answer: Any) -> str:
+    if isinstance(answer, Mapping):
+        answer = answer.get("error") or answer.get("errorMsg") or answer
+    return scrub(" ".join(str(answer).split()))[: _Limits.error_chars]
+
+
+def _path(endpoint: str) -> str:
+    return endpoint.split("?", 1)[0][-80:]
+
+
+# --------------------------------------------------------------------------- REST through the client
+
+
+def fetch_open_orders(client: Any, market: str | None, max_pages: int = 200) -> list[Any]:
+    """Every page of ``GET /data/orders``, envelopes checked, at most ``max_pages`` pages.
+
+    The library's ``get_open_orders`` indexes ``response["next_cursor"]`` unchecked and
+    loops until the server says stop: a hostile answer is a KeyError or an endless loop
+    on a pool thread. Same requests and headers as the library (its L2 header helper).
+    """
+    # Internal: ClobClient._l2_headers / _get (the signed REST path the library uses).
+    headers = client._l2_headers("GET", ORDERS)
+    cursor, items = "MA==", []
+    for _page in range(max_pages):
+        query = {"next_cursor": cursor}
+        if market:
+            query["market"] = market
+        page = client._get(f"{client.host}{ORDERS}", headers=headers, params=query)
+        if not isinstance(page, Mapping) or not isinstance(page.get("data"), list):
+            raise PolyException("malformed open orders page: expected an object with a data list")
+        items.extend(page["data"])
+        following = page.get("next_cursor")
+        if following == "LTE=":
+            return items
+        if not isinstance(following, str) or not following or len(following) > 64:
+            raise PolyException("malformed open orders page: bad next_cursor")
+        cursor = following
+    raise PolyException(f"open orders: more than {max_pages} pages")
+
+
+def fetch_market_rules(client: Any, condition_id: str) -> Any:
+    """``GET /clob-markets/{condition_id}`` without the library's caching side effects.
+
+    ``get_clob_market_info`` would write ``str(mts)`` into the tick cache before we have
+    validated it; the caller validates and then calls :func:`set_tick_sizes`.
+    """
+    # Internal: ClobClient._get and .host (the same unauthenticated GET the library makes).
+    return client._get(f"{client.host}{GET_CLOB_MARKET}{condition_id}")
+
+
+def post_signed_orders(client: Any, payload: list[dict[str, Any]], serialized: str) -> Any:
+    """``POST /orders`` with bodies we built and signed ourselves (``controller.venue.signer``).
+
+    Same path as the library's ``post_orders`` (its L2 headers over the exact serialized
+    text, its ``_post``), minus its float order building and its trade polling (our
+    orders are post-only: they never trade at placement).
+    """
+    # Internal: ClobClient._l2_headers / _post.
+    headers = client._l2_headers("POST", POST_ORDERS, body=payload, serialized_body=serialized)
+    return client._post(f"{client.host}{POST_ORDERS}", headers=headers, data=serialized)
+
+
 # --------------------------------------------------------------------------- caches
 
 
@@ -147,6 +293,19 @@ def forget_tick_sizes(client: Any, token_ids: Iterable[str]) -> None:
     if isinstance(cache, dict):
         for token_id in token_ids:
             cache.pop(token_id, None)
+
+
+def set_tick_sizes(client: Any, token_ids: Iterable[str], tick_text: str) -> None:
+    """Tell the client these tokens' tick size (a validated REST read) so that it signs with it.
+
+    The client refuses an order whose tick is finer than its cached one and otherwise
+    never refreshes the cache.
+    """
+    # Internal: ClobClient.__tick_sizes (name-mangled), token id -> tick text.
+    cache = getattr(client, "_ClobClient__tick_sizes", None)
+    if isinstance(cache, dict):
+        for token_id in token_ids:
+            cache[token_id] = tick_text
 
 
 # --------------------------------------------------------------------------- order hash

@@ -48,6 +48,8 @@ class VenueConfig:
     ws_max_frame_bytes: int = 4 * MIB
     rest_max_body_bytes: int = 16 * MIB
     max_json_depth: int = 32
+    # GET /data/orders pages (100 orders each) read before giving up on a resync.
+    max_order_pages: int = 200
     # Error messages keep this much of an exchange's answer (enough for its "error").
     error_body_chars: int = 300
     # Market channel liveness: PING every ``ws_ping_interval``; no PONG or data for

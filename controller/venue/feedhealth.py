@@ -73,7 +73,7 @@ class RejectCounter:
             self._pending.clear()
             self._last_summary = now
         detail = f"; last: {last.detail}" if last is not None and last.detail else ""
-        self._emit(f"{self.channel} channel: dropped {count} malformed message(s) ({counts}){detail}")
+        self._emit(f"{self.channel} channel: dropped {count} bad message(s) ({counts}){detail}")
 
 
 def _by_name(item: tuple[RejectReason, int]) -> str:

@@ -6,9 +6,24 @@ I/O and no exchange-client types; the exchange's own wire shapes live in ``wire`
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
+
+
+class PlaceProblem(enum.Enum):
+    """Why an order was not placed (or its outcome is unknown): a code, not wording."""
+
+    REJECTED = "rejected"  # the exchange said no (see the error text)
+    OFF_GRID = "off_grid"  # price not on the market's (refreshed) tick grid
+    BELOW_MIN_SIZE = "below_min_size"
+    VERSION_MISMATCH = "version_mismatch"
+    RATE_LIMITED = "rate_limited"
+    INVALID_REQUEST = "invalid_request"  # could not be signed as asked
+    ID_MISMATCH = "id_mismatch"  # accepted under an id that is not the signed order's hash
+    NO_ANSWER = "no_answer"  # the batch answer had no item for it
+    UNKNOWN_OUTCOME = "unknown_outcome"  # timeout, 5xx, transport error
 
 
 @dataclass(frozen=True)
@@ -49,6 +64,8 @@ class PlaceResult:
     status: str = ""  # live, matched, delayed, unmatched ("" when not placed)
     error: str = ""
     ambiguous: bool = False
+    problem: PlaceProblem | None = None
+    exchange_id: str = ""  # the id the exchange answered, when it differs from ``order_id``
 
     @property
     def placed(self) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Protocol
 
 from controller.venue.errors import RateLimited
@@ -89,6 +89,31 @@ class RateBudget:
                 raise RateLimited(f"rate budget exhausted for a batch of {n}", wait)
             self._sleep(wait)
 
+    def observe_headers(self, method: str, path: str, status: int, headers: Mapping[str, str]) -> None:
+        """Follow the ``Poly-RateLimit-*`` and ``Retry-After`` headers of an order or cancel answer."""
+        if method == "POST" and path in ("/order", "/orders"):
+            bucket = self.orders
+        elif method == "DELETE" and path in ("/order", "/orders", "/cancel-all", "/cancel-market-orders"):
+            bucket = self.cancels
+        else:
+            return
+        remaining = _float_or_none(headers.get("Poly-RateLimit-Remaining"))
+        retry_after = _float_or_none(headers.get("Retry-After")) if status == 429 else None
+        if status == 429 and retry_after is None:
+            reset = _float_or_none(headers.get("Poly-RateLimit-Reset"))
+            retry_after = max(0.5, reset - time.time()) if reset else 1.0
+        bucket.observe_server(remaining, retry_after)
+
     def largest_batch(self, bucket: TokenBucket, cap: int) -> int:
         """The biggest batch (at most ``cap``) that can ever fit ``bucket``'s burst."""
         return max(1, min(cap, int(bucket.burst)))
+
+
+def _float_or_none(value: str | None) -> float | None:
+    if value is None:
+        return None
+    try:
+        result = float(value)
+    except ValueError:
+        return None
+    return result if result == result and abs(result) != float("inf") else None  # no NaN, no inf

@@ -18,7 +18,7 @@ from typing import Any, Literal
 from controller.observe.state import Book, Level, OpenOrder
 from controller.plan.ticks import TICK_SIZES, DecimalParseError, parse_decimal
 from controller.venue.errors import VenueError
-from controller.venue.orders import CancelResult
+from controller.venue.orders import CancelResult, PlaceProblem
 
 _ONE = Decimal(1)
 _ONE_E6 = Decimal(1_000_000)
@@ -309,6 +309,18 @@ def parse_post_answer(raw: Any) -> PostAnswer | None:
     status = status.lower() if isinstance(status, str) and status else "live"
     # Only the JSON literal true is an acceptance: "-1", "NaN" or 1 are not.
     return PostAnswer(raw.get("success") is True and not error, order_id, status, error)
+
+
+def classify_rejection(error: str) -> PlaceProblem:
+    """The exchange names a rejection only in words: read them once, here, into a code."""
+    text = error.lower()
+    if "tick size" in text or "tick_size" in text:  # "breaks minimum tick size rule", "invalid tick size"
+        return PlaceProblem.OFF_GRID
+    if "order_version_mismatch" in text:
+        return PlaceProblem.VERSION_MISMATCH
+    if "lower than the minimum" in text:
+        return PlaceProblem.BELOW_MIN_SIZE
+    return PlaceProblem.REJECTED
 
 
 def parse_cancel(raw: Any) -> CancelResult:

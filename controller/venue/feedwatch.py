@@ -1,0 +1,119 @@
+"""Stall detection for the market feed: silence on the stream, movement on REST.
+
+A stalled feed still answers ``PING`` with ``PONG`` and looks exactly like a quiet
+market. The only proof is the exchange's own book: when the market channel has
+delivered nothing for ``probe_after`` seconds, :class:`FeedWatch` reads the books over
+REST and compares them with the stream-maintained ones (``BookSource``, i.e. the
+observed store). A difference the stream has not delivered ``confirm_after`` seconds
+later is a stall: ``on_stalled(tokens)`` is called (adopt REST, pull quotes,
+reconnect — the caller's choice). A quiet market shows no difference and costs one
+``POST /books`` per ``probe_after`` seconds. Decides nothing about orders.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+from controller.observe.state import Book
+
+log = logging.getLogger("bandctl.streams")
+
+
+class BookSource(Protocol):
+    """What the watch needs of the stream-maintained books (``ObservedStore`` has it)."""
+
+    def stream_updates(self, token_id: str) -> int: ...
+
+    def resync_book(self, token_id: str, book: Book, stream_updates_seen: int | None) -> str: ...
+
+
+class FeedWatch:
+    def __init__(
+        self,
+        *,
+        silent_for: Callable[[], float],
+        tokens: Callable[[], Sequence[str]],
+        read_books: Callable[[Sequence[str]], Mapping[str, Book]],
+        books: BookSource,
+        on_stalled: Callable[[list[str]], None],
+        probe_after: float = 1.0,
+        confirm_after: float = 0.5,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._silent_for, self._tokens, self._read = silent_for, tokens, read_books
+        self._books, self._on_stalled = books, on_stalled
+        self.probe_after, self.confirm_after = probe_after, confirm_after
+        self._clock = clock
+        self._last_probe = float("-inf")
+        self._suspects: dict[str, int] = {}
+        self._suspected_at = 0.0
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.probes = 0
+        self.stalls = 0
+
+    def check(self) -> list[str]:
+        """One step (the thread calls it every ``interval``); returns tokens found stalled."""
+        now = self._clock()
+        if self._suspects:
+            if now - self._suspected_at < self.confirm_after:
+                return []
+            return self._confirm()
+        if self._silent_for() < self.probe_after or now - self._last_probe < self.probe_after:
+            return []
+        tokens = list(self._tokens())
+        if not tokens:
+            return []
+        self._last_probe = now
+        seen = {t: self._books.stream_updates(t) for t in tokens}
+        remote = self._read_books(tokens)
+        self.probes += 1
+        suspects = {}
+        for token, book in remote.items():
+            if token in seen and self._books.resync_book(token, book, seen[token]) == "missed":
+                suspects[token] = seen[token]
+        if suspects:
+            self._suspects, self._suspected_at = suspects, self._clock()
+        return []
+
+    def _confirm(self) -> list[str]:
+        suspects, self._suspects = self._suspects, {}
+        silent = [t for t, seen in suspects.items() if self._books.stream_updates(t) == seen]
+        if not silent:
+            return []  # the stream delivered since: it was only racing REST
+        remote = self._read_books(silent)
+        stalled = [t for t in silent if t in remote and self._books.resync_book(t, remote[t], suspects[t]) == "missed"]
+        if stalled:
+            self.stalls += 1
+            try:
+                self._on_stalled(stalled)
+            except Exception:
+                log.exception("stalled-feed handler failed")
+        return stalled
+
+    def _read_books(self, tokens: Sequence[str]) -> Mapping[str, Book]:
+        try:
+            return self._read(tokens)
+        except Exception as exc:  # a failed probe proves nothing either way
+            log.info("market feed probe failed: %s", str(exc)[:200])
+            return {}
+
+    def start(self, interval: float = 0.25) -> None:
+        def run() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.check()
+                except Exception:
+                    log.exception("market feed watch failed")
+
+        self._thread = threading.Thread(target=run, name="feed-watch", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(2.0)

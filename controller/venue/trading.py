@@ -1,0 +1,178 @@
+"""Placing and cancelling orders: batches, rate budget, and outcomes that never guess.
+
+The venue's write path. Orders are signed locally, posted in batches of at most 15
+(``POST /orders``) and every answer item is validated before it is believed: only a
+JSON ``true`` ``success`` is an acceptance, and the id the exchange answers must be
+the hash of the order we signed — anything else is an *unknown outcome* for that
+item (the caller re-reads the market), never an orphan. Cancels go in chunks of up
+to 1,000 ids (``DELETE /orders``), as large as the cancel budget's burst allows.
+Signs with the market's REST-refreshed tick size. Knows nothing about bands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import TYPE_CHECKING, Any
+
+from controller.ops.redact import scrub
+from controller.plan.ticks import on_grid
+from controller.venue import clob_adapter as clob
+from controller.venue.config import MAX_BATCH, MAX_CANCEL_BATCH
+from controller.venue.errors import Ambiguous, RateLimited, VenueError
+from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult
+from controller.venue.wire import WireError, classify_rejection, parse_cancel, parse_post_answer
+
+if TYPE_CHECKING:
+    from controller.venue.client import Venue
+
+
+def place_orders(venue: Venue, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
+    results: list[PlaceResult] = []
+    for start in range(0, len(orders), MAX_BATCH):
+        results.extend(_place_batch(venue, list(orders[start : start + MAX_BATCH])))
+    off_grid = {r.request.token_id for r in results if r.problem is PlaceProblem.OFF_GRID and _rules_stale(venue, r)}
+    if off_grid:
+        # The exchange (or our check) says the tick moved: re-read the market's rules now,
+        # so the next attempt is signed and planned on the new grid.
+        venue.refresh_rules_of_tokens(off_grid)
+    return results
+
+
+def _rules_stale(venue: Venue, result: PlaceResult) -> bool:
+    # Our own check refuses only prices off a tick we already refreshed; the exchange's
+    # refusal of a price on the tick we know means our knowledge is old.
+    rules = venue.rules_of_token(result.request.token_id)
+    return rules is None or rules.tick_size == result.request.tick_size
+
+
+def _with_market_tick(venue: Venue, request: OrderRequest) -> OrderRequest | PlaceResult:
+    """Sign with the tick size the exchange last told us (REST), not a stale one."""
+    rules = venue.rules_of_token(request.token_id)
+    if rules is None or request.tick_size == rules.tick_size:
+        return request
+    if not on_grid(request.price, rules.tick_size):
+        return PlaceResult(
+            request,
+            None,
+            error=f"price {request.price} is off the market's tick size {rules.tick_size} (it changed)",
+            problem=PlaceProblem.OFF_GRID,
+        )
+    return replace(request, tick_size=rules.tick_size)
+
+
+def _place_batch(venue: Venue, batch: list[OrderRequest]) -> list[PlaceResult]:
+    results: dict[int, PlaceResult] = {}
+    ready: list[tuple[int, OrderRequest]] = []
+    for index, request in enumerate(batch):
+        checked = _with_market_tick(venue, request)
+        if isinstance(checked, PlaceResult):
+            results[index] = checked
+        else:
+            ready.append((index, checked))
+    if ready:
+        try:
+            venue.budget.acquire(venue.budget.orders, len(ready), max_wait=venue.config.request_timeout)
+        except RateLimited as exc:
+            for index, request in ready:
+                results[index] = PlaceResult(request, None, error=str(exc), problem=PlaceProblem.RATE_LIMITED)
+            ready = []
+    signed: list[tuple[int, OrderRequest, Any, str]] = []
+    for index, request in ready:
+        try:
+            order = venue._sign(request)
+        except VenueError as exc:
+            results[index] = PlaceResult(request, None, error=str(exc), problem=PlaceProblem.INVALID_REQUEST)
+            continue
+        signed.append((index, request, order, venue._order_hash(order, request)))
+    if signed:
+        for (index, _, _, _), result in zip(signed, _post(venue, signed), strict=True):
+            results[index] = result
+    return [results[i] for i in range(len(batch))]
+
+
+def _post(venue: Venue, signed: list[tuple[int, OrderRequest, Any, str]]) -> list[PlaceResult]:
+    post_only = signed[0][1].post_only
+    try:
+        raw = venue._post_signed([(order, request) for _, request, order, _ in signed], post_only)
+    except Ambiguous as exc:
+        return [
+            PlaceResult(r, local_id, error=str(exc), ambiguous=True, problem=PlaceProblem.UNKNOWN_OUTCOME)
+            for _, r, _, local_id in signed
+        ]
+    except VenueError as exc:
+        problem = PlaceProblem.RATE_LIMITED if isinstance(exc, RateLimited) else PlaceProblem.REJECTED
+        return [PlaceResult(r, None, error=str(exc), problem=problem) for _, r, _, _ in signed]
+    items = raw if isinstance(raw, list) else []
+    return [
+        _place_result(venue, request, items[position] if position < len(items) else None, local_id)
+        for position, (_, request, _, local_id) in enumerate(signed)
+    ]
+
+
+def _place_result(venue: Venue, request: OrderRequest, item: Any, local_id: str) -> PlaceResult:
+    answer = parse_post_answer(item)
+    if answer is None:
+        return PlaceResult(
+            request, local_id, error="no answer for this order", ambiguous=True, problem=PlaceProblem.NO_ANSWER
+        )
+    if answer.accepted:
+        if answer.order_id.lower() != local_id.lower():
+            # Accepted, but not as the order we signed: what is live is unknown.
+            shown = scrub(answer.order_id)[:80] or "(none)"
+            return PlaceResult(
+                request,
+                local_id,
+                error=f"the exchange accepted it as order {shown}, not as the signed order {local_id}",
+                ambiguous=True,
+                problem=PlaceProblem.ID_MISMATCH,
+                exchange_id=shown,
+            )
+        return PlaceResult(request, local_id, status=answer.status)
+    error = scrub(answer.error)[: venue.config.error_body_chars] or "rejected"
+    problem = classify_rejection(answer.error)
+    if problem is PlaceProblem.VERSION_MISMATCH:
+        # The exchange moved to a new order format: learn it for the next attempt.
+        venue._order_version = venue._call("version", venue.client.get_version)
+    return PlaceResult(request, None, error=error, problem=problem)
+
+
+def cancel_orders(venue: Venue, order_ids: Sequence[str]) -> CancelResult:
+    canceled: list[str] = []
+    not_canceled: dict[str, str] = {}
+    ambiguous: list[str] = []
+    ids = list(dict.fromkeys(order_ids))
+    # As large as the exchange allows (1,000) and the cancel bucket's burst can ever admit.
+    chunk = venue.budget.largest_batch(venue.budget.cancels, MAX_CANCEL_BATCH)
+    for start in range(0, len(ids), chunk):
+        batch = ids[start : start + chunk]
+        try:
+            venue.budget.acquire(venue.budget.cancels, len(batch), max_wait=venue.config.request_timeout)
+            raw = venue._call("cancel-orders", venue.client.cancel_orders, batch)
+        except Ambiguous:
+            ambiguous.extend(batch)
+            continue
+        except VenueError as exc:
+            not_canceled.update({order_id: str(exc) for order_id in batch})
+            continue
+        try:
+            result = parse_cancel(raw)
+        except WireError:
+            ambiguous.extend(batch)  # an answer we cannot read says nothing about the orders
+            continue
+        wanted = set(batch)
+        canceled.extend(i for i in result.canceled if i in wanted)
+        not_canceled.update({i: why for i, why in result.not_canceled.items() if i in wanted})
+        answered = set(result.canceled) | set(result.not_canceled)
+        ambiguous.extend(order_id for order_id in batch if order_id not in answered)
+    return CancelResult(tuple(canceled), not_canceled, tuple(ambiguous))
+
+
+def cancel_market(venue: Venue, condition_id: str) -> CancelResult:
+    venue.budget.acquire(venue.budget.cancels, 1, max_wait=venue.config.request_timeout)
+    params = clob.OrderMarketCancelParams(market=condition_id)
+    raw = venue._call("cancel-market-orders", venue.client.cancel_market_orders, params)
+    try:
+        return parse_cancel(raw)
+    except WireError as exc:
+        raise Ambiguous(f"cancel-market-orders: {exc}") from None

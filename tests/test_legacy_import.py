@@ -12,6 +12,7 @@ import pytest
 from controller.cli.main import main
 from controller.spec.legacy import LegacyImportError, default_name, import_bands_json
 from controller.spec.manifest import parse_manifest_text, validate_paths
+from controller.spec.types import Rewards, Risk
 
 FIXTURE = Path(__file__).resolve().parent / "fixtures" / "legacy" / "bands.json"
 CID = "0xf552cc5023d8319aea1181f76f3adcbdc189941acf780de956fe5d1483d7a598"
@@ -70,6 +71,11 @@ def test_polymarket_config_bands_json_round_trips(workdir: Path) -> None:
     assert all((b.min_amount, b.avg_amount, b.max_amount) == (10, 20, 30) for b in spec.bands)
     assert spec.orders.type == "GTC" and spec.orders.post_only is True
     assert spec.limits.max_position is None
+    # the newer fields come out as their defaults, written out so users see them
+    assert (spec.ownership, spec.risk, spec.rewards) == ("exclusive", Risk(), Rewards())
+    assert "  rewards:\n    mode: ignore\n" in text and "  ownership: exclusive\n" in text
+    manifest = text[text.index("apiVersion:") :]
+    assert "risk:" not in manifest  # no protections are invented on import
 
 
 def test_output_is_stable_and_readable(workdir: Path) -> None:
@@ -78,6 +84,10 @@ def test_output_is_stable_and_readable(workdir: Path) -> None:
     lines = text.splitlines()
     assert lines[0] == f"# Imported by `bandctl import` from poly-market-maker bands file {FIXTURE}."
     assert all(line.startswith("#") for line in lines[:4])
+    assert lines[2:4] == [
+        "# Review before running: no spec.limits (maxPosition, maxCollateral) or spec.risk are set;",
+        "# referencePrice, rewards, orders and ownership are bandctl's defaults.",
+    ]
     assert lines[4:9] == ["apiVersion: bandctl/v1", "kind: MarketMaker", "metadata:", "  name: bands", "spec:"]
     body = "\n".join(lines[4:])
     assert body.index("market:") < body.index("bands:") < body.index("referencePrice:") < body.index("orders:")

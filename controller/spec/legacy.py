@@ -161,8 +161,8 @@ def _header(file: str) -> str:
     return (
         f"# Imported by `bandctl import` from poly-market-maker bands file {source}.\n"
         "# The same bands quote both sides of the book, as in poly-market-maker.\n"
-        "# Review before running: no spec.limits (maxPosition, maxCollateral) are set, and\n"
-        "# referencePrice and orders are bandctl's defaults.\n"
+        "# Review before running: no spec.limits (maxPosition, maxCollateral) or spec.risk are set;\n"
+        "# referencePrice, rewards, orders and ownership are bandctl's defaults.\n"
     )
 
 

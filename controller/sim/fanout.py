@@ -40,7 +40,7 @@ class Fanout:
         if self.record:
             self.recorded.append(msg)
 
-    def _deliver(self, conns: Any, text: str, channel: str) -> None:
+    def _deliver(self, conns: list[Conn], text: str, channel: str) -> None:
         kind = self.s.faults.take_malformed(channel) if conns else None
         bad = malformed.frame(kind, channel) if kind is not None else None
         for conn in conns:

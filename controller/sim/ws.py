@@ -211,7 +211,8 @@ class WsHub:
         markets = {m.lower() for m in markets if isinstance(m, str)} if isinstance(markets, list) else set()
         if conn.owner is None:
             auth = data.get("auth")
-            key = self.s.keys.by_key.get(auth.get("apiKey", "")) if isinstance(auth, dict) else None
+            key_id = auth.get("apiKey") if isinstance(auth, dict) else None
+            key = self.s.keys.by_key.get(key_id) if isinstance(key_id, str) else None
             if (
                 key is None
                 or auth.get("secret") != key.secret  # type: ignore[union-attr]

@@ -9,6 +9,7 @@ datasource variable on every query, panels inside the 24-column grid and not ove
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import re
 import urllib.request
@@ -190,3 +191,38 @@ def test_the_quoting_panels_have_data_once_quoting(scraped: str) -> None:
         "bandctl_exchange_heartbeat_age_seconds",
     ):
         assert series in labels, f"{series} has no sample after the controller quoted"
+
+
+# -- deploy/grafana/render.py (the README's picture) ------------------------------------------------
+
+
+def load_render() -> Any:
+    spec = importlib.util.spec_from_file_location("render", DASHBOARD.parent / "render.py")
+    assert spec and spec.loader
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_render_fills_in_every_dashboard_variable() -> None:
+    render = load_render()
+    filled = render.panel_queries(dashboard())
+    assert len(filled) == sum(len(p.get("targets", [])) for p in panels(dashboard()))
+    for panel_id, ref, expr in filled:
+        assert "$" not in expr, f"panel {panel_id} {ref} keeps a variable Prometheus cannot read: {expr}"
+
+
+def test_render_draws_every_panel_from_query_answers(tmp_path: Path) -> None:
+    render = load_render()
+    board = dashboard()
+    answer = [{"metric": {"manifest": "demo", "side": "bid"}, "values": [[100.0 + t, "1"] for t in range(0, 60, 2)]}]
+    results = {
+        "start": 100.0,
+        "end": 160.0,
+        "panels": {str(p["id"]): {t["refId"]: answer for t in p.get("targets", [])} for p in panels(board)},
+    }
+    output = tmp_path / "dashboard.png"
+    render.draw(results, output)
+    assert output.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert render.legend("{{manifest}} {{side}}", {"manifest": "demo", "side": "ask"}) == "demo ask"
+    assert render.legend("{{missing}}", {}) == "value"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
+from typing import get_args
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -23,6 +24,7 @@ from controller.spec.types import (
     MarketRef,
     MaxLoss,
     OrderSettings,
+    OrderType,
     PullOnMove,
     ReferencePrice,
     Rewards,
@@ -118,7 +120,7 @@ def risks(draw: st.DrawFn, has_max_position: bool) -> Risk:
 @st.composite
 def specs(draw: st.DrawFn) -> MarketMakerSpec:
     yes, no = draw(st.lists(token_ids, min_size=2, max_size=2, unique=True))
-    order_type = draw(st.sampled_from(["GTC", "GTD"]))
+    order_type: OrderType = draw(st.sampled_from(get_args(OrderType)))
     labels = draw(st.dictionaries(st.text(min_size=1, max_size=20), st.text(max_size=20), max_size=3))
     limits = Limits(max_position=draw(st.none() | positive), max_collateral=draw(st.none() | positive))
     return MarketMakerSpec(

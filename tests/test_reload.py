@@ -7,7 +7,14 @@ from pathlib import Path
 
 from live_helpers import MANIFEST
 
-from controller.spec.reload import ManifestWatcher
+from controller.spec.reload import ManifestWatcher, ReloadResult
+
+
+def changed(watcher: ManifestWatcher) -> ReloadResult:
+    """The result of a poll that must have seen a change."""
+    result = watcher.poll()
+    assert result is not None
+    return result
 
 
 def configmap_dir(root: Path, version: str, text: str) -> Path:
@@ -25,7 +32,7 @@ def configmap_dir(root: Path, version: str, text: str) -> Path:
 def test_unchanged_files_are_not_reloaded(tmp_path: Path) -> None:
     (tmp_path / "btc.yaml").write_text(MANIFEST)
     watcher = ManifestWatcher([str(tmp_path)])
-    assert [s.name for s in watcher.poll().specs] == ["btc"]
+    assert [s.name for s in changed(watcher).specs] == ["btc"]
     assert watcher.poll() is None
 
 
@@ -50,7 +57,7 @@ def test_an_invalid_edit_keeps_the_last_good_spec(tmp_path: Path) -> None:
     path = tmp_path / "btc.yaml"
     path.write_text(MANIFEST)
     watcher = ManifestWatcher([str(tmp_path)])
-    good = watcher.poll().specs
+    good = changed(watcher).specs
     path.write_text(MANIFEST.replace("minMargin: 0.005", "minMagrin: 0.005"))
     os.utime(path, ns=(1, 1))  # a different mtime even on a coarse-grained filesystem
     result = watcher.poll()
@@ -63,7 +70,7 @@ def test_a_deleted_file_takes_its_manifests_away(tmp_path: Path) -> None:
     path = tmp_path / "btc.yaml"
     path.write_text(MANIFEST)
     watcher = ManifestWatcher([str(tmp_path)])
-    assert watcher.poll().specs
+    assert changed(watcher).specs
     path.unlink()
     result = watcher.poll()
     assert result is not None and result.specs == []
@@ -72,7 +79,7 @@ def test_a_deleted_file_takes_its_manifests_away(tmp_path: Path) -> None:
 def test_a_new_invalid_file_does_not_disturb_the_others(tmp_path: Path) -> None:
     (tmp_path / "btc.yaml").write_text(MANIFEST)
     watcher = ManifestWatcher([str(tmp_path)])
-    good = watcher.poll().specs
+    good = changed(watcher).specs
     (tmp_path / "broken.yaml").write_text("apiVersion: [unclosed")
     result = watcher.poll()
     assert result is not None and result.specs == good and result.errors

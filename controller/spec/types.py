@@ -30,7 +30,7 @@ class Band:
     """One quote band, in poly-market-maker's ``bands.json`` terms.
 
     Margins are price distances from the reference price (0 <= min <= avg < max < 1;
-    avg == min is allowed as in poly-market-maker's own config, see controller.spec.manifest);
+    avg == min is allowed as in poly-market-maker's own config, see controller.spec.rules);
     amounts are outcome shares (0 <= min <= avg <= max, max > 0).
     """
 

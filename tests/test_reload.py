@@ -83,3 +83,17 @@ def test_a_new_invalid_file_does_not_disturb_the_others(tmp_path: Path) -> None:
     (tmp_path / "broken.yaml").write_text("apiVersion: [unclosed")
     result = watcher.poll()
     assert result is not None and result.specs == good and result.errors
+
+
+def test_change_detection_watches_exactly_the_files_that_are_loaded(tmp_path: Path) -> None:
+    from controller.spec.manifest import validate_paths
+    from controller.spec.reload import fingerprint
+
+    (tmp_path / "b.yaml").write_text(MANIFEST)
+    (tmp_path / "a.yml").write_text(MANIFEST.replace("name: btc", "name: eth"))
+    (tmp_path / ".swap.yaml").write_text("x")
+    (tmp_path / "notes.txt").write_text("x")
+    (tmp_path / "dir.yaml").mkdir()
+    watched = [entry[0] for entry in fingerprint([str(tmp_path)])]
+    assert watched == [load.path for load in validate_paths([str(tmp_path)]).files]
+    assert [os.path.basename(f) for f in watched] == ["a.yml", "b.yaml"]

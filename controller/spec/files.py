@@ -77,21 +77,28 @@ def parse_manifest_text(text: str, file: str = "<string>") -> FileLoad:
     return load
 
 
+def manifest_files(directory: str) -> list[str]:
+    """The manifest files directly inside ``directory``, sorted by name; OSError if unlistable.
+
+    The one rule for which files count, shared with the reloader's change detection.
+    """
+    return [
+        os.path.join(directory, n)
+        for n in sorted(os.listdir(directory))
+        if not n.startswith(".") and n.endswith((".yaml", ".yml")) and not os.path.isdir(os.path.join(directory, n))
+    ]
+
+
 def _expand_path(path: str) -> Iterator[tuple[str, ManifestError | None]]:
     """Yield (file, None) for each manifest file under ``path``, or (path, error)."""
     if not os.path.isdir(path):
         yield path, None  # _load_file reports missing and unreadable files
         return
     try:
-        names = sorted(os.listdir(path))
+        files = manifest_files(path)
     except OSError as exc:
         yield path, ManifestError(path, None, "", f"cannot list directory: {os_reason(exc)}")
         return
-    files = [
-        os.path.join(path, n)
-        for n in names
-        if not n.startswith(".") and n.endswith((".yaml", ".yml")) and not os.path.isdir(os.path.join(path, n))
-    ]
     if not files:
         yield path, ManifestError(path, None, "", "no manifests found (*.yaml, *.yml)")
     for file in files:

@@ -16,8 +16,8 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
+from controller.spec.files import manifest_files
 from controller.spec.manifest import ManifestError, validate_paths
 from controller.spec.types import MarketMakerSpec
 
@@ -35,16 +35,14 @@ class ReloadResult:
 
 def _manifest_files(paths: Sequence[str]) -> list[str]:
     files: list[str] = []
-    for raw in paths:
-        path = Path(raw)
-        if path.is_dir():
-            files.extend(
-                str(path / entry.name)
-                for entry in sorted(os.scandir(path), key=lambda e: e.name)
-                if entry.name.endswith((".yaml", ".yml")) and not entry.name.startswith(".")
-            )
-        else:
-            files.append(str(path))
+    for path in paths:
+        if not os.path.isdir(path):
+            files.append(path)
+            continue
+        try:
+            files.extend(manifest_files(path))
+        except OSError:
+            files.append(path)  # fingerprinted as is; validate_paths reports why it cannot be listed
     return files
 
 

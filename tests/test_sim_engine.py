@@ -261,6 +261,11 @@ def test_demo_config_uses_the_documented_markets():
         ({"accounts": [{"address": "0x" + "11" * 20, "signatureType": 2}]}, "funder"),
         ({"accounts": [{"address": "0x" + "11" * 20, "tokens": {"999": 1}}]}, "unknown token"),
         ({"faults": {"wsDropFraction": 2}}, "faults.wsDropFraction"),
+        ({"faults": {"tickSizeChange": {"conditionId": "0x" + "ab" * 32, "tickSize": "0.1"}}}, "one-off action"),
+        ({"faults": {"malformedFrames": {"kind": "deep-nesting"}}}, "count"),
+        ({"settings": {"engineRestartSchedule": {"weekday": "tue", "timeUtc": "12:00"}}}, "weekday"),
+        ({"settings": {"engineRestartSchedule": {"weekday": "tuesday", "timeUtc": "25:00"}}}, "timeUtc"),
+        ({"settings": {"tradeHistoryLimit": 0}}, "tradeHistoryLimit"),
     ],
 )
 def test_config_errors_are_one_line(patch, needle):

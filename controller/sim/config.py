@@ -257,6 +257,9 @@ def parse_config(data: Any, *, origin: str = "<config>") -> SimConfig:
         best = jsonschema.exceptions.best_match(errors) or errors[0]
         raise SimConfigError(_schema_error_line(origin, best))
 
+    for action in ("tickSizeChange", "falseTickSizeChange"):
+        if action in (data.get("faults") or {}):
+            raise SimConfigError(f"{origin}: faults.{action}: a one-off action, only for POST /admin/faults")
     flow_data = data.get("flow") or {}
     global_flow = _flow({k: v for k, v in flow_data.items() if k != "enabled"}, FlowConfig())
     markets: list[MarketConfig] = []

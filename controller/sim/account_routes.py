@@ -3,7 +3,8 @@
 All L2-authenticated and scoped to the API key's owner. Balances distinguish the two
 position ledgers: ``CONDITIONAL`` reads CTF token balances (V2 exchange markets),
 ``CONDITIONAL-V2`` reads PositionManager balances (Exchange V3 markets). Heartbeat
-faults (latency, error statuses) apply here only.
+faults (latency, error statuses) apply here only. Nothing here places or cancels orders
+(the dead man's switch that cancels them runs in the engine).
 """
 
 from __future__ import annotations

@@ -5,6 +5,7 @@ Production behaviour since 2026 (protocol notes §8): keys are deterministic per
 key`` (clients then derive); deriving answers the existing key or ``400 Could not derive
 api key!``; ``DELETE /auth/api-key`` revokes the calling key and a revoked (address,
 nonce) stays revoked: neither create nor derive brings it back (use another nonce).
+It checks no signatures itself (``request_auth`` does) and touches no orders.
 """
 
 from __future__ import annotations

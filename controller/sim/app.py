@@ -3,7 +3,8 @@
 Every route group contributes ``(method, path, handler)`` rows. The middleware counts
 requests per endpoint (and non-200 answers), applies the REST faults (injected statuses,
 latency that delays the answer but not the work) and turns exceptions into production's
-error shapes; an unexpected exception is a 500, never a dropped connection.
+error shapes; an unexpected exception is a 500, never a dropped connection. It knows no
+endpoint's meaning: handlers come from the route groups.
 """
 
 from __future__ import annotations

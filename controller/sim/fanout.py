@@ -3,7 +3,7 @@
 Messages are only built for someone (nobody listening is the benchmark's common case),
 one ``price_change`` per operation per market, filtered per connection to the assets it
 subscribed. The ``malformedFrames`` fault puts a hostile frame in front of the next
-messages of a channel.
+messages of a channel. It reads the engine's objects and never changes them.
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ Signature checks use the market's exchange domain (V2, V2 neg-risk or V3); busin
 rules live in the engine. Engine-restart windows gate these endpoints: 425 while the
 engine is down, then post-only mode (cancels and post-only orders only). The
 place-response faults corrupt the answer of an order that was really placed.
+No matching or balance logic here: every decision about the book is the engine's.
 """
 
 from __future__ import annotations

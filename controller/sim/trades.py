@@ -3,6 +3,7 @@
 Memory stays bounded on long runs: once ``capacity`` trades are held, each new trade
 evicts the oldest from the buffer and from both indexes (GET /data/trades and
 /admin/state then no longer see it). ``total`` still counts every trade ever made.
+Storage only: it never creates, settles or changes a trade.
 """
 
 from __future__ import annotations

@@ -112,6 +112,7 @@ def scenario(draw):
         orders.extend(market_orders)
         tokens[yes] = D(draw(st.integers(0, 60)))
         tokens[no] = D(draw(st.integers(0, 60)))
+        max_position = draw(st.sampled_from([None, None, "10", "40"]))
         specs.append(
             spec(
                 draw(bands_strategy(unit)),
@@ -123,7 +124,8 @@ def scenario(draw):
                 min_size=draw(st.sampled_from([None, None, "3", "7"])),
                 source=source,
                 max_spread=draw(st.sampled_from(["0.05", "0.1", "0.3"])),
-                max_position=draw(st.sampled_from([None, None, "10", "40"])),
+                max_position=max_position,
+                skew_ticks=draw(st.sampled_from([None, 1, 3])) if max_position is not None else None,
                 max_collateral=draw(st.sampled_from([None, None, "5", "30"])),
                 post_only=draw(st.booleans()) or draw(st.booleans()),
                 ownership=draw(st.sampled_from(["exclusive", "shared"])),

@@ -11,6 +11,7 @@ from controller.plan import messages
 from controller.plan.bands import plan, plan_market
 from controller.plan.reasons import (
     PULL_CANCEL_REASONS,
+    AdjustReason,
     CancelReason,
     KeepReason,
     PlaceReason,
@@ -21,7 +22,7 @@ from controller.plan.reasons import (
 )
 from controller.schemas import load_schema
 
-KINDS = (CancelReason, PullReason, PlaceReason, KeepReason, WarningReason)
+KINDS = (CancelReason, PullReason, PlaceReason, KeepReason, AdjustReason, WarningReason)
 
 
 def codes(mp):
@@ -31,6 +32,7 @@ def codes(mp):
         [(k.order.id, k.reason) for k in mp.kept],
         [(w.quote_side, w.band, w.reason) for w in mp.alerts],
         mp.pull_reason,
+        None if mp.skew is None else (mp.skew.reason, mp.skew.ticks),
     )
 
 
@@ -53,6 +55,7 @@ SCENARIOS = [
     (spec(not_after=NOW - timedelta(seconds=1)), state(orders=[order("a", "BUY", "0.49", "10")])),
     (spec(max_spread="0.01"), state(orders=[order("a", "SELL", "0.52", "10", token=NO)])),
     (spec(max_position="3"), state()),
+    (spec(max_position="40", skew_ticks=4), state(tokens={"1111": "20"})),
 ]
 
 
@@ -68,13 +71,14 @@ def test_rewording_every_message_changes_no_code(case, monkeypatch):
     assert codes(after) == codes(before)
     texts = [c.detail for c in after.cancel] + [p.detail for p in after.place] + list(after.warnings)
     texts += [k.detail for k in after.kept] + ([after.note] if after.note else [])
+    texts += [after.skew.detail] if after.skew is not None else []
     assert texts and all(t.startswith("reworded ") for t in texts), texts
     assert texts != [c.detail for c in before.cancel] + [p.detail for p in before.place] + list(before.warnings)
 
 
 def test_the_first_scenario_covers_the_everyday_codes():
     s, st = SCENARIOS[0]
-    cancels, places, kept, warns, pull = codes(plan_market(s, st, NOW))
+    cancels, places, kept, warns, pull, skew = codes(plan_market(s, st, NOW))
     assert {r for _, r in cancels} == {
         CancelReason.OUTSIDE_BANDS,
         CancelReason.OVER_MAX_AMOUNT,
@@ -83,7 +87,7 @@ def test_the_first_scenario_covers_the_everyday_codes():
     assert {r for *_, r in places} == {PlaceReason.BELOW_MIN_AMOUNT}
     assert {r for _, r in kept} == {KeepReason.IN_BAND}
     assert {r for *_, r in warns} == {WarningReason.TICK_SIZE_NOT_ON_GRID, WarningReason.SIZE_CAPPED}
-    assert pull is None
+    assert pull is None and skew is None
 
 
 def test_codes_are_stable_camel_case_strings():
@@ -113,7 +117,7 @@ def test_metric_labels_are_bounded_snake_case_and_keep_the_old_names():
 def test_schema_lists_exactly_the_codes():
     defs = load_schema("plan.schema.json")["$defs"]
     for kind, key in zip(
-        KINDS, ("cancelReason", "pullReason", "placeReason", "keepReason", "warningReason"), strict=True
+        KINDS, ("cancelReason", "pullReason", "placeReason", "keepReason", "adjustReason", "warningReason"), strict=True
     ):
         assert defs[key]["enum"] == [m.value for m in kind], key
 

@@ -6,7 +6,17 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.spec.types import Band, Limits, MarketMakerSpec, MarketRef, OrderSettings, ReferencePrice, Schedule
+from controller.spec.types import (
+    Band,
+    Limits,
+    MarketMakerSpec,
+    MarketRef,
+    OrderSettings,
+    ReferencePrice,
+    Risk,
+    Schedule,
+    Skew,
+)
 
 D = Decimal
 CID = "0x" + "ab" * 32
@@ -38,6 +48,7 @@ def spec(
     not_before=None,
     not_after=None,
     ownership="exclusive",
+    skew_ticks=None,
 ) -> MarketMakerSpec:
     return MarketMakerSpec(
         name=name,
@@ -59,6 +70,7 @@ def spec(
         schedule=Schedule(not_before=not_before, not_after=not_after),
         paused=paused,
         ownership=ownership,
+        risk=Risk(skew=None if skew_ticks is None else Skew(max_ticks=skew_ticks)),
     )
 
 

@@ -29,7 +29,16 @@ from typing import IO, Any
 
 from controller.observe.state import ObservedState, OpenOrder
 from controller.observe.statefile import parse_rfc3339
-from controller.plan.bands import Cancellation, ForeignOrder, Kept, MarketPlan, Placement, Plan, PlanWarning
+from controller.plan.bands import (
+    Cancellation,
+    ForeignOrder,
+    Kept,
+    MarketPlan,
+    Placement,
+    Plan,
+    PlanWarning,
+    ReferenceSkew,
+)
 from controller.plan.ticks import format_decimal, format_price
 
 _GREEN, _RED, _DIM, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
@@ -112,7 +121,10 @@ def short_id(value: str, keep: int = 6) -> str:
 
 def _market_lines(m: MarketPlan, paint: Paint) -> list[str]:
     if m.reference_price is not None:
-        status = f"reference {format_price(m.reference_price, m.tick_size)} ({m.reference_source or 'price'})"
+        source = m.reference_source or "price"
+        if m.skew is not None:  # the book's price, then how the bands' reference was moved from it
+            source = f"{source} {format_price(m.skew.unskewed, m.tick_size)}, {_text(m.skew)}"
+        status = f"reference {format_price(m.reference_price, m.tick_size)} ({source})"
     else:
         status = f"not quoting: {m.note}" if m.note else "not quoting"
     lines = [f"{paint(m.name, _BOLD)}  {short_id(m.condition_id)}  {status}"]
@@ -142,7 +154,7 @@ def _market_lines(m: MarketPlan, paint: Paint) -> list[str]:
     return lines
 
 
-def _text(item: Cancellation | Placement | Kept | ForeignOrder | PlanWarning) -> str:
+def _text(item: Cancellation | Placement | Kept | ForeignOrder | PlanWarning | ReferenceSkew) -> str:
     """The item's human text; its code when a hand-built plan has none."""
     return item.detail or str(item.reason)
 

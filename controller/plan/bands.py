@@ -7,13 +7,32 @@ Semantics: ``docs/bands.md``.
 """
 
 from controller.plan.classify import band_positions, in_band
-from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Placement, Plan, PlanWarning, QuoteSide
+from controller.plan.model import (
+    Cancellation,
+    ForeignOrder,
+    Kept,
+    MarketPlan,
+    Placement,
+    Plan,
+    PlanWarning,
+    QuoteSide,
+    ReferenceSkew,
+)
 from controller.plan.planner import plan, plan_market
-from controller.plan.reasons import CancelReason, KeepReason, PlaceReason, PullReason, WarningReason, metric_label
+from controller.plan.reasons import (
+    AdjustReason,
+    CancelReason,
+    KeepReason,
+    PlaceReason,
+    PullReason,
+    WarningReason,
+    metric_label,
+)
 from controller.plan.reference import quote_view, quoted_book, reference_price, without_orders
 from controller.plan.simulate import apply_plan
 
 __all__ = [
+    "AdjustReason",
     "CancelReason",
     "Cancellation",
     "ForeignOrder",
@@ -26,6 +45,7 @@ __all__ = [
     "PlanWarning",
     "PullReason",
     "QuoteSide",
+    "ReferenceSkew",
     "WarningReason",
     "apply_plan",
     "band_positions",

@@ -78,6 +78,18 @@ def foreign() -> str:
     return "foreign (ownership: shared)"
 
 
+def skewed_target(text: str) -> str:
+    """A placement on the side that adds to the position, sized down by inventory skew."""
+    return f"{text} (sized down for inventory skew)"
+
+
+def inventory_skew(ticks: int, position: Decimal, max_position: Decimal, adding_side: str, factor: Decimal) -> str:
+    return (
+        f"skewed {ticks:+d} tick(s) for position {_d(position)} of maxPosition {_d(max_position)}, "
+        f"{adding_side} side sized x{_d(factor.quantize(Decimal('0.01')))}"
+    )
+
+
 # -- warnings -----------------------------------------------------------------------------
 
 

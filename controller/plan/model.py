@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any, Literal
 
 from controller.observe.state import OpenOrder, Side
-from controller.plan.reasons import CancelReason, KeepReason, PlaceReason, PullReason, WarningReason
+from controller.plan.reasons import AdjustReason, CancelReason, KeepReason, PlaceReason, PullReason, WarningReason
 from controller.plan.ticks import format_decimal
 
 QuoteSide = Literal["bid", "ask"]
@@ -74,6 +74,19 @@ class PlanWarning:
 
 
 @dataclass(frozen=True)
+class ReferenceSkew:
+    """How inventory skew moved the reference price and sized the side that adds to the position."""
+
+    price: Decimal  # the reference the bands are placed around (MarketPlan.reference_price)
+    unskewed: Decimal  # the book's reference price
+    ticks: int  # the shift, in ticks (negative: down, when long)
+    adding_side: QuoteSide  # the side whose fills would grow the position
+    size_factor: Decimal  # that side's minAmount and avgAmount are scaled by this (0 at the limit)
+    detail: str = ""
+    reason: AdjustReason = AdjustReason.INVENTORY_SKEW
+
+
+@dataclass(frozen=True)
 class MarketPlan:
     name: str
     condition_id: str
@@ -91,6 +104,7 @@ class MarketPlan:
     foreign: tuple[ForeignOrder, ...] = ()  # orders left alone because they are not ours
     alerts: tuple[PlanWarning, ...] = ()  # bands left short, and why (never changes by themselves)
     awaiting_cancels: bool = False  # more would be placed once this plan's cancels settle
+    skew: ReferenceSkew | None = None  # risk.skew applied to the reference (None: not configured / flat)
 
     @property
     def has_changes(self) -> bool:
@@ -146,6 +160,15 @@ class MarketPlan:
             ],
             "keep": [entry for _, entry in sorted(keep, key=lambda item: item[0])],
         }
+        if self.skew is not None:
+            doc["skew"] = {
+                "reason": str(self.skew.reason),
+                "message": self.skew.detail,
+                "ticks": self.skew.ticks,
+                "unskewedPrice": format_decimal(self.skew.unskewed),
+                "addingSide": self.skew.adding_side,
+                "sizeFactor": format_decimal(self.skew.size_factor),
+            }
         if self.pull_reason is not None:
             doc["pullReason"] = str(self.pull_reason)
         if self.note:

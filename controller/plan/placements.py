@@ -13,7 +13,7 @@ from decimal import Decimal
 from controller.observe.state import Book, MarketState, ObservedState, OpenOrder
 from controller.plan import messages
 from controller.plan.classify import Classified, band_positions
-from controller.plan.model import SIDES, Placement, PlanWarning, QuoteSide
+from controller.plan.model import SIDES, Placement, PlanWarning, QuoteSide, ReferenceSkew
 from controller.plan.reasons import PlaceReason, WarningReason
 from controller.plan.reference import quote_view, without_orders
 from controller.plan.ticks import (
@@ -52,6 +52,7 @@ class Context:
     orders: tuple[OpenOrder, ...]  # the controller's orders of this market
     kept: tuple[Classified, ...]
     foreign: tuple[OpenOrder, ...] = ()  # this market's orders that are not the controller's
+    skew: ReferenceSkew | None = None  # sizes the side that adds to the position down
 
 
 def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[list[Placement], list[PlanWarning]]:
@@ -106,11 +107,17 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
         for index in band_positions(spec.bands):
             band = spec.bands[index]
             amount = amounts.get((side, index), ZERO)
-            if amount >= band.min_amount:
-                continue
+            min_amount, avg_amount, sized_down = _targets(ctx.skew, side, band)
 
             def warn(reason: WarningReason, detail: str) -> None:
                 warnings.append(PlanWarning(reason, detail, side, index))  # noqa: B023 - called at once
+
+            if sized_down and min_amount == 0 and amount < band.min_amount and spec.limits.max_position is not None:
+                # Skew at the limit: this side would only add to the position.
+                warn(WarningReason.MAX_POSITION, messages.max_position_reached(side, index, spec.limits.max_position))
+                continue
+            if amount >= min_amount:
+                continue
 
             price = _band_price(
                 ctx, band, side, best_bid, best_ask, max(own["bid"], default=None), min(own["ask"], default=None)
@@ -118,7 +125,7 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
             if price is None:
                 warn(WarningReason.NO_PRICE_IN_BAND, messages.no_price_in_band(side, index))
                 continue
-            need = round_size_down(band.avg_amount - amount)
+            need = round_size_down(avg_amount - amount)
             room = band.max_amount - amount  # never push the band over maxAmount
             if spec.limits.max_position is not None:
                 if side == "bid":
@@ -136,7 +143,7 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
             if room < floor or need <= 0:
                 warn(
                     WarningReason.BELOW_MIN_ORDER_SIZE,
-                    messages.below_min_order_size(side, index, band.avg_amount - amount, ctx.min_size),
+                    messages.below_min_order_size(side, index, avg_amount - amount, ctx.min_size),
                 )
                 continue
 
@@ -172,7 +179,9 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
                         ),
                     )
                 continue
-            why = messages.below_min_amount(side, index, amount, band.min_amount, band.avg_amount)
+            why = messages.below_min_amount(side, index, amount, min_amount, avg_amount)
+            if sized_down:
+                why = messages.skewed_target(why)
             reason = PlaceReason.BELOW_MIN_AMOUNT
             if sell > 0:
                 held = messages.held_inventory(why)
@@ -187,6 +196,14 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
             if sell + buy < need:
                 warn(WarningReason.SIZE_CAPPED, messages.size_capped(side, index, sell + buy, need))
     return placements, warnings
+
+
+def _targets(skew: ReferenceSkew | None, side: QuoteSide, band: Band) -> tuple[Decimal, Decimal, bool]:
+    """(minAmount, avgAmount, sized down) of a band on one side: inventory skew shrinks the
+    side that adds to the position (docs/bands.md, "Inventory skew")."""
+    if skew is None or skew.adding_side != side:
+        return band.min_amount, band.avg_amount, False
+    return band.min_amount * skew.size_factor, round_size_down(band.avg_amount * skew.size_factor), True
 
 
 def _outcome(spec: MarketMakerSpec, token: str) -> str:

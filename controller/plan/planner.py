@@ -21,6 +21,7 @@ from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, 
 from controller.plan.placements import Context, Ledger, new_orders
 from controller.plan.reasons import PULL_CANCEL_REASONS, PullReason, WarningReason
 from controller.plan.reference import reference_price
+from controller.plan.skew import inventory_skew
 from controller.plan.ticks import ZERO, on_grid
 from controller.spec.types import MarketMakerSpec
 
@@ -82,6 +83,9 @@ def _decide(
         return _pull(spec, orders, foreign, PullReason.NO_REFERENCE_PRICE, why, market.tick_size), None
 
     tick, tick_warnings = _effective_tick(spec, market)
+    skew = inventory_skew(spec, state, p, tick)
+    if skew is not None:
+        p = skew.price  # the bands (membership and placement) are around the skewed reference
     min_size = max(market.min_order_size, spec.market.min_order_size or ZERO)
     cancels, kept = classify(spec, p, orders)
     decided = MarketPlan(
@@ -100,8 +104,9 @@ def _decide(
         ),
         foreign=_foreign(foreign),
         alerts=tick_warnings,
+        skew=skew,
     )
-    return decided, Context(spec, state, market, p, tick, min_size, orders, kept, foreign)
+    return decided, Context(spec, state, market, p, tick, min_size, orders, kept, foreign, skew)
 
 
 def _ownership(

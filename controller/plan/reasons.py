@@ -51,6 +51,12 @@ class KeepReason(StrEnum):
     FOREIGN = "Foreign"  # not the controller's (ownership: shared): never touched, never counted
 
 
+class AdjustReason(StrEnum):
+    """Why the reference price the bands are placed around differs from the book's."""
+
+    INVENTORY_SKEW = "InventorySkew"  # risk.skew: moved against the position, adding side shrunk
+
+
 class WarningReason(StrEnum):
     """Why a band is left short (or a setting ignored); never a change by itself."""
 
@@ -63,7 +69,7 @@ class WarningReason(StrEnum):
     TICK_SIZE_NOT_ON_GRID = "TickSizeNotOnGrid"  # spec tickSize ignored: not on the market's grid
 
 
-Reason = CancelReason | PullReason | PlaceReason | KeepReason | WarningReason
+Reason = CancelReason | PullReason | PlaceReason | KeepReason | AdjustReason | WarningReason
 
 # A pulled market cancels the controller's orders with the same code.
 PULL_CANCEL_REASONS: dict[PullReason, CancelReason] = {
@@ -92,6 +98,6 @@ def metric_label(reason: Reason) -> str:
     return _LEGACY_METRIC_LABELS.get(code) or _WORD_BOUNDARY.sub("_", code).lower()
 
 
-def metric_labels(kind: type[CancelReason | PullReason | PlaceReason | KeepReason | WarningReason]) -> tuple[str, ...]:
+def metric_labels(kind: type[Reason]) -> tuple[str, ...]:
     """Every label value of one kind of reason, e.g. to pre-register the series at zero."""
     return tuple(dict.fromkeys(metric_label(member) for member in kind))

@@ -229,3 +229,14 @@ def test_an_order_first_seen_on_the_stream_counts_all_its_fills() -> None:
     # Our placement's answer is still in flight; the stream already reports a fill.
     s.apply_user_event(order_event("UPDATE", "4"))
     assert s.balances().tokens[YES] == D("4") and s.balances().collateral == D("98.40")
+
+
+def test_rules_come_from_rest_not_from_the_stream() -> None:
+    from controller.venue.wire_ws import TickSizeChangeEvent
+
+    s = store()
+    assert s.apply_market(TickSizeChangeEvent(YES, COND, D("0.01"), D("0.001"), None)) == {COND}
+    assert s.tick_size(COND) == D("0.01"), "a tick_size_change only wakes the market"
+    assert not s.update_rules(COND, D("0.01"), D("5"), False), "a REST read showing no change changes nothing"
+    assert s.update_rules(COND, D("0.001"), D("5"), False) and s.tick_size(COND) == D("0.001")
+    assert s.snapshot([COND]).markets[COND].tick_size == D("0.001")

@@ -135,6 +135,7 @@ class Venue:
         config = self.config
         if config.private_key is None:
             raise ConfigError("PRIV_KEY is not set: the venue needs a key to sign requests and orders")
+        clob.install_bounded_requests(config.rest_max_body_bytes, config.max_json_depth, config.error_body_chars)
         client = self._client_factory(
             config.clob_host,
             chain_id=config.chain_id,
@@ -156,7 +157,6 @@ class Venue:
         self._client = client
         self._hasher = clob.OrderHasher(config.chain_id, client.signer)
         clob.install_header_hook()
-        clob.install_bounded_requests(config.rest_max_body_bytes, config.max_json_depth, config.error_body_chars)
         try:
             clob.set_http_timeout(config.request_timeout)
         except Exception:  # pragma: no cover - only a tuning knob
@@ -270,6 +270,17 @@ class Venue:
             chunk = [clob.BookParams(token_id=t) for t in token_ids[start : start + 500]]
             for snapshot in parse_books(self._call("books", self.client.get_order_books, chunk)):
                 books[snapshot.token_id] = snapshot
+        # A book names its market's tick: one that disagrees with the rules we sign with
+        # sends us back to the rules (every resync reads books).
+        moved = [
+            token
+            for token, snapshot in books.items()
+            if snapshot.tick_size is not None
+            and (rules := self.rules.of_token(token)) is not None
+            and rules.tick_size != snapshot.tick_size
+        ]
+        if moved:
+            self.refresh_tick_size(moved)
         return books
 
     def get_price(self, token_id: str) -> Price:

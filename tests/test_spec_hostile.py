@@ -232,3 +232,9 @@ def test_listing_is_the_same_in_every_run_when_counting_stops() -> None:
     )
     paths = [e.path for e in parse_manifest_text(text, "m.yaml").errors]
     assert paths[:-1] == [f"metadata.labels.l{i}" for i in range(MAX_ERRORS_PER_DOCUMENT)]
+
+
+def test_an_aliased_mapping_is_reported_at_every_place_it_appears() -> None:
+    text = HEAD + "  bands: [&b {minMargin: 0.01}, *b]\n"
+    lines = [str(e) for e in parse_manifest_text(text, "m.yaml").errors]
+    assert [line.split(":")[0] for line in lines] == ["m.yaml[0] spec.bands[0]"] * 5 + ["m.yaml[0] spec.bands[1]"] * 5

@@ -97,14 +97,16 @@ def schema_problems(doc: dict[str, Any]) -> tuple[list[Problem], bool]:
     bands fit under the YAML node limit) would otherwise cost seconds to reject.
     """
     problems: dict[Problem, None] = {}  # an ordered set
-    required_done: set[int] = set()
+    required_done: set[tuple[object, ...]] = set()
     for error in _validator().iter_errors(doc):
         if error.validator == "required":
             # jsonschema yields one error per missing key, each carrying the whole list:
-            # word them all from the first, or a mapping missing k keys costs k * k.
-            if id(error.instance) in required_done:
+            # word them all from the first, or a mapping missing k keys costs k * k. Keyed by
+            # place, not object: a YAML alias puts one mapping in several places.
+            place = tuple(error.absolute_path)
+            if place in required_done:
                 continue
-            required_done.add(id(error.instance))
+            required_done.add(place)
         for problem in _translate(error):
             problems.setdefault(problem)
             if len(problems) >= MAX_SCHEMA_PROBLEMS:

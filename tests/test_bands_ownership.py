@@ -113,6 +113,7 @@ def test_text_and_json_show_foreign_orders():
     text = plan_text(p)
     assert "  ~ theirs  BUY  YES 0.31 × 10  foreign (ownership: shared)" in text.splitlines()
     assert text.splitlines()[-1].startswith("Plan: 2 to place, 1 to cancel, 1 unchanged.")
+    assert "\x1b[2m  ~ theirs  BUY  YES 0.31 × 10  foreign (ownership: shared)\x1b[0m" in plan_text(p, color=True)
     doc = json.loads(plan_json(p))
     jsonschema.validate(doc, load_schema("plan.schema.json"))
     assert {"id": "theirs", "reason": "Foreign", "message": "foreign (ownership: shared)"} in doc["markets"][0]["keep"]

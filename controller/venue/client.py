@@ -13,6 +13,10 @@ guessing:
   ids are computed locally (the EIP-712 order hash) so that the re-read can tell
   exactly which submissions landed.
 
+Orders are built and signed by ``signer`` from the exact Decimal price and size (no
+float on the way) with the tick size of the market's last REST rules read, and posted
+through the client's own L2-signed REST path.
+
 Answers are parsed by ``wire`` into typed values; this module never reads a raw dict
 field itself.
 
@@ -40,6 +44,7 @@ from controller.observe.state import Balances, OpenOrder
 from controller.ops.redact import Secret
 from controller.venue import clob_adapter as clob
 from controller.venue import rest, trading
+from controller.venue.amounts import AmountError, AmountProblem
 from controller.venue.config import (
     MAX_BATCH,
     POLYGON,
@@ -48,9 +53,10 @@ from controller.venue.config import (
     VenueConfig,
 )
 from controller.venue.errors import Ambiguous, ConfigError, RateLimited, VenueError
-from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price
+from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price, SignRefused
 from controller.venue.ratebudget import RateBudget, TokenBucket
 from controller.venue.rules import MarketRules
+from controller.venue.signer import Exchange, OrderSigner, SignedOrder, wire_json
 from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
@@ -114,7 +120,7 @@ class Venue:
         self.budget = RateBudget(config, clock)
         self._heartbeat_id = ""
         self._order_version: int | None = None
-        self._hasher: clob.OrderHasher | None = None
+        self._signer: OrderSigner | None = None
         self._streams: Any = None
         # The exchange's rules per market, as last read from REST (the tick-size authority).
         self.rules = MarketRules()
@@ -155,7 +161,7 @@ class Venue:
         # REST call on the hot path (the client would fetch it on the first order).
         self._order_version = self._call("version", client.get_version)
         self._client = client
-        self._hasher = clob.OrderHasher(config.chain_id, client.signer)
+        self._signer = _order_signer(config)
         clob.install_header_hook()
         try:
             clob.set_http_timeout(config.request_timeout)
@@ -361,32 +367,50 @@ class Venue:
         """Cancel every order of the account in one market."""
         return trading.cancel_market(self, condition_id)
 
-    def _post_signed(self, orders: Sequence[tuple[Any, OrderRequest]], post_only: bool) -> Any:
-        args = [clob.PostOrdersV2Args(order=order, orderType=request.order_type) for order, request in orders]
-        return self._call("post-orders", self.client.post_orders, args, post_only)
+    def _post_signed(self, orders: Sequence[tuple[SignedOrder, OrderRequest]], post_only: bool) -> Any:
+        """``POST /orders`` with our own signed bodies, through the client's L2-signed REST path."""
+        owner = self.api_creds.api_key
+        payload = [order.to_wire(owner, request.order_type, post_only) for order, request in orders]
+        return self._call("post-orders", clob.post_signed_orders, self.client, payload, wire_json(payload))
 
-    def _sign(self, request: OrderRequest) -> Any:
-        if request.side not in ("BUY", "SELL"):
-            raise VenueError(f"invalid side {request.side!r}")
-        options = clob.PartialCreateOrderOptions(
-            tick_size=tick_text(request.tick_size) if request.tick_size is not None else None,
-            neg_risk=request.neg_risk,
-            version=self._order_version,
-        )
-        args = clob.OrderArgsV2(
-            token_id=request.token_id,
-            price=float(request.price),
-            size=float(request.size),
-            side=request.side,
-            expiration=request.expiration if request.order_type == "GTD" else 0,
-        )
+    def _sign(self, request: OrderRequest) -> SignedOrder:
+        """Exact amounts from the Decimal price and size (no float anywhere), signed locally."""
+        signer = self._signer
+        if signer is None:
+            raise VenueError("venue is not connected: call connect() first")
+        rules = self.rules.of_token(request.token_id)
+        tick = request.tick_size if request.tick_size is not None else (rules.tick_size if rules else None)
+        neg_risk = request.neg_risk if request.neg_risk is not None else (rules.neg_risk if rules else None)
+        if tick is None or neg_risk is None:
+            raise SignRefused(
+                PlaceProblem.INVALID_REQUEST, f"tick size and neg-risk of {request.token_id} unknown: read its market"
+            )
         try:
-            return self.client.create_order(args, options)
-        except Exception as exc:  # the client raises plain exceptions on bad input
-            raise VenueError(f"could not sign order: {clob.error_text(exc)}") from None
+            return signer.build_order(
+                request.token_id,
+                request.side,
+                request.price,
+                request.size,
+                tick,
+                exchange=Exchange.for_market(neg_risk, self._order_version or 2),
+                expiration=request.expiration if request.order_type == "GTD" else 0,
+            )
+        except AmountError as exc:
+            problem = (
+                PlaceProblem.OFF_GRID if exc.reason is AmountProblem.PRICE_OFF_GRID else PlaceProblem.INVALID_REQUEST
+            )
+            raise SignRefused(problem, f"could not sign order: {exc}") from None
+        except ValueError as exc:
+            raise SignRefused(PlaceProblem.INVALID_REQUEST, f"could not sign order: {exc}") from None
 
-    def _order_hash(self, order: Any, request: OrderRequest) -> str:
-        """The order id the exchange will assign (EIP-712 digest), computed locally."""
-        if self._hasher is None:
-            self._hasher = clob.OrderHasher(self.config.chain_id, self.client.signer)
-        return self._hasher(order, bool(request.neg_risk))
+    def _order_hash(self, order: SignedOrder, request: OrderRequest) -> str:
+        """The order id the exchange will assign: the EIP-712 digest the signer computed."""
+        return order.order_id
+
+
+def _order_signer(config: VenueConfig) -> OrderSigner:
+    assert config.private_key is not None
+    try:
+        return OrderSigner(config.private_key, config.chain_id, config.signature_type, config.funder)
+    except ValueError as exc:  # an unknown chain, a funder that does not fit the signature type
+        raise ConfigError(f"cannot sign orders: {exc}") from None

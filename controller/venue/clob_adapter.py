@@ -1,12 +1,12 @@
 """Every touch of ``py-clob-client-v2`` beyond its documented calls, in one place.
 
 The official client is used for authentication, L2 headers and REST, but some things
-it does not expose: its module-global ``httpx`` client (response headers, timeouts),
-its name-mangled per-token caches (tick sizes) and its order utilities (the local
-order hash). Each such access below carries a comment saying why. Nothing outside
-this module imports ``py_clob_client_v2``. This module may not decide anything about
-orders or markets; it only reaches into the library.
-"""
+it does not expose: its module-global ``httpx`` client (response headers, timeouts,
+body caps), its name-mangled per-token caches (tick sizes) and its private signed-REST
+helpers (``_l2_headers``/``_get``/``_post``: pages, rules, our own order bodies). Each
+such access below carries a comment saying why. Nothing outside this module imports
+``py_clob_client_v2``. This module may not decide anything about orders or markets; it
+only reaches into the library."""
 
 from __future__ import annotations
 
@@ -24,18 +24,11 @@ from py_clob_client_v2 import (
     BookParams,
     ClobClient,
     OpenOrderParams,
-    OrderArgsV2,
     OrderMarketCancelParams,
-    PartialCreateOrderOptions,
-    PostOrdersV2Args,
 )
-from py_clob_client_v2.config import get_contract_config
 from py_clob_client_v2.endpoints import GET_CLOB_MARKET, ORDERS, POST_ORDERS
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 from py_clob_client_v2.http_helpers import helpers as _helpers
-from py_clob_client_v2.order_utils.exchange_order_builder_v2 import (
-    ExchangeOrderBuilderV2,
-)
 
 from controller.ops.redact import scrub
 from controller.venue.boundedjson import JsonProblem, JsonRejected, decode
@@ -49,13 +42,9 @@ __all__ = [
     "BookParams",
     "ClobClient",
     "OpenOrderParams",
-    "OrderArgsV2",
-    "OrderHasher",
     "OrderMarketCancelParams",
-    "PartialCreateOrderOptions",
     "PolyApiException",
     "PolyException",
-    "PostOrdersV2Args",
     "error_text",
     "fetch_market_rules",
     "fetch_open_orders",
@@ -306,24 +295,3 @@ def set_tick_sizes(client: Any, token_ids: Iterable[str], tick_text: str) -> Non
     if isinstance(cache, dict):
         for token_id in token_ids:
             cache[token_id] = tick_text
-
-
-# --------------------------------------------------------------------------- order hash
-
-
-class OrderHasher:
-    """The order id the exchange will assign (the EIP-712 digest), computed locally."""
-
-    def __init__(self, chain_id: int, signer: Any) -> None:
-        self._chain_id, self._signer = chain_id, signer
-        self._builders: dict[bool, Any] = {}
-
-    def __call__(self, order: Any, neg_risk: bool) -> str:
-        builder = self._builders.get(neg_risk)
-        if builder is None:
-            contracts = get_contract_config(self._chain_id)
-            address = contracts.neg_risk_exchange_v2 if neg_risk else contracts.exchange_v2
-            # Internal: the library's order utilities (no public hash function).
-            builder = ExchangeOrderBuilderV2(address, self._chain_id, self._signer)
-            self._builders[neg_risk] = builder
-        return str(builder.build_order_hash(builder.build_order_typed_data(order)))

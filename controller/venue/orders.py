@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
+from controller.venue.errors import VenueError
+
 
 class PlaceProblem(enum.Enum):
     """Why an order was not placed (or its outcome is unknown): a code, not wording."""
@@ -24,6 +26,14 @@ class PlaceProblem(enum.Enum):
     ID_MISMATCH = "id_mismatch"  # accepted under an id that is not the signed order's hash
     NO_ANSWER = "no_answer"  # the batch answer had no item for it
     UNKNOWN_OUTCOME = "unknown_outcome"  # timeout, 5xx, transport error
+
+
+class SignRefused(VenueError):
+    """An order could not be signed as asked; ``problem`` says why."""
+
+    def __init__(self, problem: PlaceProblem, message: str) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 @dataclass(frozen=True)

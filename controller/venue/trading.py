@@ -20,7 +20,7 @@ from controller.plan.ticks import on_grid
 from controller.venue import clob_adapter as clob
 from controller.venue.config import MAX_BATCH, MAX_CANCEL_BATCH
 from controller.venue.errors import Ambiguous, RateLimited, VenueError
-from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult
+from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, SignRefused
 from controller.venue.wire import WireError, classify_rejection, parse_cancel, parse_post_answer
 
 if TYPE_CHECKING:
@@ -81,6 +81,9 @@ def _place_batch(venue: Venue, batch: list[OrderRequest]) -> list[PlaceResult]:
     for index, request in ready:
         try:
             order = venue._sign(request)
+        except SignRefused as exc:
+            results[index] = PlaceResult(request, None, error=str(exc), problem=exc.problem)
+            continue
         except VenueError as exc:
             results[index] = PlaceResult(request, None, error=str(exc), problem=PlaceProblem.INVALID_REQUEST)
             continue

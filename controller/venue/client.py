@@ -44,7 +44,6 @@ from controller.observe.state import Balances, OpenOrder
 from controller.ops.redact import Secret
 from controller.venue import clob_adapter as clob
 from controller.venue import rest, trading
-from controller.venue.amounts import AmountError, AmountProblem
 from controller.venue.config import (
     MAX_BATCH,
     POLYGON,
@@ -53,10 +52,10 @@ from controller.venue.config import (
     VenueConfig,
 )
 from controller.venue.errors import Ambiguous, ConfigError, RateLimited, VenueError
-from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price, SignRefused
+from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price
 from controller.venue.ratebudget import RateBudget, TokenBucket
 from controller.venue.rules import MarketRules
-from controller.venue.signer import Exchange, OrderSigner, SignedOrder, wire_json
+from controller.venue.signer import OrderSigner, SignedOrder, wire_json
 from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
@@ -375,33 +374,9 @@ class Venue:
 
     def _sign(self, request: OrderRequest) -> SignedOrder:
         """Exact amounts from the Decimal price and size (no float anywhere), signed locally."""
-        signer = self._signer
-        if signer is None:
+        if self._signer is None:
             raise VenueError("venue is not connected: call connect() first")
-        rules = self.rules.of_token(request.token_id)
-        tick = request.tick_size if request.tick_size is not None else (rules.tick_size if rules else None)
-        neg_risk = request.neg_risk if request.neg_risk is not None else (rules.neg_risk if rules else None)
-        if tick is None or neg_risk is None:
-            raise SignRefused(
-                PlaceProblem.INVALID_REQUEST, f"tick size and neg-risk of {request.token_id} unknown: read its market"
-            )
-        try:
-            return signer.build_order(
-                request.token_id,
-                request.side,
-                request.price,
-                request.size,
-                tick,
-                exchange=Exchange.for_market(neg_risk, self._order_version or 2),
-                expiration=request.expiration if request.order_type == "GTD" else 0,
-            )
-        except AmountError as exc:
-            problem = (
-                PlaceProblem.OFF_GRID if exc.reason is AmountProblem.PRICE_OFF_GRID else PlaceProblem.INVALID_REQUEST
-            )
-            raise SignRefused(problem, f"could not sign order: {exc}") from None
-        except ValueError as exc:
-            raise SignRefused(PlaceProblem.INVALID_REQUEST, f"could not sign order: {exc}") from None
+        return trading.sign(self._signer, request, self.rules.of_token(request.token_id), self._order_version or 2)
 
     def _order_hash(self, order: SignedOrder, request: OrderRequest) -> str:
         """The order id the exchange will assign: the EIP-712 digest the signer computed."""

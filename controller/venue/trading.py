@@ -18,13 +18,42 @@ from typing import TYPE_CHECKING, Any
 from controller.ops.redact import scrub
 from controller.plan.ticks import on_grid
 from controller.venue import clob_adapter as clob
+from controller.venue.amounts import AmountError, AmountProblem
 from controller.venue.config import MAX_BATCH, MAX_CANCEL_BATCH
 from controller.venue.errors import Ambiguous, RateLimited, VenueError
 from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, SignRefused
+from controller.venue.signer import Exchange, OrderSigner, SignedOrder
 from controller.venue.wire import WireError, classify_rejection, parse_cancel, parse_post_answer
 
 if TYPE_CHECKING:
     from controller.venue.client import Venue
+    from controller.venue.wire import MarketInfo
+
+
+def sign(signer: OrderSigner, request: OrderRequest, rules: MarketInfo | None, version: int) -> SignedOrder:
+    """Exact amounts from the Decimal price and size, signed with the market's tick size."""
+    tick = request.tick_size if request.tick_size is not None else (rules.tick_size if rules else None)
+    neg_risk = request.neg_risk if request.neg_risk is not None else (rules.neg_risk if rules else None)
+    if tick is None or neg_risk is None:
+        raise SignRefused(
+            PlaceProblem.INVALID_REQUEST, f"tick size and neg-risk of {request.token_id} unknown: read its market"
+        )
+    try:
+        return signer.build_order(
+            request.token_id,
+            request.side,
+            request.price,
+            request.size,
+            tick,
+            exchange=Exchange.for_market(neg_risk, version),
+            expiration=request.expiration if request.order_type == "GTD" else 0,
+        )
+    except AmountError as exc:
+        off_grid = exc.reason is AmountProblem.PRICE_OFF_GRID
+        problem = PlaceProblem.OFF_GRID if off_grid else PlaceProblem.INVALID_REQUEST
+        raise SignRefused(problem, f"could not sign order: {exc}") from None
+    except ValueError as exc:
+        raise SignRefused(PlaceProblem.INVALID_REQUEST, f"could not sign order: {exc}") from None
 
 
 def place_orders(venue: Venue, orders: Sequence[OrderRequest]) -> list[PlaceResult]:

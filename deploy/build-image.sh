@@ -25,8 +25,6 @@
 # (overlay|vfs, default: overlay when it mounts here, else vfs), BANDCTL_READY_TIMEOUT (s, 120).
 set -euo pipefail
 
-cd "$(dirname "$0")/.."
-
 IMAGE=${BANDCTL_IMAGE:-localhost/bandctl:ci}
 # chroot isolation for build and run: needs no cgroup set-up, works inside containers and VMs.
 export BUILDAH_ISOLATION=chroot
@@ -109,24 +107,29 @@ cleanup() {
         bah rm "$ctr" >/dev/null 2>&1 || true
     done
     [ -n "$NETNS" ] && ip netns delete "$NETNS" 2>/dev/null || true
-    [ -n "$ROOTFS" ] && rm -rf --one-file-system "$ROOTFS"
+    if [ -n "$ROOTFS" ]; then
+        # debootstrap mounts /proc and /sys inside the tree while it works: let go of them first.
+        awk -v root="$ROOTFS/" 'index($2, root) == 1 {print $2}' /proc/mounts | sort -r |
+            while read -r mount_point; do umount -l "$mount_point" 2>/dev/null || true; done
+        rm -rf --one-file-system "$ROOTFS"
+    fi
     [ -n "$CONTEXT_DIR" ] && rm -rf "$CONTEXT_DIR"
     exit "$status"
 }
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # -- the base image -----------------------------------------------------------------------------
 
 # The URI of the Debian archive that apt on this machine uses for the main suite (deb822
 # .sources first, then the one-line format); deb.debian.org when none is found.
+# APT_ETC (default /etc/apt) is for the tests.
 debian_mirror() {
     local uri
     uri=$(
-        python3 - <<'EOF'
-import glob, re
-files = sorted(glob.glob("/etc/apt/sources.list.d/*.sources")) + ["/etc/apt/sources.list"]
-files += sorted(glob.glob("/etc/apt/sources.list.d/*.list"))
+        APT_ETC=${APT_ETC:-/etc/apt} python3 - <<'EOF'
+import glob, os, re
+etc = os.environ["APT_ETC"]
+files = sorted(glob.glob(f"{etc}/sources.list.d/*.sources")) + [f"{etc}/sources.list"]
+files += sorted(glob.glob(f"{etc}/sources.list.d/*.list"))
 for name in files:
     try:
         text = open(name, encoding="utf-8").read()
@@ -368,9 +371,17 @@ elif test[:1] == ["CMD-SHELL"]:
 }
 
 main() {
+    cd "$(dirname "${BASH_SOURCE[0]}")/.."
+    trap cleanup EXIT
+    trap 'exit 130' INT TERM
     ensure_packages buildah ip
     mkdir -p "$BUILD_ROOT"
+    # One run at a time: the storage below is this script's alone.
+    exec 9>"$BUILD_ROOT/.lock"
+    flock -n 9 || die "another deploy/build-image.sh is running (lock $BUILD_ROOT/.lock)"
     pick_storage_driver
+    # Working containers left in this storage come from an earlier run that was killed.
+    bah rm --all >/dev/null 2>&1 || true
     log "buildah $(buildah --version | awk '{print $3}'), storage driver $DRIVER, isolation chroot"
     choose_base
     pip_build_args
@@ -405,4 +416,7 @@ main() {
     printf 'image %s size %s\n' "$IMAGE" "$size"
 }
 
-main "$@"
+# Sourced (the tests call single functions): define only; `return` works only when sourced.
+if ! (return 0 2>/dev/null); then
+    main "$@"
+fi

@@ -15,6 +15,7 @@ from py_clob_client_v2.clob_types import (
     AssetType,
     BalanceAllowanceParams,
     CreateOrderOptions,
+    MarketOrderArgsV2,
     OrderArgsV2,
     OrderType,
     PostOrdersV2Args,
@@ -285,6 +286,20 @@ def test_v3_orders_are_signed_for_exchange_v3_and_match(sim):
     trade = taker.get_trades()[0]
     assert trade["asset_id"] == V3_YES and trade["maker_orders"][0]["order_id"] == resting["orderID"]
     assert ADDR0.lower() in sim.admin_state(0, market=V3)["balances"]
+
+
+def test_v3_market_order_walks_the_book(sim):
+    maker = client(sim.url, KEY0)
+    maker.create_and_post_order(OrderArgsV2(position_id=V3_YES, price=0.55, size=20, side="SELL"))
+    sim.fund(ADDR4, 100)
+    taker = client(sim.url, KEY4)
+    # No price given: the client reads /markets-by-token, /clob-markets and /book for the position id.
+    result = taker.create_and_post_market_order(
+        MarketOrderArgsV2(position_id=V3_YES, amount=5.5, side="BUY", order_type=OrderType.FOK)
+    )
+    assert result["status"] == "matched" and result["takingAmount"] == "10"
+    bal = taker.get_balance_allowance(BalanceAllowanceParams(asset_type="CONDITIONAL-V2", token_id=V3_YES))
+    assert bal["balance"] == "10000000"
 
 
 # ------------------------------------------------------------------ trade history pagination

@@ -141,6 +141,17 @@ def test_healthcheck_probes_healthz_with_python() -> None:
     assert ("EXPOSE", "9108") in final
 
 
+def test_pip_index_settings_stay_in_the_builder() -> None:
+    """The build machine's index set-up (mirror, CA bundle path) is for pip in the builder only."""
+    builder, *later = stages()
+    builder_args = {rest.split("=", 1)[0] for keyword, rest in builder if keyword == "ARG"}
+    assert {"PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_TRUSTED_HOST", "PIP_CERT"} <= builder_args
+    for stage in later:
+        for keyword, rest in stage:
+            if keyword in ("ARG", "ENV"):
+                assert not re.search(r"PIP_(INDEX_URL|EXTRA_INDEX_URL|TRUSTED_HOST|CERT)", rest), rest
+
+
 def test_environment_and_labels() -> None:
     final = stages()[-1]
     env = " ".join(rest for k, rest in final if k == "ENV")
@@ -191,8 +202,18 @@ def dockerignored(path: str) -> bool:
 
 @pytest.mark.parametrize(
     "path",
-    [".env", ".env.production", ".git/config", ".venv/bin/python", "tests/test_x.py", ".pytest_cache/v/x",
-     "controller/__pycache__/cli.cpython-311.pyc", "controller/.env", "bench/run.py", "docs/index.md"],
+    [
+        ".env",
+        ".env.production",
+        ".git/config",
+        ".venv/bin/python",
+        "tests/test_x.py",
+        ".pytest_cache/v/x",
+        "controller/__pycache__/cli.cpython-311.pyc",
+        "controller/.env",
+        "bench/run.py",
+        "docs/index.md",
+    ],
 )
 def test_dockerignore_keeps_out(path: str) -> None:
     assert dockerignored(path)
@@ -200,8 +221,14 @@ def test_dockerignore_keeps_out(path: str) -> None:
 
 @pytest.mark.parametrize(
     "path",
-    ["pyproject.toml", "README.md", "constraints.txt", "controller/cli.py", "controller/sim/demo.yaml",
-     "schemas/status.schema.json"],
+    [
+        "pyproject.toml",
+        "README.md",
+        "constraints.txt",
+        "controller/cli.py",
+        "controller/sim/demo.yaml",
+        "schemas/status.schema.json",
+    ],
 )
 def test_dockerignore_keeps_in(path: str) -> None:
     assert not dockerignored(path)

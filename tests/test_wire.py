@@ -5,6 +5,8 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 import pytest
+from hypothesis import given, seed, settings
+from hypothesis import strategies as st
 
 from controller.venue import wire
 from controller.venue.wire import WireError
@@ -79,3 +81,37 @@ def test_balance_is_base_units() -> None:
     for bad in ({"balance": "-1"}, {"balance": None}, []):
         with pytest.raises(WireError):
             wire.parse_balance(bad, "collateral")
+
+
+scalars = st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=12)
+json_values = st.recursive(
+    scalars | st.sampled_from(["0.5", "", "1e9", "LTE="]),
+    lambda children: st.lists(children, max_size=3) | st.dictionaries(st.text(max_size=8), children, max_size=4),
+    max_leaves=12,
+)
+FIELDS = ["id", "market", "asset_id", "side", "price", "original_size", "size_matched", "t", "mts", "mos", "nr", "ao"]
+FIELDS += ["bids", "asks", "tick_size", "balance", "success", "orderID", "errorMsg", "canceled", "not_canceled"]
+objects = st.dictionaries(st.sampled_from(FIELDS), json_values, max_size=8)
+bodies = st.one_of(json_values, objects, st.lists(objects, max_size=3))
+PARSERS = [
+    wire.parse_book_summary,
+    wire.parse_books,
+    wire.parse_open_order,
+    wire.parse_open_orders,
+    wire.parse_cancel,
+    wire.parse_heartbeat,
+    wire.parse_post_answer,
+    lambda raw: wire.parse_market_info("0xc", raw),
+    lambda raw: wire.parse_balance(raw, "collateral"),
+]
+
+
+@seed(2026)
+@settings(max_examples=120, deadline=None)
+@given(bodies)
+def test_fuzzed_rest_bodies_raise_nothing_but_wire_errors(raw: object) -> None:
+    for parse in PARSERS:
+        try:
+            parse(raw)
+        except WireError as exc:
+            assert "\n" not in str(exc) and len(str(exc)) < 300, "one short line"

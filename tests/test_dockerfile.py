@@ -246,7 +246,7 @@ def test_everything_copied_is_in_the_context() -> None:
 
 
 def constraints() -> dict[str, str]:
-    pins = {}
+    pins: dict[str, str] = {}
     for line in (ROOT / "constraints.txt").read_text().splitlines():
         line = line.split("#", 1)[0].strip()
         if not line:

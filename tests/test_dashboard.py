@@ -134,6 +134,8 @@ def test_the_requested_subjects_have_panels() -> None:
         "bandctl_ws_message_lag_seconds_bucket",
         "bandctl_ws_reconnects_total",
         "bandctl_exchange_heartbeat_age_seconds",
+        "bandctl_exchange_heartbeat_failures_total",
+        "bandctl_worker_restarts_total",
     ):
         assert metric in used, f"no panel shows {metric}"
 

@@ -326,3 +326,23 @@ def test_token_bucket():
     assert not rl.take("cancels", "a", 1).allowed
     now[0] += 4
     assert rl.take("cancels", "a", 1).allowed
+
+
+@settings(max_examples=60, deadline=None, derandomize=True)
+@given(st.lists(ORDER, max_size=30))
+def test_failed_trades_put_every_balance_back(ops):
+    """When every match fails settlement, balances end where they started, whatever was traded."""
+    e, _ = engine()
+    e.on_trade = e.fail_trade
+    start = {w: (e.balance(w).collateral, dict(e.balance(w).tokens)) for w in (A, B)}
+    failed = 0
+    for who, token, side, cents, size, otype in ops:
+        with contextlib.suppress(OrderRejected):
+            failed += len(e.place(req(who, token, side, cents / 100, size, order_type=otype)).trades)
+    for w in (A, B):
+        e.cancel_where(w)
+    assert all(t.status == "FAILED" for t in e.trades) and len(e.trades) == failed
+    for w in (A, B):
+        bal = e.balance(w)
+        assert (bal.collateral, {t: v for t, v in bal.tokens.items() if v or t in start[w][1]}) == start[w]
+        assert bal.locked_collateral == 0 and not any(bal.locked_tokens.values())

@@ -326,3 +326,15 @@ def test_trade_history_pages_with_production_cursors():
         ]
         assert [t["id"] for t in a.get_trades()] == newest_first  # the client's own loop ends on LTE=
         assert a.get_trades_paginated(next_cursor="LTE=")["trades"] == []
+
+
+def test_handle_shortcuts_for_restarts_and_ticks(sim):
+    c = client(sim.url, KEY0)
+    sim.change_tick_size(BTC, "0.001")
+    assert client(sim.url, KEY0).get_tick_size(BTC_YES) == "0.001"
+    sim.change_tick_size(BTC, "0.0001", real=False)
+    assert client(sim.url, KEY0).get_tick_size(BTC_YES) == "0.001"
+    sim.restart_engine(30, 30)
+    assert failure(lambda: c.create_and_post_order(buy(BTC_YES, 0.3, 10)))[0] == 425
+    sim.advance(60)
+    assert c.create_and_post_order(buy(BTC_YES, 0.3, 10))["success"] is True

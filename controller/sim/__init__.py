@@ -92,6 +92,15 @@ class SimHandle:
         the switches are listed in docs/emulator.md)."""
         return self.call(lambda s: s.set_faults(changes))
 
+    def restart_engine(self, unavailable_seconds: float = 90, post_only_seconds: float = 120) -> None:
+        """A matching-engine restart starting now: 425 on order endpoints, then post-only mode."""
+        self.set_faults(engineRestart={"unavailableSeconds": unavailable_seconds, "postOnlySeconds": post_only_seconds})
+
+    def change_tick_size(self, condition_id: str, tick_size: str, *, real: bool = True) -> None:
+        """Change a market's tick (``real=False``: only push a ``tick_size_change`` message)."""
+        action = "tickSizeChange" if real else "falseTickSizeChange"
+        self.set_faults(**{action: {"conditionId": condition_id, "tickSize": tick_size}})
+
     def close_market(self, condition_id: str) -> None:
         self.call(lambda s: s.set_market_status(condition_id, "closed"))
 

@@ -9,6 +9,7 @@ overflows the C stack and kills the process). Pure; raises only :class:`JsonReje
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import re
 from decimal import Decimal
@@ -30,30 +31,45 @@ class JsonRejected(ValueError):
         self.problem = problem
 
 
-_STRINGS = re.compile(r'"(?:[^"\\]|\\.)*"')
-_ONLY_BRACKETS = str.maketrans("", "", "".join(chr(c) for c in range(128) if chr(c) not in "[]{}"))
-_EMPTY_PAIRS = re.compile(r"\[\]|\{\}")
+# Everything but brackets, quotes and backslashes is deleted first (bytes.translate runs
+# at memory speed; UTF-8 never hides these ASCII bytes inside a multi-byte character),
+# then strings (now only quotes and escapes) and finally bracket pairs, level by level.
+_NOT_STRUCTURE = bytes(c for c in range(256) if c not in b'[]{}"\\')
+_STRINGS = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"')
+_PLAIN_STRINGS = re.compile(rb'"[^"]*"')
+_EMPTY_PAIRS = re.compile(rb"\[\]|\{\}")
 
 
-def nesting_within(text: str, max_depth: int) -> bool:
+@functools.lru_cache(maxsize=8)
+def _opener_run(max_depth: int) -> re.Pattern[bytes]:
+    return re.compile(rb"[\[{]{%d}" % (max_depth + 1))
+
+
+def nesting_within(text: str | bytes, max_depth: int) -> bool:
     """True if no array/object in ``text`` nests deeper than ``max_depth``.
 
     Strings are removed first (their brackets do not count), then innermost ``[]``/``{}``
     pairs are erased once per level: well-formed JSON of depth d vanishes in d passes.
-    Each pass is one C-speed regex scan, so the cost is O(len · max_depth) at worst.
-    Unbalanced text also fails (the decoder would refuse it anyway).
+    Each pass is one C-speed scan, so the cost is O(len · max_depth) at worst (about a
+    tenth of decoding for a 780 KB book frame). Unbalanced text passes only if its
+    unclosed openers stay within the bound (the decoder then refuses it as not JSON).
     """
-    if len(text) <= 2 * max_depth and text.count("[") + text.count("{") <= max_depth:
-        return True
-    brackets = _STRINGS.sub("", text).translate(_ONLY_BRACKETS)
-    for _ in range(max_depth):
-        if not brackets:
+    data = text.encode("utf-8", "surrogatepass") if isinstance(text, str) else text
+    structure = data.translate(None, _NOT_STRUCTURE)
+    # Without escapes a string is a quote, anything but a quote, a quote (a simpler scan).
+    structure = (_STRINGS if b"\\" in structure else _PLAIN_STRINGS).sub(b"", structure)
+    if _opener_run(max_depth).search(structure):  # the plain "[[[[..." attack, found in one scan
+        return False
+    for level in range(max_depth):
+        if not structure:
             return True
-        fewer = _EMPTY_PAIRS.sub("", brackets)
-        if fewer == brackets:
-            return False
-        brackets = fewer
-    return not brackets
+        fewer = _EMPTY_PAIRS.sub(b"", structure)
+        if fewer == structure:
+            # Unbalanced: what is left can still nest through its unclosed openers (the
+            # decoder recurses into "[[[[" before it finds the end missing).
+            return level + structure.count(b"[") + structure.count(b"{") <= max_depth
+        structure = fewer
+    return not structure
 
 
 def decode(data: str | bytes | bytearray, *, max_bytes: int, max_depth: int, exact: bool = True) -> Any:
@@ -68,9 +84,10 @@ def decode(data: str | bytes | bytearray, *, max_bytes: int, max_depth: int, exa
             text = bytes(data).decode("utf-8")
         except UnicodeDecodeError:
             raise JsonRejected(JsonProblem.NOT_UTF8, "not UTF-8") from None
+        raw: str | bytes = bytes(data)
     else:
-        text = data
-    if not nesting_within(text, max_depth):
+        text = raw = data
+    if not nesting_within(raw, max_depth):
         raise JsonRejected(JsonProblem.TOO_DEEP, f"nested deeper than {max_depth} (or unbalanced)")
     try:
         return json.loads(text, parse_float=Decimal) if exact else json.loads(text)

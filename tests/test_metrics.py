@@ -8,7 +8,9 @@ import pytest
 from fakeclock import FakeClock
 from prometheus_client.parser import text_string_to_metric_families
 
-from controller.ops.metrics import REASONS, Metrics, endpoint_label, reason_label
+from controller.ops.metrics import CANCEL_REFUSED, Metrics, endpoint_label
+from controller.plan.reasons import CancelReason, metric_label
+from controller.venue.orders import PlaceProblem
 
 
 def samples(metrics: Metrics) -> dict[tuple[str, frozenset[tuple[str, str]]], float]:
@@ -41,51 +43,27 @@ def test_reconcile_result_must_be_known() -> None:
         Metrics().observe_reconcile("demo", 0.1, "fine")
 
 
-def test_orders_by_market_and_reason() -> None:
+def test_orders_by_market_and_reason_code() -> None:
     m = Metrics()
     m.order_placed("demo")
     m.order_placed("demo", 2)
-    m.order_cancelled("demo", "outside every band")
-    m.order_cancelled("demo", "band 0 bids hold 300 > maxAmount 200")
-    m.order_rejected("demo", "not enough balance / allowance")
+    m.order_cancelled("demo", CancelReason.OUTSIDE_BANDS)
+    m.order_cancelled("demo", CancelReason.OVER_MAX_AMOUNT)
+    m.order_cancelled("demo", CancelReason.STALE_MARKET_DATA)
+    m.order_rejected("demo", PlaceProblem.OFF_GRID.value)
+    m.order_rejected("demo", CANCEL_REFUSED)
     assert value(m, "bandctl_orders_placed_total", market="demo") == 3
     assert value(m, "bandctl_orders_cancelled_total", market="demo", reason="outside_band") == 1
     assert value(m, "bandctl_orders_cancelled_total", market="demo", reason="over_max") == 1
-    assert value(m, "bandctl_orders_rejected_total", market="demo", reason="insufficient_balance") == 1
+    assert value(m, "bandctl_orders_cancelled_total", market="demo", reason="stale_market_data") == 1
+    assert value(m, "bandctl_orders_rejected_total", market="demo", reason="off_grid") == 1
+    assert value(m, "bandctl_orders_rejected_total", market="demo", reason="cancel_refused") == 1
 
 
-@pytest.mark.parametrize(
-    ("text", "label"),
-    [
-        ("outside every band", "outside_band"),
-        ("band 2 asks hold 900 > maxAmount 500", "over_max"),
-        ("token not in this market", "foreign_token"),
-        ("paused", "paused"),
-        ("outside schedule: starts at 2026-12-01T00:00:00Z", "outside_schedule"),
-        ("no reference price: empty book", "no_reference_price"),
-        ("market stream disconnected", "stale_market_data"),
-        ("market not in state", "market_unavailable"),
-        ("shutdown", "shutdown"),
-        ("invalid order: price breaks minimum tick size rule", "tick_size"),
-        ("order 0xabc crosses the book (post only)", "crosses_book"),
-        ("Too Many Requests", "rate_limited"),
-        ("something nobody foresaw, with an id 0x1234", "other"),
-        ("", "other"),
-        (None, "other"),
-        ("over_max", "over_max"),
-    ],
-)
-def test_reason_labels_are_a_small_fixed_set(text: str | None, label: str) -> None:
-    assert reason_label(text) == label
-    assert label in REASONS
-
-
-def test_free_text_reasons_do_not_grow_series() -> None:
-    m = Metrics()
-    for i in range(50):
-        m.order_rejected("demo", f"unexpected failure number {i} for order 0x{i:064x}")
-    rejected = [k for k in samples(m) if k[0] == "bandctl_orders_rejected_total"]
-    assert rejected == [("bandctl_orders_rejected_total", frozenset({("market", "demo"), ("reason", "other")}))]
+def test_every_cancel_code_has_a_fixed_snake_case_label() -> None:
+    labels = [metric_label(reason) for reason in CancelReason]
+    assert len(set(labels)) == len(labels)
+    assert all(label == label.lower() and " " not in label for label in labels)
 
 
 def test_api_requests_and_errors() -> None:

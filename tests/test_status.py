@@ -22,7 +22,6 @@ from controller.ops.status import (
     fetch_status,
     human_age,
     manifest_status,
-    quoting_reason,
     render,
     render_table,
     status_document,
@@ -107,23 +106,6 @@ def test_naive_times_are_refused() -> None:
         conditions.to_json()
 
 
-@pytest.mark.parametrize(
-    ("why", "reason"),
-    [
-        ("paused", "Paused"),
-        ("outside schedule: starts at 2026-12-01T00:00:00Z", "OutsideSchedule"),
-        ("outside schedule: ended at 2026-12-01T00:00:00Z", "OutsideSchedule"),
-        ("no reference price: empty book", "NoReferencePrice"),
-        ("market stream disconnected", "StaleMarketData"),
-        ("the market stream missed a book change", "StaleMarketData"),
-        ("not enough balance to place 100 @ 0.49", "InsufficientBalance"),
-        ("something else", "NotQuoting"),
-    ],
-)
-def test_quoting_reason(why: str, reason: str) -> None:
-    assert quoting_reason(why) == reason
-
-
 # -- the document and its schema ------------------------------------------------------------
 
 
@@ -145,17 +127,30 @@ def sample_document() -> dict[str, Any]:
     failing.set("Quoting", FALSE, "StaleMarketData", "market stream disconnected", T0 + timedelta(minutes=9))
     manifests = [
         manifest_status(
-            "demo-btc-150k", CID_A, healthy_conditions(T0),
-            reference_price=Decimal("0.50"), open_orders={"bid": [1, 1, 0], "ask": [1, 1, 1]},
-            position=Decimal("12.5"), collateral=Decimal("4800.00"), last_reconcile=now - timedelta(seconds=3),
+            "demo-btc-150k",
+            CID_A,
+            healthy_conditions(T0),
+            reference_price=Decimal("0.50"),
+            open_orders={"bid": [1, 1, 0], "ask": [1, 1, 1]},
+            position=Decimal("12.5"),
+            collateral=Decimal("4800.00"),
+            last_reconcile=now - timedelta(seconds=3),
         ),
         manifest_status(
-            "demo-eth-paused", CID_B, paused,
-            reference_price=None, open_orders={"bid": [0], "ask": [0]}, position=Decimal("0"),
-            collateral=Decimal("4800.00"), last_reconcile=now - timedelta(seconds=150),
+            "demo-eth-paused",
+            CID_B,
+            paused,
+            reference_price=None,
+            open_orders={"bid": [0], "ask": [0]},
+            position=Decimal("0"),
+            collateral=Decimal("4800.00"),
+            last_reconcile=now - timedelta(seconds=150),
         ),
         manifest_status(
-            "a-new-one", CID_B, failing, last_error="HTTP 503 from /orders",
+            "a-new-one",
+            CID_B,
+            failing,
+            last_error="HTTP 503 from /orders",
         ),
     ]
     return status_document(now, False, {"market": False, "user": True}, manifests)
@@ -175,13 +170,22 @@ def test_sample_document_validates() -> None:
 
 def test_the_design_example_validates() -> None:
     doc = {
-        "time": "2026-11-23T12:00:00Z", "ready": True, "streams": {"market": True, "user": True},
-        "manifests": [{
-            "name": "demo-btc-150k", "conditionId": CID_A,
-            "conditions": healthy_conditions(T0).to_json(),
-            "referencePrice": "0.50", "openOrders": {"bid": [1, 1, 0], "ask": [1, 1, 1]}, "position": "12.5",
-            "collateral": "4800.00", "lastReconcileTime": "2026-11-23T11:59:57Z", "lastError": None,
-        }],
+        "time": "2026-11-23T12:00:00Z",
+        "ready": True,
+        "streams": {"market": True, "user": True},
+        "manifests": [
+            {
+                "name": "demo-btc-150k",
+                "conditionId": CID_A,
+                "conditions": healthy_conditions(T0).to_json(),
+                "referencePrice": "0.50",
+                "openOrders": {"bid": [1, 1, 0], "ask": [1, 1, 1]},
+                "position": "12.5",
+                "collateral": "4800.00",
+                "lastReconcileTime": "2026-11-23T11:59:57Z",
+                "lastError": None,
+            }
+        ],
     }
     assert validate_status(doc) == []
 
@@ -232,8 +236,17 @@ def test_table_without_manifests() -> None:
 
 def test_table_tolerates_missing_fields() -> None:
     text = render_table({"manifests": [{"name": "odd"}]})
-    assert text.splitlines()[1].split() == ["odd", "Unknown", "Unknown", "Unknown", "<none>", "<none>", "<none>",
-                                            "<none>", "<none>"]
+    assert text.splitlines()[1].split() == [
+        "odd",
+        "Unknown",
+        "Unknown",
+        "Unknown",
+        "<none>",
+        "<none>",
+        "<none>",
+        "<none>",
+        "<none>",
+    ]
 
 
 @pytest.mark.parametrize(

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import sys
 from collections.abc import Sequence
+from typing import Any
 
 EXIT_OK = 0
 EXIT_CHANGES = 1
@@ -24,12 +25,15 @@ def _cmd_validate(args: argparse.Namespace) -> int:
     from controller.spec.manifest import validate_paths
 
     result = validate_paths(args.paths)
+    specs = _selected(result.specs, args)
+    if specs is None:
+        return EXIT_ERROR
     for error in result.errors:
         print(error, file=sys.stderr)
     if result.errors:
         print(f"{len(result.errors)} error(s) in {len(args.paths)} path(s)", file=sys.stderr)
         return EXIT_INVALID
-    print(f"{len(result.specs)} manifest(s) valid")
+    print(f"{len(specs)} manifest(s) valid")
     return EXIT_OK
 
 
@@ -43,12 +47,15 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         for error in loaded.errors:
             print(error, file=sys.stderr)
         return EXIT_ERROR
+    specs = _selected(loaded.specs, args)
+    if specs is None:
+        return EXIT_ERROR
     if args.state is None:
-        from controller.loop.controller import live_diff_inputs  # the live venue: reads, sends nothing
+        from controller.loop.live_diff import live_diff_inputs  # the live venue: reads, sends nothing
         from controller.venue.client import Venue, VenueConfig
 
         try:
-            state, now = live_diff_inputs(loaded.specs, Venue(VenueConfig.from_env()), args.state_dir)
+            state, now = live_diff_inputs(specs, Venue(VenueConfig.from_env()), args.state_dir)
         except Exception as exc:
             print(f"error: {exc}", file=sys.stderr)
             return EXIT_ERROR
@@ -65,7 +72,7 @@ def _cmd_diff(args: argparse.Namespace) -> int:
         except render.NowError as exc:
             print(exc, file=sys.stderr)
             return EXIT_ERROR
-    result = plan(loaded.specs, state, now, cancel_unmanaged=args.cancel_unmanaged)
+    result = plan(specs, state, now, cancel_unmanaged=args.cancel_unmanaged)
     if args.output == "json":
         print(render.plan_json(result))
     else:
@@ -94,11 +101,24 @@ def _cmd_sim(args: argparse.Namespace) -> int:
 def _cmd_status(args: argparse.Namespace) -> int:
     from controller.ops.status import StatusError, fetch_status, render
 
+    selector = _selector(args)
+    if selector is False:
+        return EXIT_ERROR
+    if args.watch:
+        from controller.cli.watch import watch
+
+        return watch(args.url, interval=args.interval, timeout=args.timeout, selector=selector or None)
+
     try:
         document = fetch_status(args.url.rstrip("/") + "/status", timeout=args.timeout)
     except StatusError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
+    if selector:
+        document = {
+            **document,
+            "manifests": [m for m in document.get("manifests", []) if selector.matches(m.get("labels") or {})],
+        }
     print(render(document, output=args.output), end="")
     return EXIT_OK
 
@@ -117,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("validate", help="check manifests; exit 1 if any is invalid")
     p.add_argument("paths", nargs="+", metavar="PATH", help="manifest files or directories")
+    _add_selector_flag(p)
     p.set_defaults(func=_cmd_validate)
 
     p = sub.add_parser("diff", help="show the orders a reconcile would place and cancel (sends nothing)")
@@ -125,6 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--now", metavar="RFC3339", help="planning time (default: the snapshot's time)")
     p.add_argument("-o", "--output", choices=["text", "json"], default="text")
     _add_ownership_flags(p)
+    _add_selector_flag(p)
     p.set_defaults(func=_cmd_diff)
 
     p = sub.add_parser("import", help="convert a poly-market-maker bands.json into a manifest")
@@ -147,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--url", default="http://127.0.0.1:9108", help="the controller's --http address")
     p.add_argument("-o", "--output", choices=["table", "json", "yaml"], default="table")
     p.add_argument("--timeout", type=float, default=5.0)
+    p.add_argument("-w", "--watch", action="store_true", help="keep watching; print rows as they change")
+    p.add_argument("--interval", type=float, default=2.0, help="seconds between polls with --watch")
+    _add_selector_flag(p)
     p.set_defaults(func=_cmd_status)
 
     for name, help_text in (
@@ -165,8 +190,39 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="HOST:PORT",
                 help="health, readiness, status and metrics endpoints (default 127.0.0.1:9108)",
             )
+        _add_selector_flag(p)
         p.set_defaults(func=_cmd_live, live_mode=name)
     return parser
+
+
+def _selector(args: argparse.Namespace) -> Any:
+    """The parsed ``-l`` selector, None when absent, False (after printing why) when invalid."""
+    if not getattr(args, "selector", None):
+        return None
+    from controller.spec.selector import SelectorError, parse_selector
+
+    try:
+        return parse_selector(args.selector)
+    except SelectorError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return False
+
+
+def _selected(specs: Sequence[Any], args: argparse.Namespace) -> list[Any] | None:
+    """``specs`` narrowed by ``-l`` (all when absent); None after printing a bad selector."""
+    selector = _selector(args)
+    if selector is False:
+        return None
+    return list(specs) if selector is None else [s for s in specs if selector.matches(dict(s.labels))]
+
+
+def _add_selector_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "-l",
+        "--selector",
+        metavar="SELECTOR",
+        help="only manifests whose metadata.labels match, as kubectl -l (e.g. env=prod,tier in (a,b))",
+    )
 
 
 def _add_ownership_flags(p: argparse.ArgumentParser) -> None:

@@ -29,9 +29,16 @@ from controller.loop.triggers import StreamHandlers
 from controller.observe.state import ObservedState
 from controller.observe.store import ObservedStore
 from controller.ops import status as st
-from controller.ops.manifest_status import ManifestStatus, manifest_document, record_outcome
+from controller.ops.manifest_status import (
+    ManifestStatus,
+    manifest_document,
+    record_outcome,
+    set_condition,
+    summary_line,
+)
 from controller.ops.metrics import Metrics
 from controller.spec.reload import ManifestWatcher
+from controller.spec.selector import Selector
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import MarketInfo, Venue, VenueError
 
@@ -47,6 +54,8 @@ class LiveOptions:
     cancel_unmanaged: bool = False
     # Where the controller keeps what must outlive a restart (placed order ids, …).
     state_dir: str | None = None
+    # Only manifests whose labels match (``-l``; a fleet shards its manifests so).
+    selector: Selector | None = None
     resync_interval: float = 15.0
     reload_interval: float = 2.0
     workers: int = 2
@@ -55,9 +64,8 @@ class LiveOptions:
     # How long a stream may stay silent about a change REST already shows before it is
     # declared frozen (a live stream delivers it within milliseconds).
     freeze_confirm_seconds: float = 2.0
-    # A market-stream disconnect shorter than this does not pull quotes (the reconnect
-    # re-reads REST at once); a longer one marks every market stale.
-    disconnect_grace_seconds: float = 1.0
+    # One log line per market this often (0: never).
+    summary_interval: float = 60.0
     # At start REST is the truth; if the market stream has not connected after this
     # long, the markets are marked stale (quotes pulled) until it does.
     stream_connect_grace_seconds: float = 10.0
@@ -115,6 +123,7 @@ class Controller:
             on_failure=lambda _kind: self.metrics.heartbeat_failed(),
         )
         self.handlers = StreamHandlers(self, ws_validators)
+        venue.on_rules = self.handlers.on_rules
         self.watcher = ManifestWatcher(options.manifest_paths)
         self.status: dict[str, ManifestStatus] = {}
         self._markets: dict[str, MarketInfo] = {}
@@ -149,6 +158,8 @@ class Controller:
             (self._resync_job, "resync", options.resync_interval),
             (self._reload_job, "reload", options.reload_interval),
         ]
+        if options.summary_interval > 0:
+            jobs.append((self._summary_job, "summary", options.summary_interval))
         for function, name, seconds in jobs:
             scheduler.add_job(
                 function,
@@ -201,7 +212,10 @@ class Controller:
             for path in result.rejected_files:
                 log.warning("%s: invalid edit rejected; the last good spec keeps running", path)
             self.metrics.reload("rejected" if result.errors else "applied")
-            self.use_specs(result.specs, rejected_edits={e.file: str(e) for e in reversed(result.errors)})
+            specs = result.specs
+            if self.options.selector is not None:
+                specs = [s for s in specs if self.options.selector.matches(dict(s.labels))]
+            self.use_specs(specs, rejected_edits={e.file: str(e) for e in reversed(result.errors)})
             changed = self.reconciler.set_specs(s for s in self._specs.values() if self.status[s.name].registered)
             if changed and enqueue:
                 log.info("manifests applied: %s", ", ".join(changed))
@@ -224,10 +238,10 @@ class Controller:
                 error = rejected_edits.get(spec.source.file) if spec.source is not None else None
                 if error:
                     # Still valid to run (on the last good spec); the condition tells the user.
-                    status.conditions.set(st.VALID, False, "ManifestInvalid", f"last good spec kept: {error}", now)
+                    set_condition(status, st.VALID, False, "ManifestInvalid", f"last good spec kept: {error}", now)
                 else:
                     status.valid, status.message = True, ""
-                    status.conditions.set(st.VALID, True, "ManifestValid", "manifest valid, market found", now)
+                    set_condition(status, st.VALID, True, "ManifestValid", "manifest valid, market found", now)
             for name in list(self.status):
                 if name not in names:
                     del self.status[name]
@@ -308,6 +322,15 @@ class Controller:
         except Exception:
             log.exception("manifest reload failed")
 
+    def _summary_job(self) -> None:
+        balances = self.store.balances()
+        with self._lock:
+            lines = [
+                summary_line(s, self._specs[n], balances) for n, s in sorted(self.status.items()) if n in self._specs
+            ]
+        for line in lines:
+            log.info("%s", line)
+
     def _on_outcome(self, outcome: Outcome) -> None:
         with self._lock:
             status = self.status.get(outcome.name)
@@ -377,28 +400,3 @@ def _market_problem(spec: MarketMakerSpec, info: MarketInfo) -> tuple[str, str] 
     if not info.accepting_orders:
         return "MarketNotAccepting", f"market {spec.market.condition_id} is not accepting orders"
     return None
-
-
-def live_diff_inputs(
-    specs: Sequence[MarketMakerSpec], venue: Venue, state_dir: str | None = None
-) -> tuple[ObservedState, datetime]:
-    """Read the live venue for ``bandctl diff``: the controller's own start-up reads, nothing sent."""
-    controller = Controller(venue, LiveOptions(manifest_paths=[], state_dir=state_dir))
-    try:
-        venue.connect()
-        controller.placed.load()
-        controller.use_specs(specs)
-        problems = [f"{s.name}: {s.message}" for s in controller.status.values() if not s.registered]
-        if problems:
-            raise VenueError("; ".join(sorted(problems)))
-        if not controller.resync(initial=True):
-            raise VenueError("could not read the account's books, orders and balances")
-        state = controller.observed()
-        if any(s.ownership == "shared" for s in specs):
-            from dataclasses import replace
-
-            state = replace(state, placed_ids=controller.placed.ids())
-        assert state.time is not None
-        return state, state.time
-    finally:
-        venue.disconnect()

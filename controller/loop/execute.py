@@ -20,14 +20,25 @@ from typing import Any
 
 from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
+from controller.ops.metrics import CANCEL_REFUSED
 from controller.plan.bands import MarketPlan, Placement
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import OrderRequest, Venue
+from controller.venue.orders import PlaceProblem
 
 log = logging.getLogger("bandctl.reconciler")
 
 # The exchange insists GTD orders live at least this long past "now" (a security threshold).
 GTD_SECURITY_SECONDS = 60
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """One order action the exchange refused: what, its words, and a code to branch on."""
+
+    what: str
+    message: str
+    code: str  # a PlaceProblem value, or CANCEL_REFUSED
 
 
 @dataclass
@@ -38,7 +49,7 @@ class Outcome:
     plan: MarketPlan | None = None
     placed: list[tuple[Placement, str]] = field(default_factory=list)  # (what, order id)
     canceled: list[str] = field(default_factory=list)
-    rejected: list[tuple[str, str]] = field(default_factory=list)  # (what, why)
+    rejected: list[Rejection] = field(default_factory=list)
     error: str | None = None
     requeue_after: float | None = None
     # Nothing was planned because the market's first book or the account's open orders
@@ -74,11 +85,11 @@ def execute(
         store.record_canceled(cancel_answer.gone)
         outcome.canceled.extend(cancel_answer.canceled)
         for order_id, why in cancel_answer.failed.items():
-            outcome.rejected.append((f"cancel {order_id}", why))
+            outcome.rejected.append(Rejection(f"cancel {order_id}", why, CANCEL_REFUSED))
         canceled = set(cancel_answer.canceled)
         for cancel in plan.cancel:
             if cancel.order_id in canceled:
-                _log_cancel(spec.name, plan, cancel.order_id, cancel.order, str(cancel.reason))
+                _log_cancel(spec.name, plan, cancel.order_id, cancel.order, cancel.detail or str(cancel.reason))
         if cancel_answer.ambiguous:
             store.set_unsettled(condition_id, "cancel outcome unknown")
             outcome.error = f"{len(cancel_answer.ambiguous)} cancel(s) with unknown outcome; re-reading orders"
@@ -111,7 +122,9 @@ def execute(
             outcome.error = answer.error or "place outcome unknown"
         else:
             why = answer.error or "rejected"
-            outcome.rejected.append((f"place {placement.side} {placement.size}@{placement.price}", why))
+            code = answer.problem.value if answer.problem is not None else PlaceProblem.REJECTED.value
+            what = f"place {placement.side} {placement.size}@{placement.price}"
+            outcome.rejected.append(Rejection(what, why, code))
             log.warning(
                 "%s: ! %s %s %s × %s band %d rejected: %s",
                 spec.name,
@@ -122,7 +135,7 @@ def execute(
                 placement.band,
                 why,
                 extra=action_fields(
-                    spec.name, "reject", None, placement, token_id=placement.token_id, band=placement.band, reason=why
+                    spec.name, "reject", None, placement, token_id=placement.token_id, band=placement.band, reason=code
                 ),
             )
     if accepted and on_placed is not None:

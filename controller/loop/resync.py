@@ -27,6 +27,9 @@ from controller.venue.client import Ambiguous, Venue, VenueError
 
 log = logging.getLogger("bandctl.resync")
 
+# Markets whose rules one resync re-reads (all of them when there are fewer).
+RULES_PER_RESYNC = 25
+
 
 class Resync:
     def __init__(
@@ -50,6 +53,7 @@ class Resync:
         self.on_frozen = on_frozen
         self.freeze_confirm_seconds = freeze_confirm_seconds
         self._lock = threading.Lock()
+        self._rules_cursor = 0
         self.failures = 0
 
     def run(self, initial: bool = False) -> bool:
@@ -83,10 +87,22 @@ class Resync:
             for condition_id in markets:
                 if condition_id in synced and trusted:
                     self.store.set_fresh(condition_id)
+        self._refresh_some_rules(markets)
         if suspects:
             self.threads.spawn("frozen-stream-check", self._confirm_frozen, suspects, delay=self.freeze_confirm_seconds)
         self.reconciler.enqueue_all()
         return True
+
+    def _refresh_some_rules(self, markets: list[str]) -> None:
+        """Re-read market rules from REST (the authority on tick sizes), a slice per resync so
+        that the cost stays flat with many markets; real changes arrive through ``on_rules``."""
+        if not markets:
+            return
+        count = min(len(markets), RULES_PER_RESYNC)
+        start = self._rules_cursor % len(markets)
+        chosen = [markets[(start + i) % len(markets)] for i in range(count)]
+        self._rules_cursor = start + count
+        self.venue.refresh_rules(chosen)
 
     def _confirm_frozen(self, suspects: dict[str, int]) -> None:
         """A REST book showed a change the stream had not delivered. If the stream has

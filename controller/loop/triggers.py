@@ -3,8 +3,9 @@
 The streams say *when* to reconcile, never *what* to do (level-triggered). A market
 message that moves the reference price or the top of book queues the market's
 manifests; a user-channel message (our orders, our fills) queues them at once. A
-market-stream disconnect longer than a short grace marks every market stale, so the
-planner pulls the quotes it can no longer price; a reconnect re-reads REST first.
+market-stream disconnect (reported by the streams once it outlasts their short grace)
+marks every market stale, so the planner pulls the quotes it can no longer price; a
+reconnect re-reads REST first.
 
 It plans nothing and sends nothing to the exchange.
 """
@@ -17,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from controller.plan.bands import reference_price
 from controller.spec.types import MarketMakerSpec
+from controller.venue.client import MarketInfo
 from controller.venue.wire_ws import MarketEvent, TickSizeChangeEvent, UserEvent
 
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ class StreamHandlers:
         self.controller = controller
         self._ws_validators = ws_validators
         self._triggers: dict[str, tuple[Any, ...]] = {}
-        self._market_down_since: float | None = None
+        self._market_down = False
 
     def connect(self) -> Any:
         market_validator, user_validator = self._ws_validators or schema_validators()
@@ -51,20 +53,20 @@ class StreamHandlers:
             c.metrics.ws_lag(channel, time.time() - event.timestamp)
         if isinstance(event, TickSizeChangeEvent):
             # The stream's word is only a reason to ask REST, the authority on a market's
-            # rules (a false or dropped change must not move our grid); off the stream thread.
-            c.threads.spawn("rules-refresh", self.refresh_rules, event.market)
+            # rules: the venue re-reads them in the background and reports a real change
+            # through on_rules (a false or dropped change moves nothing).
+            c.venue.refresh_tick_size([event.token_id])
         for condition_id in changed:
             for name in c.reconciler.names_for_market(condition_id):
                 if self._trigger_changed(name):
                     c.reconciler.queue.add(name)
 
-    def refresh_rules(self, condition_id: str) -> None:
-        """Re-read a market's tick size and minimum order size from REST; requeue on a change."""
+    def on_rules(self, info: MarketInfo) -> None:
+        """A REST read found a market's rules changed (tick size, minimum size): adopt, requeue."""
         c = self.controller
-        for market, info in c.venue.refresh_rules([condition_id]).items():
-            if c.store.update_rules(market, info.tick_size, info.min_order_size, info.neg_risk):
-                log.info("%s: market rules changed: tick size %s", market[:10], info.tick_size)
-                c.reconciler.enqueue_market(market)
+        if c.store.update_rules(info.condition_id, info.tick_size, info.min_order_size, info.neg_risk):
+            log.info("%s: market rules changed: tick size %s", info.condition_id[:10], info.tick_size)
+            c.reconciler.enqueue_market(info.condition_id)
 
     def _trigger_changed(self, name: str) -> bool:
         """Does this book change matter to the plan? (reference price or top of book moved)."""
@@ -91,40 +93,32 @@ class StreamHandlers:
         if connected:
             log.info("%s channel connected", channel)
             if channel == "market":
-                self._market_down_since = None
+                self._market_down = False
             streams = c._streams
             if streams is not None and getattr(streams, channel).reconnects:
                 c.metrics.ws_reconnect(channel)
             # Anything may have happened while we were away: re-read, then quote again.
             c.threads.spawn("resync-after-connect", c.resync)
             return
-        log.warning("%s channel disconnected", channel)
+        # The streams report a disconnect only once it has outlasted their grace (a blip that
+        # reconnects at once is not reported), so the quotes can no longer be priced: pull.
+        log.warning("%s channel disconnected: pulling quotes until resynced", channel)
         if channel == "market":
-            self._market_down_since = time.monotonic()
-            grace = c.options.disconnect_grace_seconds
-            c.threads.spawn("disconnect-grace", self._pull_if_still_down, self._market_down_since, delay=grace)
+            self._market_down = True
+            c.store.mark_stale(None, "market stream disconnected")
         c.reconciler.enqueue_all()
 
     def market_feed_trusted(self) -> bool:
         """May a REST read mark markets fresh? Yes without streams (apply, diff), while the
-        market stream is up, within the start-up grace, and within a disconnect's grace."""
+        market stream is up, and within the start-up grace before it first connects."""
         c = self.controller
         streams = c._streams
         if streams is None or streams.market.connected:
             return True
-        now = time.monotonic()
-        down_since = self._market_down_since
-        if down_since is not None:
-            return now - down_since <= c.options.disconnect_grace_seconds
+        if self._market_down:
+            return False
         started = c._started_at
-        return started is not None and now - started <= c.options.stream_connect_grace_seconds
-
-    def _pull_if_still_down(self, since: float) -> None:
-        if self._market_down_since != since:
-            return  # reconnected (or a newer disconnect owns the check)
-        log.warning("market channel down for %.1fs: pulling quotes until resynced", time.monotonic() - since)
-        self.controller.store.mark_stale(None, "market stream disconnected")
-        self.controller.reconciler.enqueue_all()
+        return started is not None and time.monotonic() - started <= c.options.stream_connect_grace_seconds
 
 
 def trigger_key(spec: MarketMakerSpec, controller: Controller) -> tuple[Any, ...]:
@@ -144,7 +138,7 @@ def schema_validators() -> tuple[Any, Any]:
     """Validate every incoming WS message against the channel schemas (compiled once)."""
     import fastjsonschema
 
-    from controller.schemas import load_schema  # type: ignore[import-not-found]
+    from controller.schemas import load_schema
 
     def make(name: str) -> Any:
         check = fastjsonschema.compile(load_schema(name))

@@ -10,6 +10,7 @@ Reports only: nothing here sends an order or changes a plan.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -21,6 +22,8 @@ from controller.spec.types import MarketMakerSpec
 
 if TYPE_CHECKING:
     from controller.loop.execute import Outcome
+
+log = logging.getLogger("bandctl")
 
 
 @dataclass
@@ -46,7 +49,7 @@ class ManifestStatus:
 
     def invalid(self, reason: str, message: str, now: datetime) -> None:
         self.valid, self.message = False, message
-        self.conditions.set(st.VALID, False, reason, message, now)
+        set_condition(self, st.VALID, False, reason, message, now)
 
 
 def record_outcome(
@@ -59,25 +62,26 @@ def record_outcome(
     metrics.observe_reconcile(outcome.name, outcome.duration, result)
     if outcome.placed:
         metrics.order_placed(outcome.name, len(outcome.placed))
-    reasons = {c.order_id: str(c.reason) for c in outcome.plan.cancel} if outcome.plan else {}
+    reasons = {c.order_id: c.reason for c in outcome.plan.cancel} if outcome.plan else {}
     for order_id in outcome.canceled:
-        metrics.order_cancelled(outcome.name, reasons.get(order_id, "other"))
-    for _what, why in outcome.rejected:
-        metrics.order_rejected(outcome.name, why)
+        if order_id in reasons:
+            metrics.order_cancelled(outcome.name, reasons[order_id])
+    for rejection in outcome.rejected:
+        metrics.order_rejected(outcome.name, rejection.code)
     status.last_outcome = outcome
     status.last_reconcile = now
     if outcome.waiting is not None:
         if not status.reconciled_once:
-            status.conditions.set(st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now)
+            set_condition(status, st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now)
         return
     status.reconciled_once = status.reconciled_once or outcome.executed
     if outcome.error:
-        status.conditions.set(st.SYNCED, False, "ReconcileFailed", outcome.error, now)
+        set_condition(status, st.SYNCED, False, "ReconcileFailed", outcome.error, now)
     elif outcome.rejected:
-        what, why = outcome.rejected[0]
-        status.conditions.set(st.SYNCED, False, "OrdersRejected", f"{what}: {why}", now)
+        first = outcome.rejected[0]
+        set_condition(status, st.SYNCED, False, "OrdersRejected", f"{first.what}: {first.message}", now)
     else:
-        status.conditions.set(st.SYNCED, True, "ReconcileSucceeded", "plan executed", now)
+        set_condition(status, st.SYNCED, True, "ReconcileSucceeded", "plan executed", now)
     if outcome.plan is not None:
         _update_quoting(spec, status, outcome, balances, metrics, now)
 
@@ -103,14 +107,37 @@ def _update_quoting(
         metrics.set_quotes_in_band(spec.name, side, sum(1 for n in per_band if n))
     metrics.set_position(spec.name, position(spec, balances))
     metrics.set_collateral(spec.name, balances.collateral)
-    if plan.note:
-        status.conditions.set(st.QUOTING, False, st.quoting_reason(plan.note), plan.note, now)
+    if plan.pull_reason is not None:
+        set_condition(status, st.QUOTING, False, str(plan.pull_reason), plan.note, now)
     elif all(n for per_band in counts.values() for n in per_band):
-        status.conditions.set(st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now)
+        set_condition(status, st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now)
+    elif plan.alerts:
+        why = "; ".join(a.detail for a in plan.alerts)
+        set_condition(status, st.QUOTING, False, str(plan.alerts[0].reason), why, now)
     else:
-        why = "; ".join(plan.warnings) or "some bands are empty"
-        reason = st.quoting_reason(why) if plan.warnings else "PartiallyQuoting"
-        status.conditions.set(st.QUOTING, False, reason, why, now)
+        set_condition(status, st.QUOTING, False, "PartiallyQuoting", "some bands are empty", now)
+
+
+def set_condition(
+    status: ManifestStatus, kind: str, value: bool | None, reason: str, message: str, now: datetime
+) -> None:
+    """Set a condition; a change of its status is one INFO line (WARNING when it turns False)."""
+    if status.conditions.set(kind, value, reason, message, now):
+        word = {True: "True", False: "False", None: "Unknown"}[value]
+        level = logging.WARNING if value is False else logging.INFO
+        log.log(level, "%s: %s=%s %s%s", status.name, kind, word, reason, f": {message[:200]}" if message else "")
+
+
+def summary_line(status: ManifestStatus, spec: MarketMakerSpec, balances: Balances) -> str:
+    """One line per market for the periodic log summary."""
+    outcome = status.last_outcome
+    ref = outcome.plan.reference_price if outcome is not None and outcome.plan is not None else None
+    bids = ",".join(str(n) for n in status.band_counts.get("bid", [])) or "-"
+    asks = ",".join(str(n) for n in status.band_counts.get("ask", [])) or "-"
+    quoting = status.conditions.get(st.QUOTING)
+    state = "quoting" if quoting is not None and quoting.status == st.TRUE else (quoting.reason if quoting else "?")
+    shown = "-" if ref is None else ref
+    return f"{status.name}: ref {shown}  bids {bids}  asks {asks}  position {position(spec, balances)}  {state}"
 
 
 def position(spec: MarketMakerSpec, balances: Balances) -> Any:
@@ -130,4 +157,5 @@ def manifest_document(status: ManifestStatus, spec: MarketMakerSpec, balances: B
         collateral=balances.collateral,
         last_reconcile=status.last_reconcile,
         last_error=(outcome.error if outcome else None) or (status.message or None),
+        labels=dict(spec.labels),
     )

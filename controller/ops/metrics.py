@@ -24,52 +24,17 @@ from importlib import metadata
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
+from controller.plan.reasons import CancelReason, metric_label
+
 RECONCILE_RESULTS = ("ok", "error", "rejected", "waiting")
 RELOAD_RESULTS = ("applied", "rejected")
 SIDES = ("bid", "ask")
 
-# Ordered (pattern, label): the first match wins. Covers the planner's cancellation
-# reasons (controller.plan.bands) and the exchange's usual rejection messages.
-_REASON_PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = tuple(
-    (re.compile(pattern, re.IGNORECASE), label)
-    for pattern, label in (
-        (r"outside every band|outside_band", "outside_band"),
-        (r"maxamount|over_max", "over_max"),
-        (r"token not in this market|foreign", "foreign_token"),
-        (r"\bpaused\b", "paused"),
-        (r"outside schedule|outside_schedule", "outside_schedule"),
-        (r"no reference price|no_reference_price", "no_reference_price"),
-        (r"stale|disconnect|missed", "stale_market_data"),
-        (r"market not in state|not accepting|closed|market_unavailable", "market_unavailable"),
-        (r"shutdown|shutting down", "shutdown"),
-        (r"unmanaged", "unmanaged"),
-        (r"not enough balance|insufficient|allowance|balance", "insufficient_balance"),
-        (r"tick", "tick_size"),
-        (r"min(imum)?[ _]?(order)?[ _]?size|size .*(lower|smaller|below)", "min_size"),
-        (r"signature|unauthori[sz]ed|\b40[13]\b|forbidden|api key", "auth"),
-        (r"rate limit|too many requests|\b429\b", "rate_limited"),
-        (r"cross|post[ -_]?only|would match", "crosses_book"),
-        (r"timeout|timed out", "timeout"),
-        (r"not found|unknown order|\b404\b", "not_found"),
-        (r"duplicate|already", "duplicate"),
-    )
-)
-REASONS = (*dict.fromkeys(label for _, label in _REASON_PATTERNS), "other")
+# Exchange rejections not tied to one placement (a refused cancel).
+CANCEL_REFUSED = "cancel_refused"
 
 _ID_SEGMENT = re.compile(r"^(0x[0-9a-fA-F]+|[0-9]{4,}|[0-9a-fA-F-]{16,})$")
 _MAX_ENDPOINT_LENGTH = 64
-
-
-def reason_label(text: str | None) -> str:
-    """Map free text (a planner reason, an exchange error) onto the fixed :data:`REASONS`."""
-    if not text:
-        return "other"
-    if text in REASONS:
-        return text
-    for pattern, label in _REASON_PATTERNS:
-        if pattern.search(text):
-            return label
-    return "other"
 
 
 def endpoint_label(endpoint: str) -> str:
@@ -196,11 +161,14 @@ class Metrics:
     def order_placed(self, name: str, n: int = 1) -> None:
         self._placed.labels(name).inc(n)
 
-    def order_cancelled(self, name: str, reason: str, n: int = 1) -> None:
-        self._cancelled.labels(name, reason_label(reason)).inc(n)
+    def order_cancelled(self, name: str, reason: CancelReason, n: int = 1) -> None:
+        """``reason`` is the planner's code; the label is its fixed snake_case form."""
+        self._cancelled.labels(name, metric_label(reason)).inc(n)
 
-    def order_rejected(self, name: str, reason: str, n: int = 1) -> None:
-        self._rejected.labels(name, reason_label(reason)).inc(n)
+    def order_rejected(self, name: str, code: str, n: int = 1) -> None:
+        """``code`` is a typed problem code (the venue's ``PlaceProblem`` value, or
+        :data:`CANCEL_REFUSED`), never an exchange message: label values stay few."""
+        self._rejected.labels(name, code).inc(n)
 
     # -- exchange I/O -----------------------------------------------------------------
 

@@ -16,13 +16,13 @@ read straight off it.
     network error; it is retried with backoff), ``OrdersRejected`` (the exchange refused
     some orders). ``Unknown`` with ``NotYetReconciled`` until the first reconcile.
 ``Quoting``
-    Orders are resting in every band on both sides. ``False`` reasons say why not:
-    ``Paused`` (``spec.paused``), ``OutsideSchedule`` (before ``schedule.start`` or after
-    ``schedule.end``), ``NoReferencePrice`` (empty or one-sided book and no last trade),
-    ``StaleMarketData`` (the market stream is disconnected or fell behind: quotes are
-    pulled until it is resynced), ``InsufficientBalance`` (not enough collateral or
-    shares to fill the bands), ``PartiallyQuoting`` (some bands are empty, e.g. while
-    orders are in flight), ``MarketInvalid`` (``Valid`` is ``False``).
+    Orders are resting in every band on both sides. ``False`` reasons are the planner's
+    codes (see the bands document): why the market is pulled (``Paused``,
+    ``OutsideSchedule``, ``NoReferencePrice``, ``StaleMarketData``, ``MarketNotInState``,
+    ``AlreadyManaged``), or why a band is short (``InsufficientBalance``,
+    ``MaxCollateral``, ``MaxPosition``, ``BelowMinOrderSize``, ``NoPriceInBand``,
+    ``SizeCapped``), or ``PartiallyQuoting`` (some bands are empty, e.g. while orders
+    are in flight).
 
 The ``/status`` document (``schemas/status.schema.json``)::
 
@@ -167,25 +167,6 @@ class Conditions:
         return [c.to_json() for c in self]
 
 
-_QUOTING_REASONS = (
-    (re.compile(r"\bpaused\b", re.I), "Paused"),
-    (re.compile(r"outside schedule", re.I), "OutsideSchedule"),
-    (re.compile(r"no reference price", re.I), "NoReferencePrice"),
-    (re.compile(r"stale|disconnect|missed|resync", re.I), "StaleMarketData"),
-    (re.compile(r"balance|insufficient|allowance", re.I), "InsufficientBalance"),
-    (re.compile(r"market not in state|not accepting", re.I), "MarketInvalid"),
-)
-
-
-def quoting_reason(why: str) -> str:
-    """Map the planner's free-text "why not quoting" (``"outside schedule: starts at …"``,
-    ``"no reference price: empty book"``, a stale reason) onto a ``Quoting`` reason."""
-    for pattern, reason in _QUOTING_REASONS:
-        if pattern.search(why):
-            return reason
-    return "NotQuoting"
-
-
 # -- the /status document ---------------------------------------------------------------------
 
 
@@ -207,12 +188,14 @@ def manifest_status(
     collateral: Decimal | str | None = None,
     last_reconcile: datetime | None = None,
     last_error: str | None = None,
+    labels: Mapping[str, str] | None = None,
 ) -> dict[str, Any]:
     """One entry of ``manifests`` in the ``/status`` document (decimals as strings)."""
     orders = open_orders or {}
     return {
         "name": name,
         "conditionId": condition_id,
+        "labels": dict(labels or {}),
         "conditions": conditions.to_json(),
         "referencePrice": _text(reference_price),
         "openOrders": {"bid": [int(n) for n in orders.get("bid", ())], "ask": [int(n) for n in orders.get("ask", ())]},
@@ -298,22 +281,16 @@ def _age(entry: Mapping[str, Any], now: datetime | None) -> str:
         return "?"
 
 
-def render_table(doc: Mapping[str, Any], now: datetime | None = None) -> str:
-    """A ``kubectl get``-like table, one row per manifest.
-
-    AGE is the time since the last reconcile, measured at the document's ``time`` (so the
-    output is reproducible) unless ``now`` is given.
-    """
-    manifests = doc.get("manifests") or []
-    if not manifests:
-        return "No manifests.\n"
+def table_rows(doc: Mapping[str, Any], now: datetime | None = None) -> list[tuple[str, ...]]:
+    """The table's rows (header first), one per manifest; AGE is measured at ``now``,
+    or at the document's ``time`` (so the output is reproducible) when ``now`` is None."""
     if now is None and doc.get("time"):
         try:
             now = parse_time(str(doc["time"]))
         except ValueError:
             now = None
-    rows = [_COLUMNS]
-    for entry in manifests:
+    rows: list[tuple[str, ...]] = [_COLUMNS]
+    for entry in doc.get("manifests") or []:
         conditions = _condition_map(entry)
         orders = entry.get("openOrders") or {}
         rows.append(
@@ -328,10 +305,24 @@ def render_table(doc: Mapping[str, Any], now: datetime | None = None) -> str:
                 _first_problem(entry),
             )
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
-    # Three spaces between columns, as kubectl does; no trailing blanks.
-    lines = ["   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
-    return "\n".join(lines) + "\n"
+    return rows
+
+
+AGE_COLUMN = _COLUMNS.index("AGE")
+
+
+def format_rows(rows: Sequence[tuple[str, ...]], widths: Sequence[int] | None = None) -> list[str]:
+    """Rows as lines: three spaces between columns, as kubectl does; no trailing blanks."""
+    if widths is None:
+        widths = [max(len(row[i]) for row in rows) for i in range(len(_COLUMNS))]
+    return ["   ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True)).rstrip() for row in rows]
+
+
+def render_table(doc: Mapping[str, Any], now: datetime | None = None) -> str:
+    """A ``kubectl get``-like table, one row per manifest."""
+    if not doc.get("manifests"):
+        return "No manifests.\n"
+    return "\n".join(format_rows(table_rows(doc, now))) + "\n"
 
 
 def render(doc: Mapping[str, Any], output: str = "table") -> str:

@@ -32,7 +32,17 @@ LOG_FORMATS = ("text", "json")
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
 # Libraries that log every routine step at INFO (APScheduler: each job run).
-_NOISY_LOGGERS = {"apscheduler": logging.WARNING, "urllib3": logging.WARNING, "websocket": logging.WARNING}
+# Libraries' own chatter, quieted unless LOG_LEVEL=DEBUG: httpx logs a line per request,
+# and py-clob-client-v2 logs every non-200 answer at ERROR with its whole body, even the
+# expected "key already exists" at start-up; the venue reports failures itself, once.
+_NOISY_LOGGERS = {
+    "apscheduler": logging.WARNING,
+    "urllib3": logging.WARNING,
+    "websocket": logging.WARNING,
+    "httpx": logging.WARNING,
+    "httpcore": logging.WARNING,
+    "py_clob_client_v2": logging.CRITICAL,
+}
 
 
 def _utc(created: float, millis: bool) -> str:
@@ -125,7 +135,7 @@ def setup_logging(fmt: str = "text", level: str | int = "INFO", stream: IO[str] 
     root.addHandler(handler)
     root.setLevel(_level(level))
     for name, noisy_level in _NOISY_LOGGERS.items():
-        logging.getLogger(name).setLevel(max(noisy_level, root.level))
+        logging.getLogger(name).setLevel(root.level if root.level <= logging.DEBUG else max(noisy_level, root.level))
     return handler
 
 
@@ -159,8 +169,10 @@ def _scrub_value(value: Any, depth: int = 0) -> Any:
     if isinstance(value, list | tuple):
         # Header lists arrive as [["Authorization", "..."], ...].
         if len(value) == 2 and isinstance(value[0], str) and is_secret_key(value[0]) and value[1]:
-            return type(value)((value[0], REDACTED))
-        return type(value)(_scrub_value(item, depth + 1) for item in value)
+            pair = [value[0], REDACTED]
+            return pair if isinstance(value, list) else tuple(pair)
+        items = [_scrub_value(item, depth + 1) for item in value]
+        return items if isinstance(value, list) else tuple(items)
     if type(value).__name__ == "AnnotatedValue" and hasattr(value, "value"):
         value.value = _scrub_value(value.value, depth + 1)
         return value
@@ -205,7 +217,7 @@ def init_sentry(
         dsn=dsn,
         environment=environment or "production",
         release=release or f"bandctl@{_version()}",
-        before_send=scrub_event,
+        before_send=scrub_event,  # type: ignore[arg-type]  # sentry's Event is a TypedDict of the same dict
         before_breadcrumb=scrub_breadcrumb,
         # No PII: send_default_pii stays at its default (False). sentry-sdk 2.75 deprecates
         # passing it, and passing its replacement (data_collection) would switch off the

@@ -124,3 +124,18 @@ def test_fuzzed_frames_never_escape_the_handler(batch: list) -> None:
     for frame in batch:
         ch._handle_message(None, frame)  # must not raise
     assert ch.rejected + ch.messages >= 0
+
+
+def test_the_market_frame_cap_grows_with_the_subscription() -> None:
+    from types import SimpleNamespace
+
+    from controller.venue.streams import Streams
+
+    creds = SimpleNamespace(api_key="k", api_secret="s", api_passphrase="p")
+    streams = Streams(
+        "ws://127.0.0.1:9", creds=creds, limits=FrameLimits(max_bytes=2000, max_depth=8), frame_bytes_per_token=1000
+    )
+    streams.set_subscriptions([str(i) for i in range(10)], [])
+    assert streams.market.limits == FrameLimits(max_bytes=10_000, max_depth=8), "the initial dump holds every book"
+    streams.set_subscriptions(["1"], [])
+    assert streams.market.limits.max_bytes == 2000 and streams.user.limits.max_bytes == 2000

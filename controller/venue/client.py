@@ -205,6 +205,7 @@ class Venue:
             "stale_after": config.ws_stale_after,
             "disconnect_grace": config.ws_disconnect_grace,
             "limits": FrameLimits(config.ws_max_frame_bytes, config.max_json_depth),
+            "frame_bytes_per_token": config.ws_frame_bytes_per_token,
         }
         options.update(handlers)
         if self._streams is None:

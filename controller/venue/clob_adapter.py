@@ -137,7 +137,7 @@ def set_http_timeout(seconds: float) -> None:
 
 
 class _Limits:
-    max_body = 16 * 1024 * 1024
+    max_body = 24 * 1024 * 1024
     max_depth = 32
     error_chars = 300
 

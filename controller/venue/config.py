@@ -42,11 +42,15 @@ class VenueConfig:
     order_burst: float = 60.0
     cancel_rate: float = 80.0
     cancel_burst: float = 120.0
-    # Hostile-input caps at the edge. A full 0.001-grid book side is ~999 levels of
-    # ~40 bytes (~80 KB a token); the initial dump of 200 markets (400 books) of
-    # ordinary depth stays well under 4 MiB, a POST /books of 500 tokens under 16 MiB.
+    # Hostile-input caps at the edge. Measured on generated books: a book with every
+    # level of the 0.01 grid filled is 3.8 KB, of the 0.001 grid 36 KB; emulator books
+    # are ~0.5 KB. The market channel's initial dump is one frame with every subscribed
+    # book, so its cap grows with the subscription: the larger of ws_max_frame_bytes
+    # and ws_frame_bytes_per_token per token. A POST /books of 500 full 0.001-grid
+    # books is 18 MB: REST bodies are capped a little above that.
     ws_max_frame_bytes: int = 4 * MIB
-    rest_max_body_bytes: int = 16 * MIB
+    ws_frame_bytes_per_token: int = 64 * 1024
+    rest_max_body_bytes: int = 24 * MIB
     max_json_depth: int = 32
     # GET /data/orders pages (100 orders each) read before giving up on a resync.
     max_order_pages: int = 200

@@ -302,8 +302,11 @@ class Streams:
         validate_market: Validator | None = None,
         validate_user: Validator | None = None,
         limits: FrameLimits | None = None,
+        frame_bytes_per_token: int = 0,
     ) -> None:
         self._creds = creds
+        self._base_limits = limits or FrameLimits()
+        self._frame_bytes_per_token = frame_bytes_per_token
         self._lock = threading.Lock()
         self._tokens: set[str] = set()
         self._markets: set[str] = set()
@@ -358,6 +361,11 @@ class Streams:
             added_tokens, removed_tokens = sorted(tokens - self._tokens), sorted(self._tokens - tokens)
             added_markets, removed_markets = sorted(markets - self._markets), sorted(self._markets - markets)
             self._tokens, self._markets = tokens, markets
+        if self._frame_bytes_per_token:
+            # The initial book dump is one frame with every subscribed book: let it grow.
+            base = self._base_limits
+            wanted = max(base.max_bytes, self._frame_bytes_per_token * len(tokens))
+            self.market.limits = FrameLimits(wanted, base.max_depth)
         if added_tokens:
             self.market.send({"operation": "subscribe", "assets_ids": added_tokens})
         if removed_tokens:

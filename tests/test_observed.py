@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+import json
 from decimal import Decimal as D
 
 from fakeclock import FakeClock
 
 from controller.observe.state import Balances, Book, Level, OpenOrder
 from controller.observe.store import ObservedStore
+from controller.venue.wire_ws import decode_frame
 
 COND = "0x" + "ab" * 32
 YES, NO = "111", "222"
+
+
+def feed_market(s: ObservedStore, raw: dict) -> set[str]:
+    """What the stream does: decode the frame once (wire_ws), hand the store typed events."""
+    changed: set[str] = set()
+    for event in decode_frame("market", json.dumps(raw)).events:
+        changed |= s.apply_market(event)  # type: ignore[arg-type]
+    return changed
+
+
+def feed_user(s: ObservedStore, raw: dict) -> set[str]:
+    changed: set[str] = set()
+    for event in decode_frame("user", json.dumps(raw)).events:
+        changed |= s.apply_user(event)  # type: ignore[arg-type]
+    return changed
 
 
 def store() -> ObservedStore:
@@ -31,8 +48,9 @@ def book_event(token: str, bids: list[tuple[str, str]], asks: list[tuple[str, st
 
 def test_book_then_price_changes_maintain_levels() -> None:
     s = store()
-    assert s.apply_market_event(book_event(YES, [("0.48", "10"), ("0.49", "5")], [("0.51", "7")])) == {COND}
-    s.apply_market_event(
+    assert feed_market(s, book_event(YES, [("0.48", "10"), ("0.49", "5")], [("0.51", "7")])) == {COND}
+    feed_market(
+        s,
         {
             "event_type": "price_change",
             "market": COND,
@@ -41,7 +59,7 @@ def test_book_then_price_changes_maintain_levels() -> None:
                 {"asset_id": YES, "price": "0.50", "size": "3", "side": "SELL"},
                 {"asset_id": "999", "price": "0.50", "size": "3", "side": "SELL"},
             ],
-        }
+        },
     )
     s.set_fresh(COND)
     book = s.snapshot([COND]).markets[COND].books[YES]
@@ -51,7 +69,7 @@ def test_book_then_price_changes_maintain_levels() -> None:
 
 def test_malformed_market_events_change_nothing() -> None:
     s = store()
-    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    feed_market(s, book_event(YES, [("0.48", "10")], [("0.52", "10")]))
     for event in (
         {"event_type": "book", "asset_id": YES, "bids": "nope", "asks": []},
         {"event_type": "book", "asset_id": YES, "bids": [{"price": "x", "size": "1"}], "asks": []},
@@ -63,7 +81,7 @@ def test_malformed_market_events_change_nothing() -> None:
         {"event_type": "tick_size_change", "asset_id": YES, "new_tick_size": "0"},
         {"event_type": "unknown"},
     ):
-        s.apply_market_event(event)
+        feed_market(s, event)
     s.set_fresh(COND)
     market = s.snapshot([COND]).markets[COND]
     assert market.books[YES].best_bid == D("0.48") and market.tick_size == D("0.01")
@@ -71,7 +89,7 @@ def test_malformed_market_events_change_nothing() -> None:
 
 def test_stale_market_is_snapshotted_as_stale() -> None:
     s = store()
-    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    feed_market(s, book_event(YES, [("0.48", "10")], [("0.52", "10")]))
     assert s.snapshot([COND]).markets[COND].stale == "no market data yet", "new markets are stale until resynced"
     s.set_fresh(COND)
     assert s.snapshot([COND]).markets[COND].books and s.snapshot([COND]).markets[COND].stale is None
@@ -82,18 +100,19 @@ def test_stale_market_is_snapshotted_as_stale() -> None:
 
 def test_resync_tells_a_frozen_stream_from_a_race() -> None:
     s = store()
-    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    feed_market(s, book_event(YES, [("0.48", "10")], [("0.52", "10")]))
     exchange = Book(bids=(Level(D("0.48"), D("10")),), asks=(Level(D("0.52"), D("10")),))
     assert s.resync_book(YES, exchange, None) == "same"
     changed = Book(bids=(Level(D("0.49"), D("4")),), asks=exchange.asks)
     seen = s.stream_updates(YES)
     # The stream delivered something after we looked: it is alive, merely racing REST.
-    s.apply_market_event(
+    feed_market(
+        s,
         {
             "event_type": "price_change",
             "market": COND,
             "price_changes": [{"asset_id": YES, "price": "0.47", "size": "1", "side": "BUY"}],
-        }
+        },
     )
     assert s.resync_book(YES, changed, seen) == "raced"
     # The exchange changed and the stream said nothing since: a suspected freeze. The
@@ -108,7 +127,7 @@ def test_resync_tells_a_frozen_stream_from_a_race() -> None:
 
 def test_quiet_market_is_not_frozen() -> None:
     s = store()
-    s.apply_market_event(book_event(YES, [("0.48", "10")], [("0.52", "10")]))
+    feed_market(s, book_event(YES, [("0.48", "10")], [("0.52", "10")]))
     s.set_fresh(COND)
     book = s.snapshot([COND]).markets[COND].books[YES]
     for _ in range(3):
@@ -134,13 +153,13 @@ def test_fills_move_balances_exactly_once() -> None:
     s = store()
     s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))
     s.record_placed(OpenOrder("0x1", COND, YES, "BUY", D("0.40"), D("10")), "live")
-    s.apply_user_event(order_event("UPDATE", "4"))
-    s.apply_user_event(order_event("UPDATE", "4"))  # a duplicate delivery
-    s.apply_user_event(order_event("UPDATE", "3"))  # an older report arriving late
+    feed_user(s, order_event("UPDATE", "4"))
+    feed_user(s, order_event("UPDATE", "4"))  # a duplicate delivery
+    feed_user(s, order_event("UPDATE", "3"))  # an older report arriving late
     balances = s.balances()
     assert balances.collateral == D("98.40") and balances.tokens[YES] == D("4")
     assert s.open_orders(COND)[0].size_matched == D("4")
-    s.apply_user_event(order_event("UPDATE", "10", status="MATCHED"))
+    feed_user(s, order_event("UPDATE", "10", status="MATCHED"))
     balances = s.balances()
     assert balances.collateral == D("96.00") and balances.tokens[YES] == D("10")
     assert s.open_orders(COND) == []
@@ -150,9 +169,9 @@ def test_sell_fill_and_cancellation() -> None:
     s = store()
     s.replace_balances(Balances(collateral=D("0"), tokens={YES: D("10")}))
     s.record_placed(OpenOrder("0x1", COND, YES, "SELL", D("0.40"), D("10")), "live")
-    s.apply_user_event(order_event("UPDATE", "5", side="SELL"))
+    feed_user(s, order_event("UPDATE", "5", side="SELL"))
     assert s.balances() == Balances(collateral=D("2.00"), tokens={YES: D("5")})
-    s.apply_user_event(order_event("CANCELLATION", "5", side="SELL"))
+    feed_user(s, order_event("CANCELLATION", "5", side="SELL"))
     assert s.open_orders() == []
 
 
@@ -207,7 +226,7 @@ def test_balances_from_before_a_fill_are_not_adopted() -> None:
     s.record_placed(OpenOrder("0x1", COND, YES, "BUY", D("0.40"), D("10")), "live")
     as_of = s.now()
     clock.t = 1.0
-    s.apply_user_event(order_event("UPDATE", "5"))
+    feed_user(s, order_event("UPDATE", "5"))
     s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}), as_of=as_of)
     assert s.balances().collateral == D("98.00")
 
@@ -217,8 +236,8 @@ def test_a_fill_reported_after_a_not_found_cancel_still_moves_balances() -> None
     s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))
     s.record_placed(OpenOrder("0x1", COND, YES, "BUY", D("0.40"), D("10")), "live")
     s.record_canceled(["0x1"])  # the exchange said "not found": it had just filled
-    s.apply_user_event(order_event("UPDATE", "10", status="MATCHED"))
-    s.apply_user_event(order_event("UPDATE", "10", status="MATCHED"))  # delivered twice
+    feed_user(s, order_event("UPDATE", "10", status="MATCHED"))
+    feed_user(s, order_event("UPDATE", "10", status="MATCHED"))  # delivered twice
     assert s.balances() == Balances(collateral=D("96.00"), tokens={YES: D("10")})
     assert s.open_orders() == [], "the fill does not bring the order back"
 
@@ -227,7 +246,7 @@ def test_an_order_first_seen_on_the_stream_counts_all_its_fills() -> None:
     s = store()
     s.replace_balances(Balances(collateral=D("100"), tokens={YES: D("0")}))
     # Our placement's answer is still in flight; the stream already reports a fill.
-    s.apply_user_event(order_event("UPDATE", "4"))
+    feed_user(s, order_event("UPDATE", "4"))
     assert s.balances().tokens[YES] == D("4") and s.balances().collateral == D("98.40")
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from decimal import Decimal
+from typing import Any
 
 import pytest
 from live_helpers import BTC, BTC_YES, quiet_config, wait_for
@@ -11,6 +12,7 @@ from controller.loop.controller import DEMO_PRIVATE_KEY
 from controller.ops.redact import Secret
 from controller.sim import start_sim
 from controller.venue.client import OrderRequest, Venue, VenueConfig
+from controller.venue.wire_ws import OrderAction, OrderEvent, PriceChangeEvent
 
 # Hardhat's public test account #2 as the signing EOA; the funder is a wallet it controls.
 SIGNER_KEY = "0x5de4111afa1a4b94908f83103eb1f1706367c2e68ca870fc3fb9a804cdab365a"
@@ -109,10 +111,14 @@ def test_market_and_user_streams_deliver_books_and_our_orders() -> None:
     with start_sim(quiet_config(), clock="manual", flow=False) as sim:
         venue = Venue(VenueConfig(private_key=Secret(DEMO_PRIVATE_KEY), clob_host=sim.url, ws_host=sim.ws_url))
         venue.connect()
-        events: list[tuple[str, dict]] = []
+        events: list[tuple[str, dict]] = []  # raw dicts (the compatibility handlers)
+        typed: list[Any] = []
         try:
             streams = venue.connect_ws(
-                on_market=lambda c, e: events.append((c, e)), on_user=lambda c, e: events.append((c, e))
+                on_market=lambda c, e: events.append((c, e)),
+                on_user=lambda c, e: events.append((c, e)),
+                on_market_event=lambda c, e: typed.append(e),
+                on_user_event=lambda c, e: typed.append(e),
             )
             streams.set_subscriptions([BTC_YES], [BTC])
             wait_for(lambda: streams.connected, "both channels")
@@ -120,6 +126,11 @@ def test_market_and_user_streams_deliver_books_and_our_orders() -> None:
             wait_for(lambda: any(c == "user" and e.get("id") == placed.order_id for c, e in events), "our PLACEMENT")
             wait_for(lambda: any(c == "market" and e["event_type"] == "price_change" for c, e in events), "a change")
             assert venue.get_price(BTC_YES).bid == Decimal("0.40")
+            ours = [e for e in typed if isinstance(e, OrderEvent) and e.order_id == placed.order_id]
+            assert ours and ours[0].action is OrderAction.PLACEMENT and ours[0].price == Decimal("0.40")
+            changes = [c for e in typed if isinstance(e, PriceChangeEvent) for c in e.changes]
+            assert any(c.token_id == BTC_YES and c.price == Decimal("0.40") and c.side == "BUY" for c in changes)
+            assert streams.rejected() == {"market": {}, "user": {}}, "the emulator's frames all decode"
         finally:
             venue.disconnect()
 

@@ -1,12 +1,14 @@
 """The live observed state: books, our open orders and balances, kept current.
 
-Fed from two directions, both hostile until parsed:
+Fed from two directions, both already parsed and validated at the edge into typed
+values (``controller.venue.wire_ws`` events, ``controller.venue.wire`` answers); this
+module never reads a raw exchange message:
 
-* the WebSocket channels (``book``, ``price_change``, ``tick_size_change``,
-  ``last_trade_price`` on the market channel; ``order`` and ``trade`` on the user
-  channel), and
-* REST resyncs (books, open orders, balances), which are the truth whenever they
-  disagree with what the streams said.
+* the WebSocket channels (``BookEvent``, ``PriceChangeEvent``, ``TickSizeChangeEvent``,
+  ``LastTradePriceEvent``; ``OrderEvent`` and ``TradeEvent``), and
+* REST resyncs (books, open orders, balances, market rules), which are the truth
+  whenever they disagree with what the streams said. A ``tick_size_change`` only wakes
+  the market: its rules change through :meth:`ObservedStore.update_rules` (REST).
 
 It also records the controller's own actions the moment the exchange answers, so
 a reconcile that starts before the stream confirms an order never places it twice.
@@ -20,14 +22,12 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Any
 
 from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.venue.wire import WireError
 from controller.venue.wire_ws import (
     BookEvent,
     LastTradePriceEvent,
@@ -38,8 +38,6 @@ from controller.venue.wire_ws import (
     TickSizeChangeEvent,
     TradeEvent,
     UserEvent,
-    decode_market_event,
-    decode_user_event,
 )
 
 ZERO = Decimal(0)
@@ -220,14 +218,6 @@ class ObservedStore:
                 return {condition_id}
         return set()
 
-    def apply_market_event(self, event: Mapping[str, Any]) -> set[str]:
-        """Compatibility: decode a raw market-channel event (``wire_ws``), then :meth:`apply_market`."""
-        try:
-            typed = decode_market_event(event)
-        except WireError:
-            return set()
-        return self.apply_market(typed) if typed is not None else set()
-
     def _apply_book(self, event: BookEvent) -> set[str]:
         condition_id = self._token_market.get(event.token_id)
         if condition_id is None:
@@ -392,14 +382,6 @@ class ObservedStore:
             elif order_id not in self._gone:
                 self._upsert_order(order, local=True)
             return {condition_id}
-
-    def apply_user_event(self, event: Mapping[str, Any]) -> set[str]:
-        """Compatibility: decode a raw user-channel event (``wire_ws``), then :meth:`apply_user`."""
-        try:
-            typed = decode_user_event(event)
-        except WireError:
-            return set()
-        return self.apply_user(typed) if typed is not None else set()
 
     def _upsert_order(self, order: OpenOrder, *, local: bool = False) -> None:
         """``local``: learnt from the stream (every fill of it is news to our balances);

@@ -91,6 +91,7 @@ NETNS=""
 SIM_PID=""
 ROOTFS=""
 CONTEXT_DIR=""
+SIM_LOG=""
 cleanup() {
     local status=$?
     if [ -n "$SIM_PID" ] && kill -0 "$SIM_PID" 2>/dev/null; then
@@ -114,6 +115,7 @@ cleanup() {
         rm -rf --one-file-system "$ROOTFS"
     fi
     [ -n "$CONTEXT_DIR" ] && rm -rf "$CONTEXT_DIR"
+    [ -n "$SIM_LOG" ] && rm -f "$SIM_LOG"
     exit "$status"
 }
 
@@ -312,8 +314,8 @@ check_image() {
     in_image bandctl --help >/dev/null || die "bandctl --help failed in the image"
     log "check: bandctl --help"
 
-    local sim_log
-    sim_log=$(mktemp /tmp/bandctl-build-sim.XXXXXX.log)
+    SIM_LOG=$(mktemp /tmp/bandctl-build-sim.XXXXXX.log)
+    local sim_log=$SIM_LOG
     # A session of its own, so that cleanup can end the whole tree if need be.
     setsid "${NETNS_EXEC[@]}" buildah --root "$BUILD_ROOT/$DRIVER" \
         --runroot "/run/containers/bandctl-build/$DRIVER" --storage-driver "$DRIVER" \
@@ -367,7 +369,6 @@ elif test[:1] == ["CMD-SHELL"]:
     fi
     [ "$buildah_status" -eq 0 ] || log "note: buildah run itself returned $buildah_status after bandctl exited 0"
     log "check: clean exit on SIGTERM ($(grep -o 'cancelled [0-9]* order(s), [0-9]* left' "$sim_log" | tail -n1))"
-    rm -f "$sim_log"
 }
 
 main() {

@@ -24,7 +24,7 @@ log() { printf 'postgres.sh: %s\n' "$*" >&2; }
 
 find_bindir() {
     local dir
-    for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -V -r); do
+    for dir in $(printf '%s\n' /usr/lib/postgresql/*/bin | sort -V -r); do
         if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then
             printf '%s\n' "$dir"
             return 0

@@ -13,7 +13,6 @@ from controller.loop.controller import DEMO_PRIVATE_KEY
 from controller.observe.store import ObservedStore
 from controller.ops.redact import Secret
 from controller.venue.client import Venue, VenueConfig
-from controller.venue.feedwatch import FeedWatch
 from controller.venue.streams import Backoff
 
 
@@ -80,31 +79,15 @@ def tracked(venue: Venue) -> ObservedStore:
     return store
 
 
-def watch_for(venue: Venue, store: ObservedStore, streams: Any, stalled: list) -> FeedWatch:
-    def read(tokens: Any) -> dict:
-        return {t: s.book for t, s in venue.get_books(list(tokens)).items()}
-
-    return FeedWatch(
-        silent_for=streams.market.silent_for,
-        tokens=store.token_ids,
-        read_books=read,
-        books=store,
-        on_stalled=lambda tokens: stalled.append((time.monotonic(), tokens)),
-        probe_after=0.5,
-        confirm_after=0.3,
-    )
-
-
 def test_a_stalled_feed_is_found_quickly_and_a_quiet_one_is_not(sim: Any) -> None:
-    venue = connect(sim)
+    venue = connect(sim, feed_probe_after=0.5, feed_confirm_after=0.3)
     stalled: list = []
     try:
         store = tracked(venue)
         streams = venue.connect_ws(on_market_event=lambda channel, event: store.apply_market(event))
         streams.set_subscriptions([BTC_YES, BTC_NO], [BTC])
         wait_for(lambda: streams.market.messages > 0, "the initial book dump")
-        watch = watch_for(venue, store, streams, stalled)
-        watch.start(interval=0.05)
+        watch = venue.watch_feed(store, on_stalled=lambda tokens: stalled.append((time.monotonic(), tokens)))
         try:
             wait_for(lambda: watch.probes >= 3, "probes of a quiet market")
             assert stalled == [], "a quiet market is not a stalled one"

@@ -17,8 +17,8 @@ Orders are built and signed by ``signer`` from the exact Decimal price and size 
 float on the way) with the tick size of the market's last REST rules read, and posted
 through the client's own L2-signed REST path.
 
-Answers are parsed by ``wire`` into typed values; this module never reads a raw dict
-field itself.
+Answers are parsed and validated by ``wire`` into typed values before anything here
+believes them.
 
 Typical use::
 
@@ -52,6 +52,7 @@ from controller.venue.config import (
     VenueConfig,
 )
 from controller.venue.errors import Ambiguous, ConfigError, RateLimited, VenueError
+from controller.venue.feedwatch import BookSource, FeedWatch, watch_venue_feed
 from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price
 from controller.venue.ratebudget import RateBudget, TokenBucket
 from controller.venue.rules import MarketRules
@@ -121,6 +122,7 @@ class Venue:
         self._order_version: int | None = None
         self._signer: OrderSigner | None = None
         self._streams: Any = None
+        self._feed_watch: FeedWatch | None = None
         # The exchange's rules per market, as last read from REST (the tick-size authority).
         self.rules = MarketRules()
         self._rules_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="venue-rules")
@@ -181,6 +183,9 @@ class Venue:
         return self.client.creds
 
     def disconnect(self) -> None:
+        if self._feed_watch is not None:
+            self._feed_watch.stop()
+            self._feed_watch = None
         if self._streams is not None:
             self._streams.stop()
             self._streams = None
@@ -212,6 +217,18 @@ class Venue:
             self._streams = Streams(config.ws_host, creds=self.api_creds, **options)
             self._streams.start()
         return self._streams
+
+    def watch_feed(self, books: BookSource, on_stalled: Callable[[list[str]], None]) -> FeedWatch:
+        """Start watching the market channel (open it first with :meth:`connect_ws`) for a stall.
+
+        ``books`` is the stream-maintained book store (``ObservedStore``); ``on_stalled``
+        gets the tokens whose REST book moved while the stream stayed silent (adopt REST,
+        mark stale, reconnect: the caller's choice). Stopped by :meth:`disconnect`.
+        """
+        if self._streams is None:
+            raise VenueError("watch_feed needs the streams: call connect_ws() first")
+        self._feed_watch = watch_venue_feed(self, self._streams, books, on_stalled)
+        return self._feed_watch
 
     # -- plumbing -------------------------------------------------------------------
 

@@ -63,6 +63,11 @@ class VenueConfig:
     # A market-channel disconnect shorter than this does not make markets stale when a
     # REST read right after the reconnect shows their books unchanged.
     ws_disconnect_grace: float = 1.5
+    # Stalled-feed watch (Venue.watch_feed): after this much silence on the market channel,
+    # compare REST books with the stream's; a difference still undelivered
+    # ``feed_confirm_after`` seconds later is a stall.
+    feed_probe_after: float = 1.0
+    feed_confirm_after: float = 0.5
 
     @classmethod
     def from_env(

@@ -16,9 +16,12 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from controller.observe.state import Book
+
+if TYPE_CHECKING:
+    from controller.venue.client import Venue
 
 log = logging.getLogger("bandctl.streams")
 
@@ -117,3 +120,24 @@ class FeedWatch:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(2.0)
+
+
+def watch_venue_feed(
+    venue: Venue, streams: Any, books: BookSource, on_stalled: Callable[[list[str]], None]
+) -> FeedWatch:
+    """A started watch of ``streams.market``, probing with ``venue.get_books`` (see ``Venue.watch_feed``)."""
+
+    def read(tokens: Sequence[str]) -> dict[str, Book]:
+        return {token: snapshot.book for token, snapshot in venue.get_books(list(tokens)).items()}
+
+    watch = FeedWatch(
+        silent_for=streams.market.silent_for,
+        tokens=streams.subscribed_tokens,
+        read_books=read,
+        books=books,
+        on_stalled=on_stalled,
+        probe_after=venue.config.feed_probe_after,
+        confirm_after=venue.config.feed_confirm_after,
+    )
+    watch.start()
+    return watch

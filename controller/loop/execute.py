@@ -55,6 +55,10 @@ class Outcome:
     # Nothing was planned because the market's first book or the account's open orders
     # are not known yet: not an error, and not "reconciled".
     waiting: str | None = None
+    # The exchange was not taking orders (its engine restarting): retry soon, no backoff.
+    unavailable: bool = False
+    # It takes only post-only orders for now (the window after an engine restart).
+    post_only_mode: bool = False
     started: float = 0.0
     duration: float = 0.0
 
@@ -77,6 +81,7 @@ def execute(
     outcome: Outcome,
     *,
     on_placed: Callable[[list[str]], None] | None = None,
+    force_post_only: bool = False,
 ) -> None:
     """Send ``plan``'s cancels, then its places; fill ``outcome`` with what happened."""
     condition_id = spec.market.condition_id
@@ -98,7 +103,7 @@ def execute(
         return
     tick = store.tick_size(condition_id)
     neg_risk = store.neg_risk(condition_id)
-    requests = [_request(spec, p, now, tick, neg_risk) for p in plan.place]
+    requests = [_request(spec, p, now, tick, neg_risk, force_post_only) for p in plan.place]
     answers = venue.place_orders(requests)
     accepted: list[str] = []
     for placement, answer in zip(plan.place, answers, strict=True):
@@ -115,6 +120,10 @@ def execute(
             accepted.append(answer.order_id)
             outcome.placed.append((placement, answer.order_id))
             _log_place(spec.name, plan, placement, answer.order_id)
+        elif answer.problem in (PlaceProblem.EXCHANGE_UNAVAILABLE, PlaceProblem.POST_ONLY_MODE):
+            outcome.unavailable = True
+            outcome.post_only_mode = outcome.post_only_mode or answer.problem is PlaceProblem.POST_ONLY_MODE
+            outcome.error = outcome.error or answer.error
         elif answer.ambiguous:
             store.set_unsettled(condition_id, "place outcome unknown")
             if answer.order_id:
@@ -143,7 +152,12 @@ def execute(
 
 
 def _request(
-    spec: MarketMakerSpec, placement: Placement, now: datetime, tick: Decimal | None, neg_risk: bool | None
+    spec: MarketMakerSpec,
+    placement: Placement,
+    now: datetime,
+    tick: Decimal | None,
+    neg_risk: bool | None,
+    force_post_only: bool = False,
 ) -> OrderRequest:
     expiration = 0
     if spec.orders.type == "GTD" and spec.orders.ttl_seconds:
@@ -154,7 +168,7 @@ def _request(
         price=placement.price,
         size=placement.size,
         order_type=spec.orders.type,
-        post_only=spec.orders.post_only,
+        post_only=spec.orders.post_only or force_post_only,
         expiration=expiration,
         tick_size=tick,
         neg_risk=neg_risk,

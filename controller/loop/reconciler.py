@@ -35,8 +35,15 @@ from controller.ops.telemetry import reconcile_scope
 from controller.plan.bands import plan_market
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import Ambiguous, RateLimited, Venue, VenueError
+from controller.venue.errors import ExchangeUnavailable
 
 log = logging.getLogger("bandctl.reconciler")
+
+# While the exchange's engine restarts (HTTP 425), look again this often.
+UNAVAILABLE_RETRY_SECONDS = 1.0
+# After the exchange said "post-only mode", send every order post-only for this long
+# (production's window is about two minutes).
+POST_ONLY_WINDOW_SECONDS = 150.0
 
 __all__ = ["Outcome", "Reconciler"]
 
@@ -70,6 +77,7 @@ class Reconciler:
         self._by_market: dict[str, tuple[str, ...]] = {}
         self._retired: dict[str, MarketMakerSpec] = {}  # deleted manifests whose orders must go
         self._orders_known = False
+        self._post_only_until = 0.0
         self._pool: WorkerPool | None = None
 
     # -- desired state --------------------------------------------------------------
@@ -154,6 +162,13 @@ class Reconciler:
 
     def _handle(self, key: str) -> None:
         outcome = self.reconcile(key)
+        if outcome.unavailable:
+            # The exchange is restarting: nothing of ours failed, so no backoff growth; look
+            # again soon so quoting resumes within a second or two of it coming back.
+            delay = outcome.requeue_after or UNAVAILABLE_RETRY_SECONDS
+            outcome.requeue_after = delay
+            self.queue.add_after(key, min(delay, UNAVAILABLE_RETRY_SECONDS))
+            return
         if outcome.error is not None or outcome.rejected:
             delay = self.queue.add_rate_limited(key, at_least=outcome.requeue_after or 0.0)
             outcome.requeue_after = delay
@@ -175,12 +190,20 @@ class Reconciler:
         except RateLimited as exc:
             outcome.error = str(exc)
             outcome.requeue_after = exc.retry_after
+        except ExchangeUnavailable as exc:
+            outcome.error = str(exc)
+            outcome.unavailable = True
+            outcome.post_only_mode = exc.post_only
+            outcome.requeue_after = exc.retry_after
         except (VenueError, Ambiguous) as exc:
             outcome.error = str(exc)
         except Exception as exc:  # a bug must not kill the worker or other markets
             log.exception("%s: reconcile failed", name)
             outcome.error = f"internal error: {type(exc).__name__}: {exc}"
         outcome.duration = time.monotonic() - outcome.started
+        if outcome.post_only_mode:
+            with self._lock:
+                self._post_only_until = time.monotonic() + POST_ONLY_WINDOW_SECONDS
         if self.on_outcome is not None:
             try:
                 self.on_outcome(outcome)
@@ -223,11 +246,16 @@ class Reconciler:
             now,
             outcome,
             on_placed=lambda ids: self._record_placed(spec, ids),
+            force_post_only=self._in_post_only_window(),
         )
         # Level-triggered: look again once the exchange has answered (balances freed by
         # cancels are only counted then). An empty plan ends the chain.
         if outcome.requeue_after is None and outcome.ok:
             outcome.requeue_after = 0.0
+
+    def _in_post_only_window(self) -> bool:
+        with self._lock:
+            return time.monotonic() < self._post_only_until
 
     def _settle(self, condition_id: str) -> None:
         as_of = self.store.now()

@@ -57,7 +57,7 @@ def record_outcome(
 ) -> None:
     """Fold one reconcile's outcome into the manifest's status and metrics."""
     result = "ok" if outcome.ok else ("error" if outcome.error else "rejected")
-    if outcome.waiting is not None:
+    if outcome.waiting is not None or outcome.unavailable:
         result = "waiting"
     metrics.observe_reconcile(outcome.name, outcome.duration, result)
     if outcome.placed:
@@ -75,7 +75,9 @@ def record_outcome(
             set_condition(status, st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now)
         return
     status.reconciled_once = status.reconciled_once or outcome.executed
-    if outcome.error:
+    if outcome.unavailable:
+        set_condition(status, st.SYNCED, False, "ExchangeUnavailable", outcome.error or "", now)
+    elif outcome.error:
         set_condition(status, st.SYNCED, False, "ReconcileFailed", outcome.error, now)
     elif outcome.rejected:
         first = outcome.rejected[0]

@@ -210,6 +210,13 @@ def _decode_answer(body: bytes) -> Any:
         raise PolyApiException(error_msg=f"answer rejected: {exc}") from None
 
 
+def error_code(exc: BaseException) -> str | None:
+    """The exchange's machine-readable ``code`` in an error body (``post_only_mode``), if any."""
+    message = getattr(exc, "error_msg", None)
+    code = message.get("code") if isinstance(message, dict) else None
+    return code if isinstance(code, str) else None
+
+
 def error_text_of(answer: Any) -> str:
     if isinstance(answer, Mapping):
         answer = answer.get("error") or answer.get("errorMsg") or answer

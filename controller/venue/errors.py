@@ -25,3 +25,15 @@ class RateLimited(VenueError):
 
 class Ambiguous(VenueError):
     """The outcome is unknown (timeout, 5xx, transport error): re-read before acting again."""
+
+
+class ExchangeUnavailable(VenueError):
+    """The exchange is not taking this kind of request for a while (HTTP 425 while its
+    matching engine restarts): nothing happened; retry after ``retry_after`` seconds.
+    Not a failure of ours, so callers should not count it towards backoff."""
+
+    def __init__(self, message: str, retry_after: float, *, post_only: bool = False) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+        # True in the window after a restart when only post-only orders are accepted.
+        self.post_only = post_only

@@ -26,6 +26,8 @@ class PlaceProblem(enum.Enum):
     ID_MISMATCH = "id_mismatch"  # accepted under an id that is not the signed order's hash
     NO_ANSWER = "no_answer"  # the batch answer had no item for it
     UNKNOWN_OUTCOME = "unknown_outcome"  # timeout, 5xx, transport error
+    EXCHANGE_UNAVAILABLE = "exchange_unavailable"  # 425: the matching engine is restarting
+    POST_ONLY_MODE = "post_only_mode"  # after a restart, only post-only orders are accepted
 
 
 class SignRefused(VenueError):

@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from controller.venue import clob_adapter as clob
-from controller.venue.errors import Ambiguous, RateLimited, VenueError
+from controller.venue.errors import Ambiguous, ExchangeUnavailable, RateLimited, VenueError
 
 RequestObserver = Callable[[str, float, int | str], None]  # (endpoint, seconds, HTTP status or a word)
 
@@ -41,6 +41,10 @@ def call(
         status = exc.status_code
         outcome = status or "transport"
         text = clob.error_text(exc, error_chars)
+        if status == 425:
+            raise ExchangeUnavailable(f"{endpoint}: the matching engine is restarting: {text}", 1.0) from None
+        if status == 503 and clob.error_code(exc) == "post_only_mode":
+            raise ExchangeUnavailable(f"{endpoint}: post-only mode: {text}", 1.0, post_only=True) from None
         if status is None or status >= 500:
             raise Ambiguous(f"{endpoint}: {status or 'transport error'}: {text}") from None
         if status == 429:

@@ -20,7 +20,7 @@ from controller.plan.ticks import on_grid
 from controller.venue import clob_adapter as clob
 from controller.venue.amounts import AmountError, AmountProblem
 from controller.venue.config import MAX_BATCH, MAX_CANCEL_BATCH
-from controller.venue.errors import Ambiguous, RateLimited, VenueError
+from controller.venue.errors import Ambiguous, ExchangeUnavailable, RateLimited, VenueError
 from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, SignRefused
 from controller.venue.signer import Exchange, OrderSigner, SignedOrder
 from controller.venue.wire import WireError, classify_rejection, parse_cancel, parse_post_answer
@@ -132,6 +132,9 @@ def _post(venue: Venue, signed: list[tuple[int, OrderRequest, Any, str]]) -> lis
             PlaceResult(r, local_id, error=str(exc), ambiguous=True, problem=PlaceProblem.UNKNOWN_OUTCOME)
             for _, r, _, local_id in signed
         ]
+    except ExchangeUnavailable as exc:
+        problem = PlaceProblem.POST_ONLY_MODE if exc.post_only else PlaceProblem.EXCHANGE_UNAVAILABLE
+        return [PlaceResult(r, None, error=str(exc), problem=problem) for _, r, _, _ in signed]
     except VenueError as exc:
         problem = PlaceProblem.RATE_LIMITED if isinstance(exc, RateLimited) else PlaceProblem.REJECTED
         return [PlaceResult(r, None, error=str(exc), problem=problem) for _, r, _, _ in signed]
@@ -184,6 +187,8 @@ def cancel_orders(venue: Venue, order_ids: Sequence[str]) -> CancelResult:
         except Ambiguous:
             ambiguous.extend(batch)
             continue
+        except ExchangeUnavailable:
+            raise  # nothing was cancelled; the caller retries once the exchange is back
         except VenueError as exc:
             not_canceled.update({order_id: str(exc) for order_id in batch})
             continue

@@ -320,6 +320,8 @@ def classify_rejection(error: str) -> PlaceProblem:
         return PlaceProblem.VERSION_MISMATCH
     if "lower than the minimum" in text:
         return PlaceProblem.BELOW_MIN_SIZE
+    if "post-only mode" in text or "post_only_mode" in text:  # the window after an engine restart
+        return PlaceProblem.POST_ONLY_MODE
     return PlaceProblem.REJECTED
 
 

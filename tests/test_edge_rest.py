@@ -316,3 +316,20 @@ def test_fuzzed_answers_never_escape_the_venue_as_anything_but_venue_errors() ->
     finally:
         venue.disconnect()
         stub.stop()
+
+
+def test_a_malformed_book_costs_only_that_book(stub: Stub, caplog) -> None:
+    def book(token: str, **extra: Any) -> dict[str, Any]:
+        return {"asset_id": token, "market": COND, "bids": [{"price": "0.4", "size": "5"}], "asks": [], **extra}
+
+    answer_books = [book(YES), book(NO, bids=[{"price": "NaN", "size": "1"}]), book("999")]
+    stub.routes[("POST", "/books")] = lambda h, b: answer(200, answer_books)
+    venue = venue_for(stub)
+    try:
+        with caplog.at_level(logging.ERROR):
+            books = venue.get_books([YES, NO])
+    finally:
+        venue.disconnect()
+    assert list(books) == [YES], "the bad book is left out, the one nobody asked for too"
+    assert books[YES].book.best_bid == D("0.4")
+    assert any("1 malformed book" in r.getMessage() for r in caplog.records)

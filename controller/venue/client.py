@@ -44,28 +44,20 @@ from controller.observe.state import Balances, OpenOrder
 from controller.ops.redact import Secret
 from controller.venue import clob_adapter as clob
 from controller.venue import rest, trading
-from controller.venue.config import (
-    MAX_BATCH,
-    POLYGON,
-    PRODUCTION_CLOB_HOST,
-    PRODUCTION_WS_HOST,
-    VenueConfig,
-)
+from controller.venue.config import VenueConfig
 from controller.venue.errors import Ambiguous, ConfigError, RateLimited, VenueError
 from controller.venue.feedwatch import BookSource, FeedWatch, watch_venue_feed
 from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price
-from controller.venue.ratebudget import RateBudget, TokenBucket
+from controller.venue.ratebudget import RateBudget
 from controller.venue.rules import MarketRules
 from controller.venue.signer import OrderSigner, SignedOrder, wire_json
 from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
-    book_from_levels,
+    WireError,
     parse_balance,
     parse_book_summary,
-    parse_books,
     parse_heartbeat,
-    parse_levels,
     parse_market_info,
     parse_open_order,
     parse_open_orders,
@@ -73,31 +65,9 @@ from controller.venue.wire import (
 )
 from controller.venue.wire_ws import FrameLimits
 
-__all__ = [
-    "MAX_BATCH",
-    "POLYGON",
-    "PRODUCTION_CLOB_HOST",
-    "PRODUCTION_WS_HOST",
-    "Ambiguous",
-    "BookSnapshot",
-    "CancelResult",
-    "ConfigError",
-    "MarketInfo",
-    "OrderRequest",
-    "PlaceProblem",
-    "PlaceResult",
-    "Price",
-    "RateBudget",
-    "RateLimited",
-    "TokenBucket",
-    "Venue",
-    "VenueConfig",
-    "VenueError",
-    "book_from_levels",
-    "parse_book_summary",
-    "parse_levels",
-    "parse_open_order",
-]
+# Names callers import from here (their homes are errors, config, orders and wire).
+__all__ = ["Ambiguous", "ConfigError", "MarketInfo", "OrderRequest", "RateLimited", "Venue", "VenueConfig"]
+__all__ += ["BookSnapshot", "CancelResult", "PlaceProblem", "PlaceResult", "Price", "VenueError"]
 
 log = logging.getLogger("bandctl.venue")
 
@@ -288,11 +258,26 @@ class Venue:
         return parse_book_summary(self._call("book", self.client.get_order_book, token_id))
 
     def get_books(self, token_ids: Sequence[str]) -> dict[str, BookSnapshot]:
+        """Books of these tokens (POST /books, 500 a request). A malformed book, or one we did
+        not ask for, is left out and logged: that token simply has no fresh REST book."""
         books: dict[str, BookSnapshot] = {}
+        problems: list[str] = []
+        wanted = set(token_ids)
         for start in range(0, len(token_ids), 500):
             chunk = [clob.BookParams(token_id=t) for t in token_ids[start : start + 500]]
-            for snapshot in parse_books(self._call("books", self.client.get_order_books, chunk)):
-                books[snapshot.token_id] = snapshot
+            raw = self._call("books", self.client.get_order_books, chunk)
+            if not isinstance(raw, list):
+                raise VenueError("malformed /books answer: expected a list")
+            for item in raw:
+                try:
+                    snapshot = parse_book_summary(item)
+                except WireError as exc:
+                    problems.append(str(exc))
+                    continue
+                if snapshot.token_id in wanted:
+                    books[snapshot.token_id] = snapshot
+        if problems:
+            log.error("books: %d malformed book(s) skipped, e.g. %s", len(problems), problems[0][:200])
         # A book names its market's tick: one that disagrees with the rules we sign with
         # sends us back to the rules (every resync reads books).
         moved = [

@@ -47,3 +47,26 @@ def test_orders_are_sent_post_only_while_the_exchange_takes_only_those(sim, mani
         assert controller.reconciler.queue.failures("btc") == 0
     finally:
         controller.stop()
+
+
+def test_a_market_that_closes_mid_run_stops_quoting_without_a_retry_loop(sim, manifests) -> None:
+    controller = make_controller(sim, manifests)
+    controller.start()
+    try:
+        wait_for(lambda: converged(sim, manifests / "btc.yaml"), "quotes")
+        sim.close_market(BTC)
+
+        def conditions() -> dict[str, dict[str, str]]:
+            status = {m["name"]: m for m in controller.status_document()["manifests"]}["btc"]
+            return {c["type"]: c for c in status["conditions"]}
+
+        wait_for(lambda: conditions()["Valid"]["reason"] == "MarketNotAccepting", "Valid to say why")
+        assert conditions()["Quoting"]["reason"] == "MarketNotAccepting"
+        wait_for(lambda: controller.reconciler.queue.idle(), "the loop to settle")
+        posts = sim.admin_state()["requests"].get("POST /orders", 0)
+        controller.reconciler.enqueue_all()
+        controller.resync()
+        wait_for(lambda: controller.reconciler.queue.idle(), "the loop to settle again")
+        assert sim.admin_state()["requests"].get("POST /orders", 0) == posts, "no order is sent to a closed market"
+    finally:
+        controller.stop()

@@ -26,12 +26,13 @@ from controller.loop.reconciler import Reconciler
 from controller.loop.resync import Resync
 from controller.loop.threads import Threads
 from controller.loop.triggers import StreamHandlers
-from controller.observe.state import ObservedState
+from controller.observe.state import Balances, ObservedState
 from controller.observe.store import ObservedStore
 from controller.ops import status as st
 from controller.ops.manifest_status import (
     ManifestStatus,
     manifest_document,
+    market_problem,
     record_outcome,
     set_condition,
     summary_line,
@@ -260,7 +261,7 @@ class Controller:
                 status.invalid("MarketNotFound", f"market {condition_id}: {exc}", self.now())
                 log.error("%s: %s", spec.name, status.message)
                 continue
-            problem = _market_problem(spec, info)
+            problem = market_problem(spec, info)
             if problem is not None:
                 reason, message = problem
                 status.registered = False
@@ -306,15 +307,8 @@ class Controller:
             # A market that was missing or closed may have appeared: try again.
             self._markets.clear()
             self.reload(force=True)
-        self._check_stream_started()
+        self.handlers.check_started()
         self.resync()
-
-    def _check_stream_started(self) -> None:
-        started = self._started_at
-        if self._streams is None or started is None or self._streams.market.connected:
-            return
-        if time.monotonic() - started > self.options.stream_connect_grace_seconds:
-            self.store.mark_stale(None, "the market stream has not connected")
 
     def _reload_job(self) -> None:
         try:
@@ -323,15 +317,38 @@ class Controller:
             log.exception("manifest reload failed")
 
     def _summary_job(self) -> None:
-        balances = self.store.balances()
-        with self._lock:
-            lines = [
-                summary_line(s, self._specs[n], balances) for n, s in sorted(self.status.items()) if n in self._specs
-            ]
-        for line in lines:
+        for line in self._per_manifest(summary_line):
             log.info("%s", line)
 
+    def _per_manifest(self, render: Callable[[ManifestStatus, MarketMakerSpec, Balances], Any]) -> list[Any]:
+        balances = self.store.balances()
+        with self._lock:
+            return [render(s, self._specs[n], balances) for n, s in sorted(self.status.items()) if n in self._specs]
+
+    def market_closed(self, condition_id: str) -> None:
+        """The exchange stopped taking orders in this market (resolved, closed): its manifests
+        stop reconciling, with the reason in Valid and Quoting. The exchange cancels the
+        orders itself; the resync job looks again every interval in case it reopens."""
+        now = self.now()
+        with self._lock:
+            names = [n for n, s in self._specs.items() if s.market.condition_id == condition_id]
+            for name in names:
+                status = self.status[name]
+                if not status.registered:
+                    continue
+                status.registered = False
+                message = f"market {condition_id} is not accepting orders"
+                status.invalid("MarketNotAccepting", message, now)
+                set_condition(status, st.QUOTING, False, "MarketNotAccepting", message, now)
+            self._markets.pop(condition_id, None)
+        if names:
+            self.reconciler.set_specs(s for s in self._specs.values() if self.status[s.name].registered)
+
     def _on_outcome(self, outcome: Outcome) -> None:
+        if outcome.market_closed:
+            spec = self.spec(outcome.name)
+            if spec is not None:
+                self.threads.spawn("rules-refresh", self.venue.refresh_rules, [spec.market.condition_id])
         with self._lock:
             status = self.status.get(outcome.name)
             spec = self._specs.get(outcome.name)
@@ -363,13 +380,7 @@ class Controller:
 
     def status_document(self) -> dict[str, Any]:
         now = self.now()
-        balances = self.store.balances()
-        with self._lock:
-            manifests = [
-                manifest_document(status, self._specs[name], balances)
-                for name, status in sorted(self.status.items())
-                if name in self._specs
-            ]
+        manifests = self._per_manifest(manifest_document)
         streams = {"market": False, "user": False}
         if self._streams is not None:
             streams = {"market": self._streams.market.connected, "user": self._streams.user.connected}
@@ -389,14 +400,3 @@ class Controller:
 
     def observed(self) -> ObservedState:
         return self.store.snapshot(now=self.now())
-
-
-def _market_problem(spec: MarketMakerSpec, info: MarketInfo) -> tuple[str, str] | None:
-    """(condition reason, message) when the manifest cannot run on this market."""
-    known = set(info.token_ids)
-    wrong = [t for t in (spec.market.yes_token, spec.market.no_token) if t not in known]
-    if wrong:
-        return "TokenMismatch", f"token id(s) {', '.join(wrong)} are not outcomes of market {spec.market.condition_id}"
-    if not info.accepting_orders:
-        return "MarketNotAccepting", f"market {spec.market.condition_id} is not accepting orders"
-    return None

@@ -59,6 +59,8 @@ class Outcome:
     unavailable: bool = False
     # It takes only post-only orders for now (the window after an engine restart).
     post_only_mode: bool = False
+    # The exchange said the market takes no more orders: re-read its rules, do not retry.
+    market_closed: bool = False
     started: float = 0.0
     duration: float = 0.0
 
@@ -124,6 +126,8 @@ def execute(
             outcome.unavailable = True
             outcome.post_only_mode = outcome.post_only_mode or answer.problem is PlaceProblem.POST_ONLY_MODE
             outcome.error = outcome.error or answer.error
+        elif answer.problem is PlaceProblem.MARKET_CLOSED:
+            outcome.market_closed = True
         elif answer.ambiguous:
             store.set_unsettled(condition_id, "place outcome unknown")
             if answer.order_id:

@@ -162,6 +162,8 @@ class Reconciler:
 
     def _handle(self, key: str) -> None:
         outcome = self.reconcile(key)
+        if outcome.market_closed:
+            return  # the controller re-reads the market's rules; nothing to retry here
         if outcome.unavailable:
             # The exchange is restarting: nothing of ours failed, so no backoff growth; look
             # again soon so quoting resumes within a second or two of it coming back.

@@ -64,6 +64,9 @@ class StreamHandlers:
     def on_rules(self, info: MarketInfo) -> None:
         """A REST read found a market's rules changed (tick size, minimum size): adopt, requeue."""
         c = self.controller
+        if not info.accepting_orders:
+            c.market_closed(info.condition_id)
+            return
         if c.store.update_rules(info.condition_id, info.tick_size, info.min_order_size, info.neg_risk):
             log.info("%s: market rules changed: tick size %s", info.condition_id[:10], info.tick_size)
             c.reconciler.enqueue_market(info.condition_id)
@@ -107,6 +110,15 @@ class StreamHandlers:
             self._market_down = True
             c.store.mark_stale(None, "market stream disconnected")
         c.reconciler.enqueue_all()
+
+    def check_started(self) -> None:
+        """Mark every market stale if the market stream has not connected within the grace."""
+        c = self.controller
+        started, streams = c._started_at, c._streams
+        if streams is None or started is None or streams.market.connected:
+            return
+        if time.monotonic() - started > c.options.stream_connect_grace_seconds:
+            c.store.mark_stale(None, "the market stream has not connected")
 
     def market_feed_trusted(self) -> bool:
         """May a REST read mark markets fresh? Yes without streams (apply, diff), while the

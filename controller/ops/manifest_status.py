@@ -19,6 +19,7 @@ from controller.observe.state import Balances
 from controller.ops import status as st
 from controller.ops.metrics import Metrics
 from controller.spec.types import MarketMakerSpec
+from controller.venue.wire import MarketInfo
 
 if TYPE_CHECKING:
     from controller.loop.execute import Outcome
@@ -161,3 +162,14 @@ def manifest_document(status: ManifestStatus, spec: MarketMakerSpec, balances: B
         last_error=(outcome.error if outcome else None) or (status.message or None),
         labels=dict(spec.labels),
     )
+
+
+def market_problem(spec: MarketMakerSpec, info: MarketInfo) -> tuple[str, str] | None:
+    """(condition reason, message) when the manifest cannot run on this market."""
+    known = set(info.token_ids)
+    wrong = [t for t in (spec.market.yes_token, spec.market.no_token) if t not in known]
+    if wrong:
+        return "TokenMismatch", f"token id(s) {', '.join(wrong)} are not outcomes of market {spec.market.condition_id}"
+    if not info.accepting_orders:
+        return "MarketNotAccepting", f"market {spec.market.condition_id} is not accepting orders"
+    return None

@@ -28,6 +28,7 @@ class PlaceProblem(enum.Enum):
     UNKNOWN_OUTCOME = "unknown_outcome"  # timeout, 5xx, transport error
     EXCHANGE_UNAVAILABLE = "exchange_unavailable"  # 425: the matching engine is restarting
     POST_ONLY_MODE = "post_only_mode"  # after a restart, only post-only orders are accepted
+    MARKET_CLOSED = "market_closed"  # the market no longer accepts orders (resolved, closed)
 
 
 class SignRefused(VenueError):

@@ -66,4 +66,4 @@ class MarketRules:
 
 
 def _essence(info: MarketInfo) -> tuple[object, ...]:
-    return (info.tick_size, info.min_order_size, info.neg_risk)
+    return (info.tick_size, info.min_order_size, info.neg_risk, info.accepting_orders)

@@ -322,6 +322,8 @@ def classify_rejection(error: str) -> PlaceProblem:
         return PlaceProblem.BELOW_MIN_SIZE
     if "post-only mode" in text or "post_only_mode" in text:  # the window after an engine restart
         return PlaceProblem.POST_ONLY_MODE
+    if "market is closed" in text or "not accepting orders" in text or "market closed" in text:
+        return PlaceProblem.MARKET_CLOSED
     return PlaceProblem.REJECTED
 
 

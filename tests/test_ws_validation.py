@@ -81,3 +81,18 @@ def test_compiled_validators_agree_with_jsonschema(messages: list[dict], channel
             assert (problem is None) == expected_valid, (problem, mutated)
             rejected += problem is not None
     assert rejected > len(sample), "mutations were mostly caught"
+
+
+def test_every_emulator_message_decodes_into_a_typed_event(messages: list[dict]) -> None:
+    import json
+
+    from controller.venue.wire_ws import decode_frame
+
+    kinds = {"market": ("book", "price_change", "last_trade_price", "tick_size_change"), "user": ("order", "trade")}
+    decoded = 0
+    for channel, wanted in kinds.items():
+        for message in (m for m in messages if m.get("event_type") in wanted):
+            result = decode_frame(channel, json.dumps(message))  # type: ignore[arg-type]
+            assert not result.rejects and len(result.events) == 1, (result.rejects, message)
+            decoded += 1
+    assert decoded > 10

@@ -61,17 +61,15 @@ def test_not_ready_before_the_first_reconcile_and_ready_after(sim, manifests) ->
         server.stop()
 
 
-def test_synced_false_with_the_error_when_the_exchange_rejects_orders(sim, manifests) -> None:
+def test_synced_false_while_the_exchange_is_unavailable_then_true(sim, manifests) -> None:
     controller = make_controller(sim, manifests)
     controller.prepare()
     sim.set_faults(tooEarly=True)  # 425: the matching engine is restarting
     outcome = controller.reconciler.reconcile("btc")
-    assert outcome.rejected
+    assert outcome.unavailable and not outcome.rejected
     synced = conditions(controller)["Synced"]
-    assert synced["status"] == "False" and synced["reason"] == "OrdersRejected"
-    assert "425" in synced["message"]
-    rejected = controller.metrics.render().decode()
-    assert "bandctl_orders_rejected_total" in rejected
+    assert synced["status"] == "False" and synced["reason"] == "ExchangeUnavailable"
+    assert "425" in synced["message"] or "restarting" in synced["message"]
     sim.set_faults(tooEarly=False)
     controller.reconciler.reconcile("btc")
     assert conditions(controller)["Synced"]["status"] == "True"

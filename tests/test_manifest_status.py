@@ -82,3 +82,12 @@ def test_waiting_for_data_is_not_reconciled() -> None:
     assert synced["status"] == "Unknown" and synced["reason"] == "WaitingForMarketData"
     record_outcome(status, SPEC, Outcome("m", plan=plan()), Balances(), Metrics(), NOW)
     assert status.reconciled_once
+
+
+def test_rejected_orders_make_synced_false_with_the_exchange_words() -> None:
+    status = ManifestStatus.new("m", NOW)
+    outcome = Outcome("m", plan=plan(), rejected=[Rejection("place BUY 10@0.41", "not enough balance", "rejected")])
+    record_outcome(status, SPEC, outcome, Balances(), Metrics(), NOW)
+    synced = next(c.to_json() for c in status.conditions if c.type == "Synced")
+    assert synced["status"] == "False" and synced["reason"] == "OrdersRejected"
+    assert synced["message"] == "place BUY 10@0.41: not enough balance"

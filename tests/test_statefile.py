@@ -11,8 +11,8 @@ import jsonschema
 import pytest
 from test_bands_support import NOW, order, state
 
-from controller.schemas import load_schema
 from controller.observe.statefile import StateFileError, load_state, state_from_json, state_from_text, state_to_json
+from controller.schemas import load_schema
 
 REPO = Path(__file__).resolve().parent.parent
 CID = "0x" + "ab" * 32
@@ -214,3 +214,15 @@ def test_schema_agrees_with_the_loader_on_typical_mistakes():
         doc(**{f"{M}/tickSze": "0.01"}),
     ):
         assert list(validator.iter_errors(bad)), bad
+
+
+def test_placed_ids_round_trip_and_validate_against_the_schema():
+    from dataclasses import replace
+
+    original = replace(state(orders=[order("0xa", "BUY", "0.48", "10")]), placed_ids=frozenset({"0xa"}))
+    doc = state_to_json(original)
+    assert doc["placedIds"] == ["0xa"]
+    jsonschema.validate(doc, load_schema("state.schema.json"))
+    assert state_from_json(doc).placed_ids == {"0xa"}
+    with pytest.raises(StateFileError, match="placedIds"):
+        state_from_json({**doc, "placedIds": "0xa"})

@@ -43,8 +43,8 @@ from pathlib import Path
 from typing import Any
 
 from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.spec.textfile import UnreadableFile, json_kind, read_text
 from controller.plan.ticks import ZERO, DecimalParseError, format_decimal, is_tick_size, parse_decimal
+from controller.spec.textfile import UnreadableFile, json_kind, read_text
 
 MAX_FILE_BYTES = 64 * 1024 * 1024
 
@@ -139,7 +139,7 @@ def state_from_json(obj: Any, source: str = "state.json") -> ObservedState:
 
 
 def _state(obj: Any) -> ObservedState:
-    top = _object(obj, "", required=("markets",), optional=("time", "balances", "orders", "$schema"))
+    top = _object(obj, "", required=("markets",), optional=("time", "balances", "orders", "placedIds", "$schema"))
     time = _time(top.get("time"), "time")
     markets_obj = _object(top["markets"], "markets")
     markets = {_key(cid, "markets"): _market(m, f"markets.{cid}") for cid, m in markets_obj.items()}
@@ -153,7 +153,11 @@ def _state(obj: Any) -> ObservedState:
         if order.id in seen:
             raise _Invalid(f"orders[{i}].id", f"duplicate order id {order.id!r} (also orders[{seen[order.id]}])")
         seen[order.id] = i
-    return ObservedState(time=time, markets=markets, balances=balances, orders=orders)
+    placed = top.get("placedIds", [])
+    if not isinstance(placed, list):
+        raise _Invalid("placedIds", "must be a list of order ids")
+    placed_ids = frozenset(_string(p, f"placedIds[{i}]") for i, p in enumerate(placed))
+    return ObservedState(time=time, markets=markets, balances=balances, orders=orders, placed_ids=placed_ids)
 
 
 def _object(
@@ -334,6 +338,8 @@ def state_to_json(state: ObservedState) -> dict[str, Any]:
         "collateral": format_decimal(state.balances.collateral),
         "tokens": {t: format_decimal(v) for t, v in state.balances.tokens.items()},
     }
+    if state.placed_ids:
+        doc["placedIds"] = sorted(state.placed_ids)
     doc["orders"] = [
         {
             "id": o.id,

@@ -16,8 +16,9 @@ from aiohttp import web
 
 from . import wire
 from .auth import SIG_EOA, UINT256_MAX
-from .config import EXCHANGE_V2, EXCHANGE_V3, MICRO, NEG_RISK_ADAPTER, NEG_RISK_EXCHANGE_V2, PRICE_SCALE
+from .config import EXCHANGE_V2, EXCHANGE_V3, NEG_RISK_ADAPTER, NEG_RISK_EXCHANGE_V2
 from .httpkit import INVALID_PAYLOAD, ApiError, json_response, page, parse_json
+from .scoring import is_scoring
 
 if TYPE_CHECKING:
     from .server import SimServer
@@ -163,15 +164,7 @@ class AccountRoutes:
 
     def _scoring(self, oid: str) -> bool:
         o = self.s.engine.orders.get(oid)
-        if o is None or o.status != "LIVE" or not o.market.cfg.rewards_max_spread:
-            return False
-        m = o.market
-        bb, ba = m.top(o.token_id)
-        if bb is None or ba is None:
-            return False
-        mid = (bb + ba) / 2
-        within = abs(o.price - mid) <= m.cfg.rewards_max_spread / 100 * PRICE_SCALE
-        return within and o.remaining >= m.cfg.rewards_min_size * MICRO
+        return o is not None and is_scoring(o, self.s.clock.now())
 
     async def h_order_scoring(self, request: web.Request) -> web.Response:
         await self.s.auth.l2(request)

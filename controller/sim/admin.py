@@ -59,6 +59,7 @@ def _trade_row(t: Trade) -> dict[str, Any]:
         "matchTime": t.match_time,
         "transactionHash": t.tx_hash,
         "status": t.status,
+        "fee": fmt_size(t.fee),  # paid by the taker (fees.py)
     }
 
 
@@ -166,6 +167,7 @@ class Admin:
                 "marketSteps": {c: mf.steps for c, mf in s.flow.markets.items() if cond is None or c == cond},
             },
             "websockets": s.hub.counts(),
+            "rewards": s.rewards.snapshot(),
         }
 
     async def h_state(self, request: web.Request) -> web.Response:

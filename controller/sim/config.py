@@ -81,11 +81,30 @@ class MarketConfig:
     question: str = ""
     outcomes: tuple[str, str] = ("Yes", "No")
     status: str = "open"
-    rewards_min_size: float = 0.0
-    rewards_max_spread: float = 0.0  # cents, as Polymarket expresses it
+    rewards: RewardsProgramme | None = None  # liquidity rewards (docs/rewards.md); None = no programme
+    fees: FeeSchedule | None = None  # taker fees and maker rebates; None = fee-free
     flow: FlowConfig = field(default_factory=FlowConfig)
     exchange: str = "v2"  # "v3": a Protocol V2 market (position ids, Exchange V3 signatures)
     end_date: str | None = None  # ISO 8601, reported as end_date_iso
+
+
+@dataclass(frozen=True)
+class RewardsProgramme:
+    """A market's liquidity-rewards programme: ``rewards: {maxSpread, minSize, dailyRate}``."""
+
+    max_spread: Decimal  # v, in cents from the size-cutoff-adjusted midpoint
+    min_size: Decimal  # shares
+    daily_rate: Decimal  # collateral paid per day, shared by normalised score
+    min_age: Decimal = Decimal(0)  # seconds an order must rest before it scores
+
+
+@dataclass(frozen=True)
+class FeeSchedule:
+    """Taker fee ``rate x (p(1-p))^exponent x shares``; makers get ``rebateRate`` of it back."""
+
+    rate: Decimal
+    rebate_rate: Decimal = Decimal(0)
+    exponent: int = 1
 
 
 @dataclass(frozen=True)
@@ -285,6 +304,20 @@ def parse_config(data: Any, *, origin: str = "<config>") -> SimConfig:
             raise SimConfigError(f"{where}.flow.stepSeconds: the step is global, set it under top-level flow:")
         fair = float(m["fairValue"])
         rewards = m.get("rewards") or {}
+        programme = None
+        if rewards and rewards.get("maxSpread"):
+            programme = RewardsProgramme(
+                max_spread=Decimal(str(rewards["maxSpread"])),
+                min_size=Decimal(str(rewards.get("minSize", 0))),
+                daily_rate=Decimal(str(rewards.get("dailyRate", 0))),
+                min_age=Decimal(str(rewards.get("minOrderAgeSeconds", 0))),
+            )
+        fee = m.get("fees")
+        schedule = None
+        if fee:
+            schedule = FeeSchedule(
+                Decimal(str(fee["rate"])), Decimal(str(fee.get("rebateRate", 0))), int(fee.get("exponent", 1))
+            )
         markets.append(
             MarketConfig(
                 condition_id=cond,
@@ -298,8 +331,8 @@ def parse_config(data: Any, *, origin: str = "<config>") -> SimConfig:
                 question=m.get("question", m.get("name", "")),
                 outcomes=tuple(m.get("outcomes", ("Yes", "No"))),
                 status=m.get("status", "open"),
-                rewards_min_size=float(rewards.get("minSize", 0)),
-                rewards_max_spread=float(rewards.get("maxSpread", 0)),
+                rewards=programme,
+                fees=schedule,
                 flow=_flow(m.get("flow"), global_flow),
                 exchange=m.get("exchange", "v2"),
                 end_date=m.get("endDate"),

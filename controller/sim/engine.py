@@ -42,6 +42,7 @@ from .events import (
     TickSizeEvent,
     TradeEvent,
 )
+from .fees import max_taker_fee, taker_fee
 from .heartbeats import Heartbeats
 from .ledger import Balance, Ledger
 from .model import ASK, BID, BUY, SELL, MakerFill, Market, Order, Trade, fmt_size
@@ -161,6 +162,8 @@ class Engine:
         if need > self.ledger.available_for(o):
             raise OrderRejected(ERR_BALANCE)
         crossing = self._crossing_volume(m, o, stop_at=o.size)
+        if crossing and o.side == BUY and need + max_taker_fee(crossing, m.cfg.fees) > self.ledger.available_for(o):
+            raise OrderRejected(ERR_BALANCE)  # a taker BUY also pays the fee
         if crossing and req.post_only:
             raise OrderRejected(ERR_POST_ONLY_CROSS)
         if crossing and o.side == BUY and notional < MICRO:
@@ -243,6 +246,8 @@ class Engine:
         self.ledger.settle(maker, q, yes_amount if maker.is_yes else no_amount)
         trade_id = self.new_uuid()
         taker_price = x_yes if taker.is_yes else PRICE_SCALE - x_yes
+        fee = taker_fee(q, taker_price, m.cfg.fees)  # takers only (fees.py)
+        self.balance(taker.maker).collateral -= fee
         maker_price = x_yes if maker.is_yes else PRICE_SCALE - x_yes
         trade = Trade(
             id=trade_id,
@@ -258,6 +263,7 @@ class Engine:
             seq=self._next_seq(),
             amount=yes_amount if taker.is_yes else no_amount,
             last_update=now,
+            fee=fee,
         )
         taker.trade_ids.append(trade_id)
         maker.trade_ids.append(trade_id)
@@ -288,6 +294,7 @@ class Engine:
         trade.last_update = self.now()
         taker_amount = trade.amount
         self.ledger.reverse(trade.taker, trade.size, taker_amount)
+        self.balance(trade.taker.maker).collateral += trade.fee
         for f in trade.makers:
             self.ledger.reverse(
                 f.order, f.size, trade.size - taker_amount if f.order.is_yes != trade.taker.is_yes else taker_amount

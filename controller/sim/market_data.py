@@ -14,7 +14,8 @@ from aiohttp import web
 
 from . import wire
 from .config import PRICE_SCALE
-from .httpkit import END_CURSOR, ApiError, decimal_string, json_response, page, parse_json
+from .fees import fee_rate_bps
+from .httpkit import ApiError, decimal_string, json_response, page, parse_json
 from .model import BUY, SELL, Market, fmt_price
 
 if TYPE_CHECKING:
@@ -75,7 +76,6 @@ class MarketDataRoutes:
             ("POST", "/spreads", self.h_spreads),
             ("GET", "/last-trade-price", self.h_last_trade_price),
             ("POST", "/last-trades-prices", self.h_last_trades_prices),
-            ("GET", "/rewards/markets/current", self.h_empty_page),
         ]
         for path in ("/markets", "/simplified-markets", "/sampling-markets", "/sampling-simplified-markets"):
             r.append(("GET", path, self.h_markets))
@@ -135,8 +135,8 @@ class MarketDataRoutes:
         return json_response({"neg_risk": m.cfg.neg_risk})
 
     async def h_fee_rate(self, request: web.Request) -> web.Response:
-        self.token(request)
-        return json_response({"base_fee": 0})
+        m, _ = self.token(request)
+        return json_response({"base_fee": int(fee_rate_bps(m.cfg.fees))})
 
     async def h_markets(self, request: web.Request) -> web.Response:
         data = [wire.gamma_market(m) for m in self.s.engine.markets.values()]
@@ -217,6 +217,3 @@ class MarketDataRoutes:
     async def h_last_trades_prices(self, request: web.Request) -> web.Response:
         items = self.token_list(parse_json(await request.text()))
         return json_response([{"token_id": t, **_last_trade(m, t)} for m, t, _ in items])
-
-    async def h_empty_page(self, request: web.Request) -> web.Response:
-        return json_response({"limit": 500, "count": 0, "next_cursor": END_CURSOR, "data": []})

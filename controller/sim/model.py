@@ -111,6 +111,7 @@ class Trade:
     amount: int = 0  # collateral the taker paid (BUY) or received (SELL)
     status: str = "CONFIRMED"  # CONFIRMED, or FAILED when settlement was reverted
     last_update: float = 0.0
+    fee: int = 0  # taker fee, micro collateral (fees.py); refunded when the trade FAILs
 
 
 class Book:

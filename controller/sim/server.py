@@ -39,6 +39,8 @@ from .order_routes import OrderRoutes
 from .ratelimit import RateLimiter
 from .request_auth import RequestAuth
 from .restart import EngineRestarts, WeeklySchedule
+from .reward_routes import RewardRoutes
+from .rewards import RewardsBook, day_of
 from .serve import run_sim_command
 from .ws import WsHub
 
@@ -65,6 +67,8 @@ class SimServer:
         self.engine = Engine(config, self.clock.now, self.seed)
         self.verifier = OrderVerifier(config.chain_id)
         self.flow = Flow(self.engine, config, self.seed, enabled=flow)
+        self.rewards = RewardsBook(self.engine, self.clock.now())
+        self.rewards_started = day_of(self.clock.now())  # the programmes' start_date
         self.faults = Faults(config.faults, time.monotonic, self.seed)
         weekly = config.settings.engine_restart
         self.restarts = EngineRestarts(
@@ -107,6 +111,7 @@ class SimServer:
     def _maybe_fail_trade(self, trade: Trade) -> None:
         if self.faults.fail_trade():
             self.engine.fail_trade(trade)
+        self.rewards.on_trade(trade)  # a maker rebate, unless the trade FAILED
 
     @property
     def recorded(self) -> collections.deque[dict[str, Any]]:
@@ -127,6 +132,7 @@ class SimServer:
             ApiKeyRoutes(self),
             OrderRoutes(self),
             AccountRoutes(self),
+            RewardRoutes(self),
             self.hub,
             self.admin,
         )
@@ -167,6 +173,7 @@ class SimServer:
 
     def tick(self) -> None:
         self.engine.advance()
+        self.rewards.sample_due(self.clock.now())  # before flow: samples see the book that rested
         self.flow.step_due()
         self.engine.advance()
         self.dispatch()

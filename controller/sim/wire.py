@@ -11,8 +11,9 @@ import hashlib
 import json
 from typing import Any
 
-from .config import PRICE_SCALE
+from .config import COLLATERAL, PRICE_SCALE
 from .events import OrderEvent
+from .fees import fee_rate_bps
 from .model import BID, Market, Order, Trade, fmt_price, fmt_size
 
 
@@ -121,7 +122,7 @@ def last_trade_price(m: Market, t: Trade, token_id: str) -> dict[str, Any]:
         "price": fmt_price(price),
         "size": fmt_size(t.size),
         "side": side,
-        "fee_rate_bps": "0",
+        "fee_rate_bps": fee_rate_bps(m.cfg.fees),
         "timestamp": ms(t.match_time),
         "transaction_hash": t.tx_hash,
     }
@@ -227,7 +228,7 @@ def _trade_common(t: Trade, as_maker: bool) -> dict[str, Any]:
         "asset_id": t.asset_id,
         "side": t.side,
         "size": fmt_size(t.size),
-        "fee_rate_bps": "0",
+        "fee_rate_bps": fee_rate_bps(t.market.cfg.fees),  # the taker's rate; makers pay none
         "price": fmt_price(t.price),
         "match_time": str(int(t.match_time)),
         "last_update": str(int(t.match_time)),
@@ -301,11 +302,30 @@ def clob_market(m: Market) -> dict[str, Any]:
         "rfqe": False,
         "itode": False,
     }
-    if m.cfg.rewards_max_spread:
-        out["r"] = {"mi": m.cfg.rewards_min_size, "ma": m.cfg.rewards_max_spread, "e": True, "smoa": True, "moas": 0}
+    fees = m.cfg.fees
+    if fees is not None:
+        out["fd"] = {"r": float(fees.rate), "e": fees.exponent, "to": True}
+        out["tbf"] = int(fee_rate_bps(fees))
+    programme = m.cfg.rewards
+    if programme is not None:
+        out["r"] = {
+            "mi": float(programme.min_size),
+            "ma": float(programme.max_spread),
+            "e": True,
+            "smoa": programme.min_age == 0,
+            "moas": int(programme.min_age),
+        }
     if m.cfg.neg_risk:
         out["nr"] = True
     return out
+
+
+def _gamma_rewards(m: Market) -> dict[str, Any]:
+    p = m.cfg.rewards
+    if p is None:
+        return {"min_size": 0, "max_spread": 0, "rates": None}
+    rates = [{"asset_address": COLLATERAL, "rewards_daily_rate": float(p.daily_rate)}]
+    return {"min_size": float(p.min_size), "max_spread": float(p.max_spread), "rates": rates}
 
 
 def gamma_market(m: Market) -> dict[str, Any]:
@@ -336,8 +356,9 @@ def gamma_market(m: Market) -> dict[str, Any]:
         "accepting_orders": m.status == "open",
         "enable_order_book": True,
         "maker_base_fee": 0,
-        "taker_base_fee": 0,
-        "rewards": {"min_size": m.cfg.rewards_min_size, "max_spread": m.cfg.rewards_max_spread, "rates": None},
+        "taker_base_fee": int(fee_rate_bps(m.cfg.fees)),
+        "fees_enabled": m.cfg.fees is not None,
+        "rewards": _gamma_rewards(m),
         "end_date_iso": m.cfg.end_date,
         # Protocol V2 markets (Exchange V3) trade position ids; Gamma marks them version "v2".
         "version": "v2" if m.cfg.exchange == "v3" else "v1",

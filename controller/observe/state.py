@@ -92,6 +92,17 @@ def _merge(levels: Iterable[Level], *, descending: bool) -> tuple[Level, ...]:
 
 
 @dataclass(frozen=True)
+class Hold:
+    """The controller's own decision to keep a manifest's market unquoted: an operator's
+    halt, a breached loss limit, a sharp move. ``reason`` is a planner pull code
+    (``Halted``, ``LossLimit``, ``SharpMove``); ``until`` None means until resumed."""
+
+    reason: str
+    message: str
+    until: datetime | None = None
+
+
+@dataclass(frozen=True)
 class MarketState:
     tick_size: Decimal
     min_order_size: Decimal
@@ -103,6 +114,9 @@ class MarketState:
     # Why this market's data cannot be trusted right now (a stream down or frozen), or
     # None. The live controller sets it; a plan for a stale market pulls every quote.
     stale: str | None = None
+    # When the market stops trading (the exchange's end date), if known: risk.stopBefore
+    # counts back from it.
+    end_time: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -150,6 +164,8 @@ class ObservedState:
     # Ids of the open orders this controller can prove it placed (kept in its state
     # directory across restarts). Only ``ownership: shared`` manifests read it.
     placed_ids: frozenset[str] = frozenset()
+    # Holds by manifest name ("*": every manifest), kept in the state directory.
+    holds: dict[str, Hold] = field(default_factory=dict)
 
     def orders_of(self, condition_id: str) -> tuple[OpenOrder, ...]:
         """Our open orders in one market, in snapshot order."""

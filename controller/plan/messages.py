@@ -7,7 +7,7 @@ call these through the module (``messages.outside_bands()``) so a test can swap 
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from controller.plan.ticks import format_decimal as _d
@@ -44,6 +44,14 @@ def ended(end: datetime) -> str:
 
 def market_not_in_state() -> str:
     return "market not in state"
+
+
+def held(why: str) -> str:
+    return why
+
+
+def end_of_market(end: datetime, stop_before: timedelta) -> str:
+    return f"the market ends at {_iso(end)}: quoting stops {stop_before} before"
 
 
 def stale_market_data(why: str) -> str:

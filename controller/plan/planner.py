@@ -66,13 +66,17 @@ def _decide(
     """Phase 1: reference price, classification and cancellations (no balances involved)."""
     cid = spec.market.condition_id
     orders, foreign = _ownership(spec, state, cancel_unmanaged)
-    inactive = _inactive(spec, now)
+    inactive = _inactive(spec, now) or _held(spec, state, now)
     if inactive is not None:
         return _pull(spec, orders, foreign, *inactive, None), None
     market = state.markets.get(cid)
     if market is None:
         why = messages.market_not_in_state()
         return _pull(spec, orders, foreign, PullReason.MARKET_NOT_IN_STATE, why, None), None
+    stop_before = spec.risk.stop_before
+    if stop_before is not None and market.end_time is not None and _as_utc(now) >= market.end_time - stop_before:
+        why = messages.end_of_market(market.end_time, stop_before)
+        return _pull(spec, orders, foreign, PullReason.END_OF_MARKET, why, market.tick_size), None
     if market.stale:
         why = messages.stale_market_data(market.stale)
         return _pull(spec, orders, foreign, PullReason.STALE_MARKET_DATA, why, market.tick_size), None
@@ -190,6 +194,15 @@ def _inactive(spec: MarketMakerSpec, now: datetime) -> tuple[PullReason, str] | 
         return PullReason.OUTSIDE_SCHEDULE, messages.not_started(start)
     if end is not None and now >= _as_utc(end):
         return PullReason.OUTSIDE_SCHEDULE, messages.ended(end)
+    return None
+
+
+def _held(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple[PullReason, str] | None:
+    """The controller's own hold on this manifest (or on every manifest), while it lasts."""
+    for key in (spec.name, "*"):
+        hold = state.holds.get(key)
+        if hold is not None and (hold.until is None or _as_utc(now) < _as_utc(hold.until)):
+            return PullReason(hold.reason), messages.held(hold.message)
     return None
 
 

@@ -25,6 +25,10 @@ class CancelReason(StrEnum):
     MARKET_NOT_IN_STATE = "MarketNotInState"
     STALE_MARKET_DATA = "StaleMarketData"
     NO_REFERENCE_PRICE = "NoReferencePrice"
+    HALTED = "Halted"
+    LOSS_LIMIT = "LossLimit"
+    SHARP_MOVE = "SharpMove"
+    END_OF_MARKET = "EndOfMarket"
 
 
 class PullReason(StrEnum):
@@ -36,6 +40,10 @@ class PullReason(StrEnum):
     STALE_MARKET_DATA = "StaleMarketData"
     NO_REFERENCE_PRICE = "NoReferencePrice"
     ALREADY_MANAGED = "AlreadyManaged"  # a second spec for the same market: ignored, nothing cancelled
+    HALTED = "Halted"  # an operator's kill switch (bandctl halt), until bandctl resume
+    LOSS_LIMIT = "LossLimit"  # risk.maxLoss (or the account's) breached, until bandctl resume
+    SHARP_MOVE = "SharpMove"  # risk.pullOnMove: the reference moved too far too fast; for pauseFor
+    END_OF_MARKET = "EndOfMarket"  # risk.stopBefore: too close to the market's end
 
 
 class PlaceReason(StrEnum):
@@ -78,6 +86,10 @@ PULL_CANCEL_REASONS: dict[PullReason, CancelReason] = {
     PullReason.MARKET_NOT_IN_STATE: CancelReason.MARKET_NOT_IN_STATE,
     PullReason.STALE_MARKET_DATA: CancelReason.STALE_MARKET_DATA,
     PullReason.NO_REFERENCE_PRICE: CancelReason.NO_REFERENCE_PRICE,
+    PullReason.HALTED: CancelReason.HALTED,
+    PullReason.LOSS_LIMIT: CancelReason.LOSS_LIMIT,
+    PullReason.SHARP_MOVE: CancelReason.SHARP_MOVE,
+    PullReason.END_OF_MARKET: CancelReason.END_OF_MARKET,
 }
 
 # Metric label values that predate the codes, kept so dashboards and alerts keep working.

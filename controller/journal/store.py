@@ -305,6 +305,11 @@ class Store:
         rows = self._rows("SELECT name, condition_id, quoted_token, other_token FROM markets ORDER BY name")
         return [MarketRecord(*r) for r in rows]
 
+    def action_names(self) -> dict[str, str]:
+        """The manifest name the controller last used per market in its order actions."""
+        rows = self._rows("SELECT condition_id, MAX(name) FROM actions GROUP BY condition_id")
+        return {r[0]: r[1] for r in rows}
+
     def last_match_time(self) -> float | None:
         rows = self._rows("SELECT MAX(match_time) FROM fills")
         return None if not rows or rows[0][0] is None else float(rows[0][0])

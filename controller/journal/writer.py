@@ -200,6 +200,10 @@ class Journal:
         with self._read_lock:
             return self._reader.markets()
 
+    def action_names(self) -> dict[str, str]:
+        with self._read_lock:
+            return self._reader.action_names()
+
     def clear_gap(self, expected: float) -> None:
         """Forget the dropped-trade mark if it is still ``expected`` (a backfill covered it)."""
         with self._state_lock:

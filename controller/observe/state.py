@@ -14,7 +14,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
+
+if TYPE_CHECKING:
+    from controller.plan.rewards import RewardParams
 
 Side = Literal["BUY", "SELL"]
 BookSide = Literal["bids", "asks"]
@@ -117,6 +120,9 @@ class MarketState:
     # When the market stops trading (the exchange's end date), if known: risk.stopBefore
     # counts back from it.
     end_time: datetime | None = None
+    # The market's liquidity-rewards programme, if it has one and it is known (the venue
+    # reads it on the resync schedule); the planner fits bands to it and estimates scores.
+    rewards: RewardParams | None = None
 
 
 @dataclass(frozen=True)

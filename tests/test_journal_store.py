@@ -1,0 +1,185 @@
+"""The journal on both backends: a trade counts once, statuses only move forward, nothing blocks."""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+from test_journal_support import COND, NO, OTHER, YES, journal_target, maker_order, rest_trade, ws_trade
+
+from controller.journal import (
+    Journal,
+    JournalError,
+    Role,
+    Source,
+    Store,
+    TradeStatus,
+    fills_from_rest,
+    fills_from_trade,
+    open_journal,
+    open_store,
+)
+from controller.journal.store import redact_dsn
+
+__all__ = ["journal_target"]  # the fixture, re-exported for pytest
+
+
+def _clock() -> float:
+    return 1_700_000_100.0
+
+
+def test_one_trade_seen_on_both_channels_is_one_fill(journal_target: str, tmp_path: Path) -> None:
+    journal = open_journal(journal_target, str(tmp_path), clock=_clock)
+    ws = fills_from_trade(ws_trade("t-1"), source=Source.WEBSOCKET, seen_at=1.0)
+    rest = fills_from_rest(rest_trade("t-1"), seen_at=2.0)
+    journal.record_trades(ws + rest + ws)
+    assert journal.flush(10)
+    fills = journal.fills()
+    assert len(fills) == 1
+    fill = fills[0].record
+    assert (fill.role, fill.side, fill.price, fill.size) == (Role.MAKER, "SELL", Decimal("0.5"), Decimal("10"))
+    assert fill.status is TradeStatus.CONFIRMED  # MATCHED then CONFIRMED; the late MATCHED does not undo it
+    assert fills[0].fill_time == pytest.approx(1_700_000_000.25)  # the WebSocket's millisecond time
+    assert journal.close(10)
+
+
+def test_status_only_moves_forward_and_failed_sticks(journal_target: str, tmp_path: Path) -> None:
+    journal = open_journal(journal_target, str(tmp_path), clock=_clock)
+    for status in ("MATCHED", "MINED", "MATCHED", "FAILED", "CONFIRMED", "MINED"):
+        journal.record_trades(fills_from_trade(ws_trade("t-2", status=status), source=Source.WEBSOCKET, seen_at=1.0))
+    assert journal.flush(10)
+    (fill,) = journal.fills()
+    assert fill.failed and fill.record.status is TradeStatus.FAILED
+    journal.close(10)
+
+
+def test_a_self_trade_is_two_fills_and_foreign_makers_are_not_ours(journal_target: str, tmp_path: Path) -> None:
+    makers = [maker_order("0xours", price="0.5", size="4"), maker_order("0xtheirs", owner=OTHER, size="6")]
+    row = rest_trade("t-3", trader_side="TAKER", taker_order="0xourtaker", makers=makers, fee_rate_bps="100")
+    fills = fills_from_rest(row, seen_at=1.0)
+    assert {(f.order_id, f.role) for f in fills} == {("0xourtaker", Role.TAKER), ("0xours", Role.MAKER)}
+    taker = next(f for f in fills if f.role is Role.TAKER)
+    assert taker.fee == Decimal("0.02500")  # 10 · 1 % · 0.5 · 0.5
+    assert all(f.fee == 0 for f in fills if f.role is Role.MAKER)
+    journal = open_journal(journal_target, str(tmp_path), clock=_clock)
+    journal.record_trades(fills)
+    journal.record_trades(fills)
+    journal.close(10)
+    reopened = open_journal(journal_target, str(tmp_path), clock=_clock)
+    assert len(reopened.fills()) == 2
+    assert reopened.last_trade_time() == 1_700_000_000
+    reopened.close(10)
+
+
+def test_actions_mids_and_markets_round_trip_exactly(journal_target: str, tmp_path: Path) -> None:
+    journal = open_journal(journal_target, str(tmp_path), clock=_clock)
+    journal.record_action(
+        "btc",
+        COND,
+        "place",
+        "0xabc",
+        YES,
+        "BUY",
+        Decimal("0.4900"),
+        Decimal("20.5"),
+        "BelowMinAmount",
+        "band 1 below its minimum",
+        at=10.0,
+    )
+    journal.record_action("btc", COND, "reject", "", YES, "BUY", None, None, "InsufficientBalance", "no money", at=11.0)
+    journal.record_mid(COND, YES, Decimal("0.505"), at=12.0)
+    journal.record_market("btc", COND, YES, NO)
+    journal.close(10)
+    store = open_store(journal_target, str(tmp_path))
+    try:
+        place, reject = store.actions()
+        assert place.price == Decimal("0.4900") and str(place.price) == "0.4900"
+        assert place.size == Decimal("20.5") and place.reason_code == "BelowMinAmount"
+        assert reject.action.value == "reject" and reject.price is None
+        assert [(m.mid, m.at) for m in store.mids()] == [(Decimal("0.505"), 12.0)]
+        assert [(m.name, m.quoted_token, m.other_token) for m in store.markets()] == [("btc", YES, NO)]
+        assert store.action_names() == {COND: "btc"}
+    finally:
+        store.close()
+
+
+def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> None:
+    gate = threading.Event()
+    path = str(tmp_path / "journal.sqlite")
+
+    class SlowStore(Store):
+        def write(self, items, now):  # type: ignore[no-untyped-def]
+            gate.wait(30)
+            super().write(items, now)
+
+    def opener() -> Store:
+        plain = Store.open(path)
+        return SlowStore(plain._db, plain.dialect, plain.where)
+
+    journal = Journal(opener, capacity=2, clock=_clock)
+    trades = [
+        f for i in range(10) for f in fills_from_rest(rest_trade(f"t-{i}", match_time=1_700_000_000 + i), seen_at=1)
+    ]
+    accepted = journal.record_trades(trades)  # returns at once although the writer is stuck
+    assert accepted < len(trades)
+    assert journal.dropped == len(trades) - accepted
+    assert journal.gap_since is not None and journal.gap_since <= 1_700_000_009
+    gate.set()
+    assert journal.close(10)
+    assert len(Store.open(path).fills()) == accepted
+
+
+def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
+    path = str(tmp_path / "journal.sqlite")
+    open_journal(path, str(tmp_path)).close(10)
+    store = Store.open(path)
+    store._db.execute("INSERT INTO journal_schema (version, applied_at) VALUES (99, 0)")
+    store.close()
+    with pytest.raises(JournalError, match="schema version 99, newer"):
+        open_journal(path, str(tmp_path))
+
+
+def test_reading_a_missing_journal_is_a_one_line_error(tmp_path: Path) -> None:
+    with pytest.raises(JournalError, match="no journal at"):
+        open_store(None, str(tmp_path / "nowhere"))
+
+
+def test_a_bad_postgres_url_does_not_leak_its_password() -> None:
+    with pytest.raises(JournalError) as caught:
+        Store.open("postgresql://bandctl:hunter2-secret@127.0.0.1:1/nothing?connect_timeout=1")
+    assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+    assert redact_dsn("postgresql://u:p@h:5/db?password=x") == "postgresql://u@h:5/db"
+
+
+@pytest.mark.parametrize(
+    ("mutate", "problem"),
+    [
+        (lambda t: t.pop("id"), "trade id"),
+        (lambda t: t.update(status="TRADE_STATUS_WHATEVER"), "trade status"),
+        (lambda t: t.update(maker_orders=[]), "no maker order of ours"),
+        (lambda t: t["maker_orders"][0].update(price="1.5"), "between 0 and 1"),
+        (lambda t: t["maker_orders"][0].update(matched_amount="0"), "positive"),
+        (lambda t: t.update(trader_side="BOTH"), "trader_side"),
+        (lambda t: t.update(maker_orders="nope"), "maker_orders"),
+    ],
+)
+def test_malformed_trades_raise_one_line_wire_errors(mutate, problem: str) -> None:  # type: ignore[no-untyped-def]
+    from controller.venue.wire import WireError
+
+    row = rest_trade("t-9")
+    mutate(row)
+    with pytest.raises(WireError, match=problem) as caught:
+        fills_from_rest(row, seen_at=1.0)
+    assert "\n" not in str(caught.value)
+
+
+def test_owner_field_decides_which_makers_are_ours() -> None:
+    makers = [
+        maker_order("0xa", owner=OTHER),
+        maker_order("0xb"),
+        maker_order("0xc", side="BUY", token=NO, outcome="No"),
+    ]
+    fills = fills_from_rest(rest_trade("t-4", makers=makers), seen_at=1.0)
+    assert [(f.order_id, f.token_id, f.side) for f in fills] == [("0xb", YES, "SELL"), ("0xc", NO, "BUY")]

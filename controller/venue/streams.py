@@ -34,6 +34,7 @@ from typing import Any
 import websocket
 
 from controller.ops.redact import scrub
+from controller.venue import ws_transport
 from controller.venue.feedhealth import RejectCounter
 from controller.venue.wire_ws import Channel as ChannelName
 from controller.venue.wire_ws import Event, FrameLimits, Reject, RejectReason, decode_frame
@@ -89,7 +90,7 @@ class Channel:
         self._validate = validate
         self.ping_interval, self.stale_after = ping_interval, stale_after
         self.disconnect_grace = disconnect_grace
-        self.limits = limits or FrameLimits()
+        self.limits = limits or FrameLimits()  # also raises websocket-client's ceiling (below)
         self._clock = clock
         self._backoff = backoff or Backoff()
         self._rng = random.Random()
@@ -108,6 +109,17 @@ class Channel:
         self.rejects = RejectCounter(name, clock=clock)
 
     # -- public ---------------------------------------------------------------------
+
+    @property
+    def limits(self) -> FrameLimits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: FrameLimits) -> None:
+        # What the decoder refuses (counted) up to twice its cap; beyond that the transport
+        # drops the connection before buffering the payload (memory stays bounded).
+        self._limits = limits
+        ws_transport.raise_ceiling(2 * limits.max_bytes)
 
     @property
     def connected(self) -> bool:
@@ -211,8 +223,11 @@ class Channel:
                 # RFC 6455 pings too, so dead TCP is noticed even if the server ignores PING.
                 # skip_utf8_validation: websocket-client's check is pure Python and slow;
                 # decode_frame decodes strictly instead, rejecting bad UTF-8 all the same.
-                interval = max(self.ping_interval, 1.0)  # websocket-client wants timeout < interval
-                self._ws.run_forever(ping_interval=interval, ping_timeout=0.8 * interval, skip_utf8_validation=True)
+                # websocket-client wants ping_timeout < ping_interval; its read loop also waits up
+                # to ping_timeout between checks for a close, so a short one keeps stop() quick.
+                interval = max(self.ping_interval, 1.0)
+                timeout = min(0.8 * interval, 2.0)
+                self._ws.run_forever(ping_interval=interval, ping_timeout=timeout, skip_utf8_validation=True)
             except Exception as exc:
                 log.warning("%s channel: %s", self.name, scrub(str(exc)))
             self._set_connected(False)

@@ -50,6 +50,7 @@ def test_proxy_safe_and_deposit_wallet_accounts_trade_from_the_funder(signature_
             assert resting["owner"].lower() == FUNDER.lower()
             assert [o.id for o in venue.get_orders(BTC)] == [result.order_id]
             assert venue.get_balances([BTC_YES]).collateral == Decimal(1000)
+            assert result.order_id is not None
             assert venue.cancel_orders([result.order_id]).canceled == (result.order_id,)
             assert venue.get_orders(BTC) == []
         finally:

@@ -15,7 +15,8 @@ from controller.venue.wire import WireError
 def test_one_decimal_parser_is_exact_and_rejects_tricks() -> None:
     assert wire.decimal("0.49", "p") == D("0.49")
     assert wire.decimal(0.01, "p") == D("0.01"), "a JSON number means what its text said"
-    for bad in (True, None, "NaN", "1e999999", " 1", "", "0x10", [], {}):
+    bads: tuple[object, ...] = (True, None, "NaN", "1e999999", " 1", "", "0x10", [], {})
+    for bad in bads:
         with pytest.raises(WireError, match="malformed p"):
             wire.decimal(bad, "p")
 
@@ -42,7 +43,14 @@ def test_market_info_is_validated() -> None:
     raw = {"t": [{"t": "7", "o": "Yes"}, {"t": "8", "o": "No"}], "mts": 0.001, "mos": 5, "ao": True}
     info = wire.parse_market_info("0xc", raw)
     assert info.tokens == {"yes": "7", "no": "8"} and info.tick_size == D("0.001") and not info.neg_risk
-    for bad in ({**raw, "mts": "0.02"}, {**raw, "ao": "yes"}, {**raw, "t": "x"}, [], {**raw, "t": [{"t": "x"}]}):
+    bads: list[object] = [
+        {**raw, "mts": "0.02"},
+        {**raw, "ao": "yes"},
+        {**raw, "t": "x"},
+        [],
+        {**raw, "t": [{"t": "x"}]},
+    ]
+    for bad in bads:
         with pytest.raises(WireError):
             wire.parse_market_info("0xc", bad)
 
@@ -71,14 +79,16 @@ def test_post_answer_with_an_error_is_not_accepted() -> None:
 def test_cancel_answer_ids_are_validated() -> None:
     result = wire.parse_cancel({"canceled": ["0xa"], "not_canceled": {"0xb": "Order not found or already canceled"}})
     assert result.canceled == ("0xa",) and result.gone == ("0xa", "0xb")
-    for bad in ({"canceled": [None]}, {"canceled": "0xa"}, {"not_canceled": []}, None):
+    bads: list[object] = [{"canceled": [None]}, {"canceled": "0xa"}, {"not_canceled": []}, None]
+    for bad in bads:
         with pytest.raises(WireError):
             wire.parse_cancel(bad)
 
 
 def test_balance_is_base_units() -> None:
     assert wire.parse_balance({"balance": "1500000"}, "collateral") == D("1.5")
-    for bad in ({"balance": "-1"}, {"balance": None}, []):
+    bads: list[object] = [{"balance": "-1"}, {"balance": None}, []]
+    for bad in bads:
         with pytest.raises(WireError):
             wire.parse_balance(bad, "collateral")
 

@@ -54,7 +54,7 @@ def mutations(message: dict, rng: random.Random, count: int) -> list[dict]:
         target = mutated
         for step in path:
             target = target[step]
-        replacement = rng.choice([None, 5, [], "x", {"a": 1}, True])
+        replacement: object = rng.choice([None, 5, [], "x", {"a": 1}, True])
         if rng.random() < 0.3:
             del target[key]
         else:

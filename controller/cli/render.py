@@ -8,7 +8,11 @@ Text (terraform/kubectl-like), one block per market::
       = 0x77aa…02  BUY  YES 0.48 × 15  bid band 0
       ~ 0x9d1e…03  BUY  YES 0.47 × 5  foreign (ownership: shared)
       ! ask band 2: not enough free balance for 20 (...)
+      $ rewards (fit): expected score Q_min 26.67 (Q_one 26.67, Q_two 26.67), 2 order(s) scoring around 0.5
     Plan: 6 to place, 2 to cancel, 5 unchanged.
+
+A placement that will earn liquidity rewards ends in ``[scores]``; the ``$`` line is the
+market's expected score (``docs/rewards.md``), present when its programme is known.
 
 The text shows each item's human ``detail``; the JSON document carries both the code
 (``reason``) and the text (``message``). Colour (green ``+``, red ``-``, dim ``=``/``~``/``!``)
@@ -39,6 +43,7 @@ from controller.plan.bands import (
     PlanWarning,
     ReferenceSkew,
 )
+from controller.plan.rewards import Estimate
 from controller.plan.ticks import format_decimal, format_price
 
 _GREEN, _RED, _DIM, _BOLD, _RESET = "\x1b[32m", "\x1b[31m", "\x1b[2m", "\x1b[1m", "\x1b[0m"
@@ -133,9 +138,10 @@ def _market_lines(m: MarketPlan, paint: Paint) -> list[str]:
         lines.append(paint("  - " + "  ".join(p for p in parts if p), _RED))
     for p in m.place:
         price = format_price(p.price, m.tick_size)
+        mark = "  [scores]" if p.scores else ""
         lines.append(
             paint(
-                f"  + {p.side:<4} {_outcome(m, p.token_id):<3} {price} × {format_decimal(p.size)}  {_text(p)}",
+                f"  + {p.side:<4} {_outcome(m, p.token_id):<3} {price} × {format_decimal(p.size)}  {_text(p)}{mark}",
                 _GREEN,
             )
         )
@@ -151,7 +157,30 @@ def _market_lines(m: MarketPlan, paint: Paint) -> list[str]:
         lines.append(paint(f"  = {short_id(order_id)}{detail}", _DIM))
     for warning in m.alerts:
         lines.append(paint(f"  ! {_text(warning)}", _DIM))
+    if m.rewards is not None:
+        lines.append(f"  $ {rewards_text(m.rewards)}")
     return lines
+
+
+def rewards_text(r: Estimate) -> str:
+    """``rewards (fit): expected score Q_min 26.67 (Q_one 26.67, Q_two 26.67), 2 order(s) scoring, ...``."""
+    mode = "fit" if r.fitted else "ignore"
+    if r.midpoint is None:
+        return f"rewards ({mode}): no scoring midpoint (no level of the min size on a side)"
+    q = r.score
+    text = (
+        f"rewards ({mode}): expected score Q_min {_two(q.q_min)} (Q_one {_two(q.q_one)}, Q_two {_two(q.q_two)}), "
+        f"{q.scoring} order(s) scoring around {format_decimal(r.midpoint)}"
+    )
+    if r.share is not None:
+        text += f"; expected share {_two(r.share * 100)}%"
+        if r.reward_per_day is not None:
+            text += f", about {_two(r.reward_per_day)} per day"
+    return text
+
+
+def _two(value: Decimal) -> str:
+    return format(value.quantize(Decimal("0.01")), "f")
 
 
 def _text(item: Cancellation | Placement | Kept | ForeignOrder | PlanWarning | ReferenceSkew) -> str:

@@ -13,9 +13,11 @@ from typing import Any, Literal
 
 from controller.observe.state import OpenOrder, Side
 from controller.plan.reasons import AdjustReason, CancelReason, KeepReason, PlaceReason, PullReason, WarningReason
+from controller.plan.rewards import Estimate
 from controller.plan.ticks import format_decimal
 
 QuoteSide = Literal["bid", "ask"]
+_MICRO = Decimal("0.000001")
 SIDES: tuple[QuoteSide, ...] = ("bid", "ask")
 
 
@@ -29,6 +31,7 @@ class Placement:
     reason: PlaceReason = PlaceReason.BELOW_MIN_AMOUNT
     detail: str = ""
     quote_side: QuoteSide = "bid"  # which side of the quoted book this liquidity adds to
+    scores: bool | None = None  # earns liquidity rewards once resting (None: no programme known)
 
 
 @dataclass(frozen=True)
@@ -105,6 +108,7 @@ class MarketPlan:
     alerts: tuple[PlanWarning, ...] = ()  # bands left short, and why (never changes by themselves)
     awaiting_cancels: bool = False  # more would be placed once this plan's cancels settle
     skew: ReferenceSkew | None = None  # risk.skew applied to the reference (None: not configured / flat)
+    rewards: Estimate | None = None  # expected liquidity-rewards score (None: no programme known)
 
     @property
     def has_changes(self) -> bool:
@@ -155,6 +159,7 @@ class MarketPlan:
                     "quoteSide": p.quote_side,
                     "reason": str(p.reason),
                     "message": p.detail,
+                    **({} if p.scores is None else {"scores": p.scores}),
                 }
                 for p in self.place
             ],
@@ -169,6 +174,8 @@ class MarketPlan:
                 "addingSide": self.skew.adding_side,
                 "sizeFactor": format_decimal(self.skew.size_factor),
             }
+        if self.rewards is not None:
+            doc["rewards"] = _rewards_json(self.rewards)
         if self.pull_reason is not None:
             doc["pullReason"] = str(self.pull_reason)
         if self.note:
@@ -178,6 +185,22 @@ class MarketPlan:
         if self.awaiting_cancels:
             doc["awaitingCancels"] = True
         return doc
+
+
+def _rewards_json(r: Estimate) -> dict[str, Any]:
+    def opt(value: Decimal | None) -> str | None:
+        return None if value is None else format_decimal(value.quantize(_MICRO))
+
+    return {
+        "mode": "fit" if r.fitted else "ignore",
+        "midpoint": opt(r.midpoint),
+        "qOne": opt(r.score.q_one),
+        "qTwo": opt(r.score.q_two),
+        "qMin": opt(r.score.q_min),
+        "scoringOrders": r.score.scoring,
+        "share": opt(r.share),
+        "rewardPerDay": opt(r.reward_per_day),
+    }
 
 
 def _warning_json(w: PlanWarning) -> dict[str, Any]:

@@ -53,6 +53,7 @@ class Context:
     kept: tuple[Classified, ...]
     foreign: tuple[OpenOrder, ...] = ()  # this market's orders that are not the controller's
     skew: ReferenceSkew | None = None  # sizes the side that adds to the position down
+    unfit: frozenset[int] = frozenset()  # bands that place nothing (rewards fit: they cannot score)
 
 
 def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[list[Placement], list[PlanWarning]]:
@@ -106,6 +107,8 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
     for side in SIDES:
         for index in band_positions(spec.bands):
             band = spec.bands[index]
+            if index in ctx.unfit:
+                continue
             amount = amounts.get((side, index), ZERO)
             min_amount, avg_amount, sized_down = _targets(ctx.skew, side, band)
 

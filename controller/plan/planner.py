@@ -15,7 +15,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from controller.observe.state import MarketState, ObservedState, OpenOrder
-from controller.plan import messages
+from controller.plan import messages, rewards_fit
 from controller.plan.classify import classify
 from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Plan, PlanWarning
 from controller.plan.placements import Context, Ledger, new_orders
@@ -90,8 +90,15 @@ def _decide(
     skew = inventory_skew(spec, state, p, tick)
     if skew is not None:
         p = skew.price  # the bands (membership and placement) are around the skewed reference
+    fitted = rewards_fit.fit(spec, market, p, orders)  # spec.rewards.mode fit: bands clamped to score
+    if fitted is not None:
+        spec = fitted.spec
     min_size = max(market.min_order_size, spec.market.min_order_size or ZERO)
-    cancels, kept = classify(spec, p, orders)
+    if fitted is not None:
+        min_size = max(min_size, fitted.params.min_size)
+    cancels, classified = classify(spec, p, orders)
+    kept, small = rewards_fit.too_small(fitted, classified)
+    cancels = (*cancels, *small)
     decided = MarketPlan(
         name=spec.name,
         condition_id=cid,
@@ -107,10 +114,12 @@ def _decide(
             Kept(c.order, c.side, c.band, detail=messages.in_band(c.side, c.band)) for c in kept if c.band is not None
         ),
         foreign=_foreign(foreign),
-        alerts=tick_warnings,
+        alerts=(*tick_warnings, *(fitted.warnings if fitted is not None else ())),
         skew=skew,
     )
-    return decided, Context(spec, state, market, p, tick, min_size, orders, kept, foreign, skew)
+    unfit = fitted.unfit if fitted is not None else frozenset()
+    ctx = Context(spec, state, market, p, tick, min_size, orders, tuple(kept), foreign, skew, unfit)
+    return decided, ctx
 
 
 def _ownership(
@@ -139,12 +148,14 @@ def _fill(market: MarketPlan, ctx: Context | None, ledger: Ledger, released: fro
         return market
     optimistic, _ = new_orders(ctx, ledger.copy(), released)
     placements, warnings = new_orders(ctx, ledger, frozenset())
-    return replace(
+    filled = replace(
         market,
         place=tuple(placements),
         alerts=(*market.alerts, *warnings),
         awaiting_cancels=optimistic != placements,
     )
+    fit_mode = ctx.spec.rewards.mode == "fit" and ctx.market.rewards is not None
+    return rewards_fit.finish(filled, ctx.spec, ctx.market, ctx.orders, fit_mode)
 
 
 def _empty(spec: MarketMakerSpec, reason: PullReason, note: str) -> MarketPlan:

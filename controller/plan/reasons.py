@@ -29,6 +29,8 @@ class CancelReason(StrEnum):
     LOSS_LIMIT = "LossLimit"
     SHARP_MOVE = "SharpMove"
     END_OF_MARKET = "EndOfMarket"
+    BELOW_REWARDS_MIN_SIZE = "BelowRewardsMinSize"  # rewards fit: too small to score
+    REWARDS_ONE_SIDED = "RewardsOneSided"  # the market is pulled: rewards fit, one side only
 
 
 class PullReason(StrEnum):
@@ -44,6 +46,7 @@ class PullReason(StrEnum):
     LOSS_LIMIT = "LossLimit"  # risk.maxLoss (or the account's) breached, until bandctl resume
     SHARP_MOVE = "SharpMove"  # risk.pullOnMove: the reference moved too far too fast; for pauseFor
     END_OF_MARKET = "EndOfMarket"  # risk.stopBefore: too close to the market's end
+    REWARDS_ONE_SIDED = "RewardsOneSided"  # rewards fit outside [0.10, 0.90]: both sides or none
 
 
 class PlaceReason(StrEnum):
@@ -75,6 +78,7 @@ class WarningReason(StrEnum):
     MAX_COLLATERAL = "MaxCollateral"  # limits.maxCollateral leaves no room for a BUY
     SIZE_CAPPED = "SizeCapped"  # placed, but less than the target (balance or limits)
     TICK_SIZE_NOT_ON_GRID = "TickSizeNotOnGrid"  # spec tickSize ignored: not on the market's grid
+    REWARDS_BAND_UNFIT = "RewardsBandUnfit"  # rewards fit: the band cannot score, nothing placed in it
 
 
 Reason = CancelReason | PullReason | PlaceReason | KeepReason | AdjustReason | WarningReason
@@ -86,6 +90,7 @@ PULL_CANCEL_REASONS: dict[PullReason, CancelReason] = {
     PullReason.MARKET_NOT_IN_STATE: CancelReason.MARKET_NOT_IN_STATE,
     PullReason.STALE_MARKET_DATA: CancelReason.STALE_MARKET_DATA,
     PullReason.NO_REFERENCE_PRICE: CancelReason.NO_REFERENCE_PRICE,
+    PullReason.REWARDS_ONE_SIDED: CancelReason.REWARDS_ONE_SIDED,
     PullReason.HALTED: CancelReason.HALTED,
     PullReason.LOSS_LIMIT: CancelReason.LOSS_LIMIT,
     PullReason.SHARP_MOVE: CancelReason.SHARP_MOVE,

@@ -29,7 +29,8 @@ IMAGE=${BANDCTL_IMAGE:-localhost/bandctl:ci}
 # chroot isolation for build and run: needs no cgroup set-up, works inside containers and VMs.
 export BUILDAH_ISOLATION=chroot
 OFFICIAL_BASE=docker.io/library/python:3.11-slim
-LOCAL_BASE=localhost/bandctl-base:python3.11-bookworm
+# The tag names the recipe (build_local_base): change it when the recipe changes.
+LOCAL_BASE=localhost/bandctl-base:python3.11-bookworm-2
 BUILD_ROOT=${BANDCTL_BUILD_ROOT:-/var/lib/containers/bandctl-build}
 READY_TIMEOUT=${BANDCTL_READY_TIMEOUT:-120}
 # The controller's port inside the image: the HEALTHCHECK probes it.
@@ -175,10 +176,12 @@ build_local_base() {
         --include=python3.11,python3.11-venv,python3-distutils,python-is-python3,ca-certificates \
         bookworm "$ROOTFS/root" "$mirror" >"$ROOTFS/debootstrap.log" 2>&1 ||
         die "debootstrap failed; last lines of its log:$(printf '\n')$(tail -n 20 "$ROOTFS/debootstrap.log")"
-    # What a container never needs: package caches and lists, docs, man pages.
+    # What a container never needs: package caches and lists, docs, man pages, message
+    # translations (33 MB; bandctl logs in English).
     rm -rf "$ROOTFS"/root/var/cache/apt/archives/*.deb "$ROOTFS"/root/var/cache/apt/*.bin \
         "$ROOTFS"/root/var/lib/apt/lists/* "$ROOTFS"/root/usr/share/doc/* "$ROOTFS"/root/usr/share/man/* \
         "$ROOTFS"/root/usr/share/info/* "$ROOTFS"/root/var/log/*.log
+    find "$ROOTFS/root/usr/share/locale" -mindepth 1 -maxdepth 1 ! -name locale.alias -exec rm -rf {} +
     local ctr mnt
     ctr=$(bah from scratch)
     CONTAINERS+=("$ctr")
@@ -190,6 +193,11 @@ build_local_base() {
         "$ctr"
     bah commit --quiet --format docker "$ctr" "$LOCAL_BASE" >/dev/null
     log "base: $LOCAL_BASE committed"
+    # Bases of earlier recipes are no longer used.
+    local old
+    for old in $(bah images --format '{{.Name}}:{{.Tag}}' | grep '^localhost/bandctl-base:' || true); do
+        [ "$old" = "$LOCAL_BASE" ] || bah rmi "$old" >/dev/null 2>&1 || true
+    done
 }
 
 # Sets BASE, the image to build FROM, present in the store afterwards.

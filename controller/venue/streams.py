@@ -256,11 +256,13 @@ class Channel:
         """One frame. Never raises: whatever goes wrong is counted and summarised."""
         try:
             self._last_heard = self._clock()
-            decoded = decode_frame(self.name, data, self.limits)
+            wants_dicts = self._on_event is not None or self._validate is not None
+            decoded = decode_frame(self.name, data, self.limits, keep_sources=wants_dicts)
             if decoded.pong:
                 return
             self.rejects.add(decoded.rejects)
-            for event, raw in zip(decoded.events, decoded.sources, strict=True):
+            sources = decoded.sources if wants_dicts else ({},) * len(decoded.events)
+            for event, raw in zip(decoded.events, sources, strict=True):
                 self._deliver(event, raw)
         except Exception as exc:  # a bug here must not end the stream thread
             self.rejects.add((Reject(RejectReason.INTERNAL, type(exc).__name__),))

@@ -138,15 +138,18 @@ class FrameLimits:
 # --------------------------------------------------------------------------- decoding
 
 
-def decode_frame(channel: Channel, data: Any, limits: FrameLimits = FrameLimits()) -> Decoded:
-    """Decode one frame of ``channel``. Never raises."""
+def decode_frame(
+    channel: Channel, data: Any, limits: FrameLimits = FrameLimits(), *, keep_sources: bool = True
+) -> Decoded:
+    """Decode one frame of ``channel``. Never raises. ``keep_sources=False`` skips the raw
+    copies (``Decoded.sources`` stays empty) when nobody wants dicts."""
     try:
-        return _decode_frame(channel, data, limits)
+        return _decode_frame(channel, data, limits, keep_sources)
     except Exception as exc:  # belt and braces: a frame must never kill the stream thread
         return Decoded(rejects=(Reject(RejectReason.INTERNAL, type(exc).__name__),))
 
 
-def _decode_frame(channel: Channel, data: Any, limits: FrameLimits) -> Decoded:
+def _decode_frame(channel: Channel, data: Any, limits: FrameLimits, keep_sources: bool) -> Decoded:
     if data == "PONG" or data == b"PONG":
         return Decoded(pong=True)
     if not isinstance(data, str | bytes | bytearray):
@@ -170,7 +173,8 @@ def _decode_frame(channel: Channel, data: Any, limits: FrameLimits) -> Decoded:
             continue
         if event is not None:
             events.append(event)
-            sources.append(dict(item))
+            if keep_sources:
+                sources.append(dict(item))
     return Decoded(tuple(events), tuple(rejects), sources=tuple(sources))
 
 

@@ -99,6 +99,7 @@ def record(seconds: float, workdir: Path) -> dict[str, Any]:
         f"scrape_configs:\n  - job_name: bandctl\n    static_configs: [{{targets: ['127.0.0.1:{http_port}']}}]\n"
     )
     controller_log = (workdir / "bandctl.log").open("w")
+    prometheus_log = (workdir / "prometheus.log").open("w")
     controller = subprocess.Popen(
         [sys.executable, "-m", "controller", "run", "--sim", "--http", f"127.0.0.1:{http_port}"],
         cwd=ROOT,
@@ -115,7 +116,7 @@ def record(seconds: float, workdir: Path) -> dict[str, Any]:
             "--log.level=warn",
         ],
         stdout=subprocess.DEVNULL,
-        stderr=(workdir / "prometheus.log").open("w"),
+        stderr=prometheus_log,
     )
     api = f"http://127.0.0.1:{prom_port}/api/v1"
     try:
@@ -148,6 +149,7 @@ def record(seconds: float, workdir: Path) -> dict[str, Any]:
             except subprocess.TimeoutExpired:
                 process.kill()
         controller_log.close()
+        prometheus_log.close()
 
 
 # -- drawing ----------------------------------------------------------------------------------------

@@ -2,6 +2,7 @@
 # bandctl controller image.
 #   docker build -t bandctl .
 #   docker run --env-file prod.env -v "$PWD/manifests:/manifests:ro" -p 9108:9108 bandctl
+# Without Docker: deploy/build-image.sh builds it with buildah and runs the image's checks.
 # Secrets (PRIV_KEY, FUNDER_ADDRESS, SIGNATURE_TYPE, SENTRY_DSN…) come from the
 # environment at run time only: nothing secret is copied into the image (see .dockerignore).
 

@@ -9,6 +9,7 @@ import logging
 import socket
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from decimal import Decimal as D
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -333,3 +334,23 @@ def test_a_malformed_book_costs_only_that_book(stub: Stub, caplog) -> None:
     assert list(books) == [YES], "the bad book is left out, the one nobody asked for too"
     assert books[YES].book.best_bid == D("0.4")
     assert any("1 malformed book" in r.getMessage() for r in caplog.records)
+
+
+def test_orders_that_differ_in_post_only_go_in_separate_posts(stub: Stub) -> None:
+    posted: list[list[dict[str, Any]]] = []
+
+    def post(h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        items = json.loads(body)
+        posted.append(items)
+        return answer(200, [{"success": False, "errorMsg": "not today"} for _ in items])
+
+    stub.routes[("POST", "/orders")] = post
+    venue = venue_for(stub)
+    try:
+        venue.get_market(COND)
+        maker, taker = bid("0.40"), replace(bid("0.39"), post_only=False)
+        results = venue.place_orders([maker, taker, bid("0.38")])
+    finally:
+        venue.disconnect()
+    assert sorted([item["postOnly"] for item in batch] for batch in posted) == [[False], [True, True]]
+    assert [r.request for r in results] == [maker, taker, bid("0.38")], "answers stay in request order"

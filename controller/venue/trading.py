@@ -117,14 +117,16 @@ def _place_batch(venue: Venue, batch: list[OrderRequest]) -> list[PlaceResult]:
             results[index] = PlaceResult(request, None, error=str(exc), problem=PlaceProblem.INVALID_REQUEST)
             continue
         signed.append((index, request, order, venue._order_hash(order, request)))
-    if signed:
-        for (index, _, _, _), result in zip(signed, _post(venue, signed), strict=True):
-            results[index] = result
+    # One POST carries one post-only flag: orders that differ in it go in separate posts.
+    for post_only in (True, False):
+        group = [item for item in signed if item[1].post_only is post_only]
+        if group:
+            for (index, _, _, _), result in zip(group, _post(venue, group, post_only), strict=True):
+                results[index] = result
     return [results[i] for i in range(len(batch))]
 
 
-def _post(venue: Venue, signed: list[tuple[int, OrderRequest, Any, str]]) -> list[PlaceResult]:
-    post_only = signed[0][1].post_only
+def _post(venue: Venue, signed: list[tuple[int, OrderRequest, Any, str]], post_only: bool) -> list[PlaceResult]:
     try:
         raw = venue._post_signed([(order, request) for _, request, order, _ in signed], post_only)
     except Ambiguous as exc:
@@ -168,7 +170,10 @@ def _place_result(venue: Venue, request: OrderRequest, item: Any, local_id: str)
     problem = classify_rejection(answer.error)
     if problem is PlaceProblem.VERSION_MISMATCH:
         # The exchange moved to a new order format: learn it for the next attempt.
-        venue._order_version = venue._call("version", venue.client.get_version)
+        try:
+            venue._order_version = venue._call("version", venue.client.get_version)
+        except VenueError as exc:  # the next rejection tries again
+            error = f"{error} (and the order version could not be re-read: {exc})"[: venue.config.error_body_chars]
     return PlaceResult(request, None, error=error, problem=problem)
 
 

@@ -50,7 +50,12 @@ def metrics() -> Metrics:
 @pytest.fixture
 def server(providers: Providers, metrics: Metrics) -> Iterator[HealthServer]:
     srv = HealthServer(
-        "127.0.0.1", 0, health=providers.health, ready=providers.ready, status=providers.status, metrics=metrics,
+        "127.0.0.1",
+        0,
+        health=providers.health,
+        ready=providers.ready,
+        status=providers.status,
+        metrics=metrics,
         poll_interval=0.01,
     )
     yield srv
@@ -148,11 +153,46 @@ def test_unknown_path_is_404(server: HealthServer) -> None:
     assert b"/healthz" in body
 
 
-@pytest.mark.parametrize("method", ["POST", "PUT", "DELETE", "PATCH", "OPTIONS", "BREW"])
+@pytest.mark.parametrize("method", ["PUT", "DELETE", "PATCH", "OPTIONS", "BREW"])
 def test_other_methods_are_405(server: HealthServer, method: str) -> None:
     code, headers, _ = request(server, method, "/healthz", body=b"{}")
     assert code == 405
     assert headers["allow"] == "GET, HEAD"
+
+
+def test_post_reaches_only_the_control_actions(server: HealthServer) -> None:
+    assert request(server, "POST", "/healthz", body=b"{}")[0] == 404
+
+
+def _halting_server(host: str, token: str | None, calls: list[dict[str, str]]) -> HealthServer:
+    def halt(params: dict[str, str]) -> tuple[int, dict[str, object]]:
+        calls.append(params)
+        return 200, {"halted": [params.get("name", "*")], "openOrders": 0}
+
+    return HealthServer(host, 0, actions={"/halt": halt}, control_token=token, poll_interval=0.01)
+
+
+def test_control_actions_on_loopback_need_no_token() -> None:
+    calls: list[dict[str, str]] = []
+    with _halting_server("127.0.0.1", None, calls) as srv:
+        code, _, body = request(srv, "POST", "/halt?name=btc")
+    assert code == 200 and json.loads(body) == {"halted": ["btc"], "openOrders": 0}
+    assert calls == [{"name": "btc"}]
+
+
+def test_control_actions_elsewhere_need_the_bearer_token() -> None:
+    from controller.ops.health import _ActionGuard
+
+    open_guard = _ActionGuard("0.0.0.0", None)
+    assert open_guard.refusal(None) == (
+        403,
+        "control endpoints are off on a non-loopback address: set BANDCTL_CONTROL_TOKEN",
+    )
+    guard = _ActionGuard("0.0.0.0", "s3cret")
+    assert guard.refusal(None)[0] == 401  # type: ignore[index]
+    assert guard.refusal("Bearer wrong")[0] == 401  # type: ignore[index]
+    assert guard.refusal("Bearer s3cret") is None
+    assert _ActionGuard("::1", None).refusal(None) is None
 
 
 def test_without_status_or_metrics_those_paths_are_404() -> None:

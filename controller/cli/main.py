@@ -123,6 +123,12 @@ def _cmd_status(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def _cmd_control(args: argparse.Namespace) -> int:
+    from controller.cli.control import post_control
+
+    return post_control(args.url, args.control_action, None if args.all else args.name, timeout=args.timeout)
+
+
 def _cmd_live(args: argparse.Namespace) -> int:
     from controller.cli.run import run_command
 
@@ -173,6 +179,18 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--interval", type=float, default=2.0, help="seconds between polls with --watch")
     _add_selector_flag(p)
     p.set_defaults(func=_cmd_status)
+
+    for action, help_text in (
+        ("halt", "kill switch: cancel a manifest's orders (or all) and stop quoting until resumed"),
+        ("resume", "lift a halt or a loss limit on a manifest (or all)"),
+    ):
+        p = sub.add_parser(action, help=help_text)
+        who = p.add_mutually_exclusive_group(required=True)
+        who.add_argument("name", nargs="?", metavar="NAME", help="the manifest (metadata.name)")
+        who.add_argument("--all", action="store_true", help="every manifest")
+        p.add_argument("--url", default="http://127.0.0.1:9108", help="the controller's --http address")
+        p.add_argument("--timeout", type=float, default=15.0)
+        p.set_defaults(func=_cmd_control, control_action=action)
 
     for name, help_text in (
         ("run", "run the controller: keep every manifest's quotes converged"),

@@ -88,6 +88,34 @@ def _apply(controller: Controller) -> int:
     return 2 if failed or invalid else 0
 
 
+def control_actions(controller: Controller) -> dict[str, Any]:
+    """``POST /halt`` and ``POST /resume`` (``?name=NAME`` or ``?all=1``) for the health server."""
+
+    def target(params: dict[str, str]) -> str | None:
+        if params.get("all") in ("1", "true"):
+            return None
+        name = params.get("name")
+        if not name:
+            raise ValueError("give ?name=NAME or ?all=1")
+        return name
+
+    def halt(params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        try:
+            names, left = controller.controls.halt(target(params))
+        except (KeyError, ValueError) as exc:
+            return 404 if isinstance(exc, KeyError) else 400, {"error": f"{exc}"}
+        return (200 if left == 0 else 504), {"halted": names, "openOrders": left}
+
+    def resume(params: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        try:
+            lifted = controller.controls.resume(target(params))
+        except ValueError as exc:
+            return 400, {"error": f"{exc}"}
+        return 200, {"resumed": lifted}
+
+    return {"/halt": halt, "/resume": resume}
+
+
 def _run(controller: Controller, bind: str) -> int:
     from controller.ops.health import HealthServer, parse_bind
 
@@ -108,6 +136,8 @@ def _run(controller: Controller, bind: str) -> int:
             ready=controller.ready,
             status=controller.status_document,
             metrics=controller.metrics,
+            actions=control_actions(controller),
+            control_token=os.environ.get("BANDCTL_CONTROL_TOKEN"),
         )
     except (ValueError, OSError) as exc:
         print(f"error: --http {bind}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)

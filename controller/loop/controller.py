@@ -19,11 +19,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from controller.loop.controls import Controls
 from controller.loop.execute import Outcome
 from controller.loop.heartbeat import Heartbeat, HeartbeatPolicy
+from controller.loop.holds import Holds
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
 from controller.loop.resync import Resync
+from controller.loop.risk import RiskGuard
 from controller.loop.threads import Threads
 from controller.loop.triggers import StreamHandlers
 from controller.observe.state import Balances, ObservedState
@@ -96,6 +99,7 @@ class Controller:
         venue.on_request = self.metrics.api_request
         self.store = ObservedStore()
         self.placed = PlacedOrders.in_state_dir(options.state_dir)
+        self.holds = Holds.in_state_dir(options.state_dir)
         self.threads = Threads()
         self.reconciler = Reconciler(
             venue,
@@ -103,6 +107,7 @@ class Controller:
             now=now,
             cancel_unmanaged=options.cancel_unmanaged,
             placed=self.placed,
+            holds=self.holds,
             on_outcome=self._on_outcome,
             on_worker_restart=lambda _why: self.metrics.worker_restart(),
         )
@@ -123,6 +128,8 @@ class Controller:
             on_success=self.metrics.heartbeat_ok,
             on_failure=lambda _kind: self.metrics.heartbeat_failed(),
         )
+        self.controls = Controls(self.holds, self.reconciler, self.metrics, self.threads, self.resync, now)
+        self.risk = RiskGuard(self.holds, on_hold=self.controls.on_hold)
         self.handlers = StreamHandlers(self, ws_validators)
         venue.on_rules = self.handlers.on_rules
         self.watcher = ManifestWatcher(options.manifest_paths)
@@ -141,6 +148,7 @@ class Controller:
         """Connect, load manifests, register markets, read the account: everything but running."""
         self.venue.connect()
         self.placed.load()
+        self.holds.load()
         self.reload(force=True, enqueue=False)
         self.resync(initial=True)
 
@@ -269,6 +277,8 @@ class Controller:
                 log.error("%s: %s", spec.name, message)
                 continue
             self._markets[condition_id] = info
+            if spec.risk.stop_before is not None or spec.risk.reduce_only_before is not None:
+                self._learn_end_time(condition_id)
             self.store.track_market(
                 condition_id,
                 info.token_ids,
@@ -277,6 +287,12 @@ class Controller:
                 info.neg_risk,
             )
             status.registered = True
+
+    def _learn_end_time(self, condition_id: str) -> None:
+        try:
+            self.reconciler.set_end_time(condition_id, self.venue.get_end_time(condition_id))
+        except VenueError as exc:
+            log.warning("market %s: end time unknown (risk.stopBefore cannot apply): %s", condition_id[:10], exc)
 
     def spec(self, name: str) -> MarketMakerSpec | None:
         with self._lock:

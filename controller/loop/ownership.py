@@ -16,21 +16,19 @@ these ids as one of its inputs.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
+from controller.loop.statefiles import StateFileProblem, read_document, write_document
+
 log = logging.getLogger("bandctl.ownership")
 
 FILE_NAME = "placed-orders.json"
 _FORMAT = 1
-# A larger file is not ours (or is damaged); reading it whole would cost memory for nothing.
-_MAX_FILE_BYTES = 16 * 1024 * 1024
 
 
 class PlacedOrders:
@@ -54,19 +52,17 @@ class PlacedOrders:
         if self.path is None:
             return
         try:
-            if self.path.stat().st_size > _MAX_FILE_BYTES:
-                raise ValueError(f"larger than {_MAX_FILE_BYTES} bytes")
-            document = json.loads(self.path.read_text(encoding="utf-8"))
-            ids = document["orders"] if isinstance(document, dict) and document.get("format") == _FORMAT else None
+            document = read_document(self.path, _FORMAT)
+            if document is None:
+                self.load_problem = f"{self.path}: not found (a first start, or the state directory is not persisted)"
+                log.info("%s", self.load_problem)
+                return
+            ids = document.get("orders")
             if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):
-                raise ValueError('expected {"format": 1, "orders": ["0x…", …]}')
-        except FileNotFoundError:
-            self.load_problem = f"{self.path}: not found (a first start, or the state directory is not persisted)"
-            log.info("%s", self.load_problem)
-            return
-        except (OSError, ValueError, RecursionError) as exc:
-            self.load_problem = f"{self.path}: unreadable ({type(exc).__name__}: {str(exc)[:120]})"
-            log.warning("%s; shared-ownership markets will touch only orders placed from now on", self.load_problem)
+                raise StateFileProblem(f'{self.path}: unreadable (expected {{"format": 1, "orders": ["0x…", …]}})')
+        except StateFileProblem as exc:
+            self.load_problem = str(exc)
+            log.warning("%s; shared-ownership markets will touch only orders placed from now on", exc)
             return
         now = self._clock()
         with self._lock:
@@ -119,18 +115,7 @@ class PlacedOrders:
         if self.path is None:
             return
         with self._lock:
-            document = {"format": _FORMAT, "orders": sorted(self._ids)}
             try:
-                self.path.parent.mkdir(parents=True, exist_ok=True)
-                fd, temporary = tempfile.mkstemp(prefix=".placed-", dir=self.path.parent)
-                try:
-                    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                        json.dump(document, handle, separators=(",", ":"))
-                        handle.flush()
-                        os.fsync(handle.fileno())
-                    os.replace(temporary, self.path)
-                except BaseException:
-                    Path(temporary).unlink(missing_ok=True)
-                    raise
+                write_document(self.path, {"format": _FORMAT, "orders": sorted(self._ids)})
             except OSError as exc:
                 log.error("could not write %s: %s", self.path, exc)

@@ -26,6 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 
 from controller.loop.execute import Outcome, execute
+from controller.loop.holds import Holds
 from controller.loop.ownership import PlacedOrders
 from controller.loop.workers import WorkerPool
 from controller.loop.workqueue import WorkQueue
@@ -59,6 +60,7 @@ class Reconciler:
         now: Callable[[], datetime] = lambda: datetime.now(UTC),
         cancel_unmanaged: bool = False,
         placed: PlacedOrders | None = None,
+        holds: Holds | None = None,
         backoff_initial: float = 0.5,
         backoff_cap: float = 30.0,
         on_outcome: Callable[[Outcome], None] | None = None,
@@ -70,6 +72,7 @@ class Reconciler:
         self.now = now
         self.cancel_unmanaged = cancel_unmanaged
         self.placed = placed if placed is not None else PlacedOrders(None)
+        self.holds = holds if holds is not None else Holds(None)
         self.on_outcome = on_outcome
         self.on_worker_restart = on_worker_restart
         self._lock = threading.Lock()
@@ -78,6 +81,7 @@ class Reconciler:
         self._retired: dict[str, MarketMakerSpec] = {}  # deleted manifests whose orders must go
         self._orders_known = False
         self._post_only_until = 0.0
+        self._end_times: dict[str, datetime] = {}
         self._pool: WorkerPool | None = None
 
     # -- desired state --------------------------------------------------------------
@@ -118,6 +122,14 @@ class Reconciler:
             names = list(self._specs) + list(self._retired)
         for name in names:
             self.queue.add(name)
+
+    def set_end_time(self, condition_id: str, end: datetime | None) -> None:
+        """When the exchange says the market stops trading (for ``risk.stopBefore``)."""
+        with self._lock:
+            if end is None:
+                self._end_times.pop(condition_id, None)
+            else:
+                self._end_times[condition_id] = end
 
     def set_orders_known(self) -> None:
         """The account's open orders have been read once: reconciles may start."""
@@ -234,8 +246,14 @@ class Reconciler:
         if market is None or spec.market.quoted_token not in market.books:
             outcome.waiting = "the market's first book has not arrived yet"
             return
-        if spec.ownership == "shared":
-            state = replace(state, placed_ids=self.placed.ids())
+        with self._lock:
+            end = self._end_times.get(condition_id)
+        state = replace(
+            state,
+            markets={**state.markets, condition_id: replace(market, end_time=end)},
+            placed_ids=self.placed.ids() if spec.ownership == "shared" else frozenset(),
+            holds=self.holds.snapshot(now),
+        )
         result = plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged)
         outcome.plan = result
         if not result.cancel and not result.place:

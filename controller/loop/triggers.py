@@ -80,6 +80,9 @@ class StreamHandlers:
         if self._triggers.get(name) == key:
             return False
         self._triggers[name] = key  # one market-stream thread writes it; a stale read only re-queues
+        reference = key[0]
+        if spec.risk.pull_on_move is not None and isinstance(reference, tuple):
+            self.controller.risk.observe_reference(spec, reference[0], self.controller.now())
         return True
 
     # -- user channel ------------------------------------------------------------------

@@ -9,6 +9,11 @@ returns the ``/status`` document; ``metrics`` renders the Prometheus exposition.
   when a restart would help.
 - ``/readyz`` (readiness): is it doing its job now (streams connected, manifests synced)?
 
+- ``POST /halt`` and ``POST /resume`` (``?name=NAME`` or ``?all=1``): the kill switch, for
+  ``bandctl halt``/``resume`` and scripts. Bound to loopback they need nothing more; bound
+  anywhere else they need ``Authorization: Bearer $BANDCTL_CONTROL_TOKEN`` (and are
+  refused when that variable is unset), while the read-only endpoints stay open.
+
 A provider that raises is answered as failing (503 for probes, 500 for ``/status``)
 rather than crashing the handler thread. Access logs go to ``bandctl.http`` at DEBUG:
 probes every few seconds would otherwise drown the real logs.
@@ -17,11 +22,13 @@ probes every few seconds would otherwise drown the real logs.
 from __future__ import annotations
 
 import argparse
+import hmac
 import ipaddress
 import json
 import logging
 import socket
 import threading
+import urllib.parse
 from collections.abc import Callable
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +40,9 @@ log = logging.getLogger("bandctl.http")
 
 Probe = Callable[[], tuple[bool, str]]
 StatusProvider = Callable[[], dict[str, Any]]
+# POST /<name>?query -> (HTTP status, JSON document); the query as a flat dict.
+Action = Callable[[dict[str, str]], tuple[int, dict[str, Any]]]
+_MAX_POST_BODY = 4096
 
 
 class MetricsSource(Protocol):
@@ -89,9 +99,13 @@ class HealthServer:
         ready: Probe = _ok,
         status: StatusProvider | None = None,
         metrics: MetricsSource | None = None,
+        actions: dict[str, Action] | None = None,
+        control_token: str | None = None,
         poll_interval: float = 0.5,
     ) -> None:
-        handler = type("_BoundHandler", (_Handler,), {"app": _App(health, ready, status, metrics)})
+        guard = _ActionGuard(host, control_token)
+        app = _App(health, ready, status, metrics, actions or {}, guard)
+        handler = type("_BoundHandler", (_Handler,), {"app": app})
         server_class = _IPv6Server if ":" in host else _Server
         self._server = server_class((host, port), handler)
         self.host = host
@@ -136,11 +150,62 @@ class _IPv6Server(_Server):
     address_family = socket.AF_INET6
 
 
+class _ActionGuard:
+    """Who may call the endpoints that change things: anyone on loopback, else a bearer token."""
+
+    def __init__(self, host: str, token: str | None) -> None:
+        self.loopback = _is_loopback(host)
+        self.token = token or None
+
+    def refusal(self, authorization: str | None) -> tuple[int, str] | None:
+        if self.loopback:
+            return None
+        if self.token is None:
+            return 403, "control endpoints are off on a non-loopback address: set BANDCTL_CONTROL_TOKEN"
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), self.token.encode()):
+            return 401, "a bearer token (BANDCTL_CONTROL_TOKEN) is required"
+        return None
+
+
+def _is_loopback(host: str) -> bool:
+    if host in ("localhost", ""):
+        return host == "localhost"
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class _App:
     def __init__(
-        self, health: Probe, ready: Probe, status: StatusProvider | None, metrics: MetricsSource | None
+        self,
+        health: Probe,
+        ready: Probe,
+        status: StatusProvider | None,
+        metrics: MetricsSource | None,
+        actions: dict[str, Action],
+        guard: _ActionGuard,
     ) -> None:
         self.health, self.ready, self.status, self.metrics = health, ready, status, metrics
+        self.actions, self.guard = actions, guard
+
+    def act(self, target: str, authorization: str | None) -> tuple[int, str, bytes]:
+        """``(code, content type, body)`` for a POST of ``target``."""
+        path, _, query = target.partition("?")
+        action = self.actions.get(path)
+        if action is None:
+            return 404, _TEXT, b"not found\n"
+        refused = self.guard.refusal(authorization)
+        if refused is not None:
+            return refused[0], _TEXT, f"{refused[1]}\n".encode()
+        params = {k: v[-1] for k, v in urllib.parse.parse_qs(query, keep_blank_values=True).items()}
+        try:
+            code, document = action(params)
+        except Exception as exc:
+            log.warning("%s failed: %s", path, scrub(str(exc)), exc_info=True)
+            return 500, _TEXT, f"{path} failed: {scrub(str(exc))[:200]}\n".encode()
+        return code, "application/json", json.dumps(document, default=str).encode()
 
     def route(self, path: str) -> tuple[int, str, bytes]:
         """``(code, content type, body)`` for a GET of ``path``."""
@@ -192,12 +257,28 @@ class _Handler(BaseHTTPRequestHandler):
     def do_HEAD(self) -> None:
         self._respond(head=True)
 
+    def do_POST(self) -> None:
+        length = self.headers.get("Content-Length", "0")
+        if not length.isdigit() or int(length) > _MAX_POST_BODY:
+            self.send_error(HTTPStatus.REQUEST_ENTITY_TOO_LARGE)
+            return
+        self.rfile.read(int(length))  # the query says it all; the body is read and dropped
+        try:
+            code, content_type, body = self.app.act(self.path, self.headers.get("Authorization"))
+        except Exception:
+            log.exception("HTTP handler failed for POST %s", self.path[:200])
+            code, content_type, body = 500, _TEXT, b"internal error\n"
+        self._send(code, content_type, body, head=False)
+
     def _respond(self, head: bool) -> None:
         try:
             code, content_type, body = self.app.route(self.path)
         except Exception:
             log.exception("HTTP handler failed for %s", self.path[:200])
             code, content_type, body = 500, _TEXT, b"internal error\n"
+        self._send(code, content_type, body, head)
+
+    def _send(self, code: int, content_type: str, body: bytes, head: bool) -> None:
         self.send_response(code)
         self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
@@ -228,7 +309,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def __getattr__(self, name: str) -> Any:
         # BaseHTTPRequestHandler dispatches to do_<METHOD> and answers 501 when missing;
-        # every method but GET and HEAD is a 405 here (POST, PUT, DELETE, made-up ones).
+        # every method but GET, HEAD and POST is a 405 here (PUT, DELETE, made-up ones).
         if name.startswith("do_"):
             return self._not_allowed
         raise AttributeError(name)

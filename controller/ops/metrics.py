@@ -29,6 +29,7 @@ from controller.plan.reasons import CancelReason, metric_label
 RECONCILE_RESULTS = ("ok", "error", "rejected", "waiting")
 RELOAD_RESULTS = ("applied", "rejected")
 SIDES = ("bid", "ask")
+HOLD_REASONS = ("Halted", "LossLimit", "SharpMove")
 
 # Exchange rejections not tied to one placement (a refused cancel).
 CANCEL_REFUSED = "cancel_refused"
@@ -135,6 +136,12 @@ class Metrics:
         self._heartbeat_failures = Counter(
             "bandctl_exchange_heartbeat_failures", "Exchange heartbeat attempts that failed.", registry=r
         )
+        self._holds = Gauge(
+            "bandctl_hold",
+            "1 while a manifest (or * for all) is held: Halted, LossLimit or SharpMove.",
+            ["manifest", "reason"],
+            registry=r,
+        )
         self._worker_restarts = Counter(
             "bandctl_worker_restarts",
             "Reconcile workers that died unexpectedly and were restarted (a bug: alert on any).",
@@ -196,6 +203,14 @@ class Metrics:
 
     def heartbeat_failed(self) -> None:
         self._heartbeat_failures.inc()
+
+    def hold(self, name: str, reason: str | None) -> None:
+        """A hold was put on ``name`` (``reason``), or lifted (``None``)."""
+        for known in HOLD_REASONS:
+            if known == reason:
+                self._holds.labels(name, known).set(1)
+            else:
+                _remove(self._holds, name, known)
 
     def worker_restart(self) -> None:
         self._worker_restarts.inc()

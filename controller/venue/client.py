@@ -37,6 +37,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
@@ -57,6 +58,7 @@ from controller.venue.wire import (
     WireError,
     parse_balance,
     parse_book_summary,
+    parse_end_time,
     parse_heartbeat,
     parse_market_info,
     parse_open_order,
@@ -220,6 +222,11 @@ class Venue:
         clob.set_tick_sizes(self.client, info.token_ids, tick_text(info.tick_size))
         self.rules.learn(info)
         return info
+
+    def get_end_time(self, condition_id: str) -> datetime | None:
+        """When the market stops trading (``end_date_iso`` of ``GET /markets/{id}``), if it says."""
+        raw = self._call("markets", self.client.get_market, condition_id)
+        return parse_end_time(raw)
 
     @property
     def on_rules(self) -> Callable[[MarketInfo], None] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -231,6 +232,21 @@ def parse_market_info(condition_id: str, raw: Any) -> MarketInfo:
         neg_risk=bool(neg_risk),
         accepting_orders=accepting,
     )
+
+
+def parse_end_time(raw: Any) -> datetime | None:
+    """``end_date_iso`` of a market (``GET /markets/{id}``) as an aware UTC time; None if absent."""
+    body = mapping(raw, "market")
+    value = body.get("end_date_iso")
+    if value in (None, ""):
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise WireError("malformed end_date_iso: expected an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise WireError(f"malformed end_date_iso: {_show(value)}") from None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def parse_book_summary(raw: Any) -> BookSnapshot:

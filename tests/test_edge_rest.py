@@ -354,3 +354,34 @@ def test_orders_that_differ_in_post_only_go_in_separate_posts(stub: Stub) -> Non
         venue.disconnect()
     assert sorted([item["postOnly"] for item in batch] for batch in posted) == [[False], [True, True]]
     assert [r.request for r in results] == [maker, taker, bid("0.38")], "answers stay in request order"
+
+
+def test_get_order_not_found_is_none_and_a_malformed_order_an_error(stub: Stub) -> None:
+    stub.routes[("GET", "/data/order/0x404")] = lambda h, b: answer(404, {"error": "Order not found"})
+    stub.routes[("GET", "/data/order/0x1")] = lambda h, b: answer(200, {**ORDER, "price": "NaN"})
+    venue = venue_for(stub)
+    try:
+        assert venue.get_order("0x404") is None
+        with pytest.raises(VenueError, match="open order 0x1 price"):
+            venue.get_order("0x1")
+    finally:
+        venue.disconnect()
+
+
+def test_heartbeat_rechains_on_the_id_the_exchange_names(stub: Stub) -> None:
+    seen: list[str] = []
+
+    def beat(h: BaseHTTPRequestHandler, body: bytes) -> tuple[int, bytes, dict[str, str]]:
+        sent = json.loads(body)["heartbeat_id"]
+        seen.append(sent)
+        if sent != "hb-expected":
+            return answer(400, {"error": "Invalid Heartbeat ID", "heartbeat_id": "hb-expected"})
+        return answer(200, {"heartbeat_id": "hb-next"})
+
+    stub.routes[("POST", "/v1/heartbeats")] = beat
+    venue = venue_for(stub)
+    try:
+        assert venue.heartbeat() == "hb-next"
+    finally:
+        venue.disconnect()
+    assert seen == ["", "hb-expected"]

@@ -35,7 +35,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from decimal import Decimal
@@ -46,7 +46,7 @@ from controller.ops.redact import Secret
 from controller.venue import clob_adapter as clob
 from controller.venue import rest, trading
 from controller.venue.config import VenueConfig
-from controller.venue.errors import Ambiguous, ConfigError, RateLimited, VenueError
+from controller.venue.errors import Ambiguous, ConfigError, NotFound, RateLimited, VenueError
 from controller.venue.feedwatch import BookSource, FeedWatch, watch_venue_feed
 from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price
 from controller.venue.ratebudget import RateBudget
@@ -56,6 +56,7 @@ from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
     WireError,
+    heartbeat_expected_id,
     parse_balance,
     parse_book_summary,
     parse_end_time,
@@ -322,12 +323,9 @@ class Venue:
 
     def get_order(self, order_id: str) -> OpenOrder | None:
         try:
-            raw = self._call("order", self.client.get_order, order_id)
-        except VenueError as exc:
-            if "404" in str(exc):
-                return None
-            raise
-        return parse_open_order(raw) if isinstance(raw, Mapping) and raw.get("id") else None
+            return parse_open_order(self._call("order", self.client.get_order, order_id))
+        except NotFound:
+            return None
 
     def get_balances(self, token_ids: Iterable[str]) -> Balances:
         """Collateral and outcome-token totals of the funder, in shares / pUSD."""
@@ -354,8 +352,8 @@ class Venue:
             try:
                 return self.client.post_heartbeat(self._heartbeat_id)
             except clob.PolyApiException as exc:
-                expected = exc.error_msg.get("heartbeat_id") if isinstance(exc.error_msg, Mapping) else None
-                if exc.status_code == 400 and isinstance(expected, str):
+                expected = heartbeat_expected_id(exc.error_msg)
+                if exc.status_code == 400 and expected is not None:
                     return self.client.post_heartbeat(expected)
                 raise
 

@@ -15,6 +15,10 @@ class ConfigError(VenueError):
     """Credentials or endpoints are missing or malformed."""
 
 
+class NotFound(VenueError):
+    """The exchange answered 404: what was asked for does not exist (any more)."""
+
+
 class RateLimited(VenueError):
     """The client-side budget (or the exchange) refused the call; retry after ``retry_after``."""
 

@@ -15,7 +15,7 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from typing import Any
 
 from controller.venue import clob_adapter as clob
-from controller.venue.errors import Ambiguous, ExchangeUnavailable, RateLimited, VenueError
+from controller.venue.errors import Ambiguous, ExchangeUnavailable, NotFound, RateLimited, VenueError
 
 RequestObserver = Callable[[str, float, int | str], None]  # (endpoint, seconds, HTTP status or a word)
 
@@ -47,6 +47,8 @@ def call(
             raise ExchangeUnavailable(f"{endpoint}: post-only mode: {text}", 1.0, post_only=True) from None
         if status is None or status >= 500:
             raise Ambiguous(f"{endpoint}: {status or 'transport error'}: {text}") from None
+        if status == 404:
+            raise NotFound(f"{endpoint}: HTTP 404: {text}") from None
         if status == 429:
             raise RateLimited(f"{endpoint}: rate limited by the exchange: {text}", 1.0) from None
         raise VenueError(f"{endpoint}: HTTP {status}: {text}") from None

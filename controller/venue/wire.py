@@ -313,6 +313,16 @@ def parse_heartbeat(raw: Any) -> str:
     return identifier(mapping(raw, "heartbeat answer").get("heartbeat_id"), "heartbeat_id")
 
 
+def heartbeat_expected_id(error_body: Any) -> str | None:
+    """The id a 400 ``Invalid Heartbeat ID`` answer says the chain expects, if it names one."""
+    if not isinstance(error_body, Mapping):
+        return None
+    try:
+        return identifier(error_body.get("heartbeat_id"), "heartbeat_id")
+    except WireError:
+        return None
+
+
 def parse_post_answer(raw: Any) -> PostAnswer | None:
     """One ``POST /orders`` item; ``None`` when it is not even an object (no answer)."""
     if not isinstance(raw, Mapping):

@@ -170,7 +170,7 @@ def fit_margins(
     if max_amount < params.min_size:
         return Fit(max_margin, avg_margin, f"maxAmount {_fmt(max_amount)} < rewards min size {_fmt(params.min_size)}")
     if min_margin >= reach:
-        why = f"minMargin {_fmt(min_margin)} is not within the reward spread {_fmt(reach)} of the midpoint"
+        why = f"minMargin {_fmt(min_margin)} is not inside the reward spread ({_fmt(reach)} from the midpoint)"
         return Fit(max_margin, avg_margin, why)
     fitted_max = min(max_margin, reach)
     fitted_avg = avg_margin if avg_margin < fitted_max else min_margin

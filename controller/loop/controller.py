@@ -25,6 +25,7 @@ from controller.loop.heartbeat import Heartbeat, HeartbeatPolicy
 from controller.loop.holds import Holds
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
+from controller.loop.registry import Registry
 from controller.loop.resync import Resync
 from controller.loop.risk import RiskGuard
 from controller.loop.threads import Threads
@@ -35,16 +36,14 @@ from controller.ops import status as st
 from controller.ops.manifest_status import (
     ManifestStatus,
     manifest_document,
-    market_problem,
     record_outcome,
-    set_condition,
     summary_line,
 )
 from controller.ops.metrics import Metrics
 from controller.spec.reload import ManifestWatcher
 from controller.spec.selector import Selector
 from controller.spec.types import MarketMakerSpec
-from controller.venue.client import MarketInfo, Venue, VenueError
+from controller.venue.client import Venue, VenueError
 
 log = logging.getLogger("bandctl")
 
@@ -133,10 +132,9 @@ class Controller:
         self.handlers = StreamHandlers(self, ws_validators)
         venue.on_rules = self.handlers.on_rules
         self.watcher = ManifestWatcher(options.manifest_paths)
-        self.status: dict[str, ManifestStatus] = {}
-        self._markets: dict[str, MarketInfo] = {}
-        self._specs: dict[str, MarketMakerSpec] = {}
-        self._lock = threading.RLock()
+        self.registry = Registry(venue, self.store, self.reconciler, self.metrics, now)
+        self.status = self.registry.status  # name -> ManifestStatus (the registry keeps it current)
+        self._lock = self.registry.lock
         self._reload_lock = threading.Lock()
         self._scheduler: Any = None
         self._streams: Any = None
@@ -225,78 +223,21 @@ class Controller:
             if self.options.selector is not None:
                 specs = [s for s in specs if self.options.selector.matches(dict(s.labels))]
             self.use_specs(specs, rejected_edits={e.file: str(e) for e in reversed(result.errors)})
-            changed = self.reconciler.set_specs(s for s in self._specs.values() if self.status[s.name].registered)
+            changed = self.reconciler.set_specs(self.registry.registered_specs())
             if changed and enqueue:
                 log.info("manifests applied: %s", ", ".join(changed))
             self._update_subscriptions()
 
     def use_specs(self, specs: Sequence[MarketMakerSpec], rejected_edits: dict[str, str] | None = None) -> None:
-        """Take these specs as the desired state: statuses, and their markets checked on the exchange.
+        """Take these specs as the desired state (see :meth:`Registry.use_specs`)."""
+        self.registry.use_specs(specs, rejected_edits)
 
-        ``rejected_edits`` maps a manifest file to the first error of a rejected edit (its
-        last good specs are among ``specs``).
-        """
-        now = self.now()
-        rejected_edits = rejected_edits or {}
-        with self._lock:
-            names = {spec.name for spec in specs}
-            for spec in specs:
-                status = self.status.get(spec.name)
-                if status is None:
-                    status = self.status[spec.name] = ManifestStatus.new(spec.name, now)
-                error = rejected_edits.get(spec.source.file) if spec.source is not None else None
-                if error:
-                    # Still valid to run (on the last good spec); the condition tells the user.
-                    set_condition(status, st.VALID, False, "ManifestInvalid", f"last good spec kept: {error}", now)
-                else:
-                    status.valid, status.message = True, ""
-                    set_condition(status, st.VALID, True, "ManifestValid", "manifest valid, market found", now)
-            for name in list(self.status):
-                if name not in names:
-                    del self.status[name]
-                    self.metrics.forget_manifest(name)
-            self._specs = {spec.name: spec for spec in specs}
-        self._register_markets()
-
-    def _register_markets(self) -> None:
-        for spec in list(self._specs.values()):
-            status = self.status[spec.name]
-            condition_id = spec.market.condition_id
-            try:
-                info = self._markets.get(condition_id) or self.venue.get_market(condition_id)
-            except VenueError as exc:
-                status.registered = False
-                status.invalid("MarketNotFound", f"market {condition_id}: {exc}", self.now())
-                log.error("%s: %s", spec.name, status.message)
-                continue
-            problem = market_problem(spec, info)
-            if problem is not None:
-                reason, message = problem
-                status.registered = False
-                status.invalid(reason, message, self.now())
-                log.error("%s: %s", spec.name, message)
-                continue
-            self._markets[condition_id] = info
-            if spec.risk.stop_before is not None or spec.risk.reduce_only_before is not None:
-                self._learn_end_time(condition_id)
-            self.store.track_market(
-                condition_id,
-                info.token_ids,
-                spec.market.tick_size or info.tick_size,
-                spec.market.min_order_size or info.min_order_size,
-                info.neg_risk,
-            )
-            status.registered = True
-
-    def _learn_end_time(self, condition_id: str) -> None:
-        try:
-            self.reconciler.set_end_time(condition_id, self.venue.get_end_time(condition_id))
-        except VenueError as exc:
-            log.warning("market %s: end time unknown (risk.stopBefore cannot apply): %s", condition_id[:10], exc)
+    def market_closed(self, condition_id: str) -> None:
+        if self.registry.market_closed(condition_id):
+            self.reconciler.set_specs(self.registry.registered_specs())
 
     def spec(self, name: str) -> MarketMakerSpec | None:
-        with self._lock:
-            return self._specs.get(name)
+        return self.registry.spec(name)
 
     def _update_subscriptions(self) -> None:
         if self._streams is None:
@@ -321,7 +262,7 @@ class Controller:
             unregistered = any(not s.registered for s in self.status.values())
         if unregistered:
             # A market that was missing or closed may have appeared: try again.
-            self._markets.clear()
+            self.registry.markets.clear()
             self.reload(force=True)
         self.handlers.check_started()
         self.resync()
@@ -339,26 +280,8 @@ class Controller:
     def _per_manifest(self, render: Callable[[ManifestStatus, MarketMakerSpec, Balances], Any]) -> list[Any]:
         balances = self.store.balances()
         with self._lock:
-            return [render(s, self._specs[n], balances) for n, s in sorted(self.status.items()) if n in self._specs]
-
-    def market_closed(self, condition_id: str) -> None:
-        """The exchange stopped taking orders in this market (resolved, closed): its manifests
-        stop reconciling, with the reason in Valid and Quoting. The exchange cancels the
-        orders itself; the resync job looks again every interval in case it reopens."""
-        now = self.now()
-        with self._lock:
-            names = [n for n, s in self._specs.items() if s.market.condition_id == condition_id]
-            for name in names:
-                status = self.status[name]
-                if not status.registered:
-                    continue
-                status.registered = False
-                message = f"market {condition_id} is not accepting orders"
-                status.invalid("MarketNotAccepting", message, now)
-                set_condition(status, st.QUOTING, False, "MarketNotAccepting", message, now)
-            self._markets.pop(condition_id, None)
-        if names:
-            self.reconciler.set_specs(s for s in self._specs.values() if self.status[s.name].registered)
+            specs = self.registry.specs
+            return [render(s, specs[n], balances) for n, s in sorted(self.status.items()) if n in specs]
 
     def _on_outcome(self, outcome: Outcome) -> None:
         if outcome.market_closed:
@@ -367,7 +290,7 @@ class Controller:
                 self.threads.spawn("rules-refresh", self.venue.refresh_rules, [spec.market.condition_id])
         with self._lock:
             status = self.status.get(outcome.name)
-            spec = self._specs.get(outcome.name)
+            spec = self.registry.specs.get(outcome.name)
             if status is None or spec is None:
                 return
             record_outcome(status, spec, outcome, self.store.balances(), self.metrics, self.now())

@@ -1,0 +1,132 @@
+"""Which manifests the controller runs, their status, and their markets as the exchange has them.
+
+A valid manifest is *registered* once its market is found on the exchange, holds the
+manifest's tokens and accepts orders; only registered manifests are reconciled. This
+module keeps that bookkeeping (specs, statuses, market rules) under one lock, checks
+markets against the exchange when specs change, and stops a manifest whose market
+closes. It plans nothing and sends no order.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+from controller.loop.reconciler import Reconciler
+from controller.observe.store import ObservedStore
+from controller.ops import status as st
+from controller.ops.manifest_status import ManifestStatus, market_problem, set_condition
+from controller.ops.metrics import Metrics
+from controller.spec.types import MarketMakerSpec
+from controller.venue.client import MarketInfo, Venue, VenueError
+
+log = logging.getLogger("bandctl")
+
+
+class Registry:
+    def __init__(
+        self,
+        venue: Venue,
+        store: ObservedStore,
+        reconciler: Reconciler,
+        metrics: Metrics,
+        now: Callable[[], datetime],
+    ) -> None:
+        self.venue, self.store, self.reconciler, self.metrics, self.now = venue, store, reconciler, metrics, now
+        self.lock = threading.RLock()
+        self.status: dict[str, ManifestStatus] = {}
+        self.specs: dict[str, MarketMakerSpec] = {}
+        self.markets: dict[str, MarketInfo] = {}
+
+    def registered_specs(self) -> list[MarketMakerSpec]:
+        with self.lock:
+            return [s for s in self.specs.values() if self.status[s.name].registered]
+
+    def spec(self, name: str) -> MarketMakerSpec | None:
+        with self.lock:
+            return self.specs.get(name)
+
+    def use_specs(self, specs: Sequence[MarketMakerSpec], rejected_edits: dict[str, str] | None = None) -> None:
+        """Take these specs as the desired state: statuses, and their markets checked on the exchange.
+
+        ``rejected_edits`` maps a manifest file to the first error of a rejected edit (its
+        last good specs are among ``specs``).
+        """
+        now = self.now()
+        rejected_edits = rejected_edits or {}
+        with self.lock:
+            names = {spec.name for spec in specs}
+            for spec in specs:
+                status = self.status.get(spec.name)
+                if status is None:
+                    status = self.status[spec.name] = ManifestStatus.new(spec.name, now)
+                error = rejected_edits.get(spec.source.file) if spec.source is not None else None
+                if error:
+                    # Still valid to run (on the last good spec); the condition tells the user.
+                    set_condition(status, st.VALID, False, "ManifestInvalid", f"last good spec kept: {error}", now)
+                else:
+                    status.valid, status.message = True, ""
+                    set_condition(status, st.VALID, True, "ManifestValid", "manifest valid, market found", now)
+            for name in list(self.status):
+                if name not in names:
+                    del self.status[name]
+                    self.metrics.forget_manifest(name)
+            self.specs = {spec.name: spec for spec in specs}
+        self.register_markets()
+
+    def register_markets(self) -> None:
+        for spec in list(self.specs.values()):
+            status = self.status[spec.name]
+            condition_id = spec.market.condition_id
+            try:
+                info = self.markets.get(condition_id) or self.venue.get_market(condition_id)
+            except VenueError as exc:
+                status.registered = False
+                status.invalid("MarketNotFound", f"market {condition_id}: {exc}", self.now())
+                log.error("%s: %s", spec.name, status.message)
+                continue
+            problem = market_problem(spec, info)
+            if problem is not None:
+                reason, message = problem
+                status.registered = False
+                status.invalid(reason, message, self.now())
+                log.error("%s: %s", spec.name, message)
+                continue
+            self.markets[condition_id] = info
+            if spec.risk.stop_before is not None or spec.risk.reduce_only_before is not None:
+                self.learn_end_time(condition_id)
+            self.store.track_market(
+                condition_id,
+                info.token_ids,
+                spec.market.tick_size or info.tick_size,
+                spec.market.min_order_size or info.min_order_size,
+                info.neg_risk,
+            )
+            status.registered = True
+
+    def learn_end_time(self, condition_id: str) -> None:
+        try:
+            self.reconciler.set_end_time(condition_id, self.venue.get_end_time(condition_id))
+        except VenueError as exc:
+            log.warning("market %s: end time unknown (risk.stopBefore cannot apply): %s", condition_id[:10], exc)
+
+    def market_closed(self, condition_id: str) -> bool:
+        """The exchange stopped taking orders in this market (resolved, closed): its manifests
+        stop reconciling, with the reason in Valid and Quoting. The exchange cancels the
+        orders itself; the resync job looks again every interval in case it reopens. True when
+        a manifest stopped (the caller then narrows the reconciler's specs)."""
+        now = self.now()
+        with self.lock:
+            names = [n for n, s in self.specs.items() if s.market.condition_id == condition_id]
+            for name in names:
+                status = self.status[name]
+                if not status.registered:
+                    continue
+                status.registered = False
+                message = f"market {condition_id} is not accepting orders"
+                status.invalid("MarketNotAccepting", message, now)
+                set_condition(status, st.QUOTING, False, "MarketNotAccepting", message, now)
+            self.markets.pop(condition_id, None)
+        return bool(names)

@@ -125,3 +125,16 @@ def test_fuzzed_rest_bodies_raise_nothing_but_wire_errors(raw: object) -> None:
             parse(raw)
         except WireError as exc:
             assert "\n" not in str(exc) and len(str(exc)) < 300, "one short line"
+
+
+def test_iso_times_are_aware_utc() -> None:
+    from datetime import UTC, datetime
+
+    assert wire.iso_time("2026-12-31T12:00:00Z", "t") == datetime(2026, 12, 31, 12, tzinfo=UTC)
+    assert wire.iso_time("2026-12-31T14:00:00+02:00", "t") == datetime(2026, 12, 31, 12, tzinfo=UTC)
+    assert wire.iso_time("2026-12-31", "t") == datetime(2026, 12, 31, tzinfo=UTC)
+    assert wire.iso_time("", "t") is None and wire.parse_end_time({}) is None
+    bads: list[object] = ["tomorrow", 5, "2026-13-01T00:00:00Z", "x" * 50]
+    for bad in bads:
+        with pytest.raises(WireError):
+            wire.iso_time(bad, "t")

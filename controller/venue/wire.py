@@ -93,6 +93,19 @@ def exchange_time(value: Any, what: str = "timestamp") -> float | None:
     return number / 1000 if number >= 10**11 else float(number)
 
 
+def iso_time(value: Any, what: str) -> datetime | None:
+    """The one parser of ISO 8601 exchange times (``Z`` or an offset; none means UTC)."""
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or len(value) > 40:
+        raise WireError(f"malformed {what}: expected an ISO 8601 time")
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        raise WireError(f"malformed {what}: {_show(value)}") from None
+    return moment.astimezone(UTC) if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
 def identifier(value: Any, what: str) -> str:
     """An order id, condition id or the like: a short printable string without spaces."""
     if not isinstance(value, str) or not 0 < len(value) <= _MAX_ID or not value.isprintable() or " " in value:
@@ -236,17 +249,7 @@ def parse_market_info(condition_id: str, raw: Any) -> MarketInfo:
 
 def parse_end_time(raw: Any) -> datetime | None:
     """``end_date_iso`` of a market (``GET /markets/{id}``) as an aware UTC time; None if absent."""
-    body = mapping(raw, "market")
-    value = body.get("end_date_iso")
-    if value in (None, ""):
-        return None
-    if not isinstance(value, str) or len(value) > 40:
-        raise WireError("malformed end_date_iso: expected an ISO 8601 time")
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        raise WireError(f"malformed end_date_iso: {_show(value)}") from None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+    return iso_time(mapping(raw, "market").get("end_date_iso"), "end_date_iso")
 
 
 def parse_book_summary(raw: Any) -> BookSnapshot:

@@ -33,6 +33,7 @@ from controller.journal.records import (
 )
 from controller.journal.sampler import MidSampler
 from controller.journal.store import JournalError, Store, is_postgres, redact_dsn
+from controller.journal.tracker import PnlTracker
 from controller.journal.writer import DEFAULT_CAPACITY, Journal
 
 DEFAULT_FILENAME = "journal.sqlite"
@@ -47,6 +48,7 @@ __all__ = [
     "MarketRecord",
     "MidSample",
     "MidSampler",
+    "PnlTracker",
     "Role",
     "Source",
     "Store",

@@ -15,12 +15,15 @@ import logging
 import queue
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
-from controller.journal.records import Action, ActionRecord, Fill, MarketRecord, MidSample, TradeRecord
+from controller.journal.convert import fills_from_trade
+from controller.journal.records import Action, ActionRecord, Fill, MarketRecord, MidSample, Source, TradeRecord
 from controller.journal.store import Item, JournalError, Store
+from controller.venue.wire import WireError
 
 log = logging.getLogger("bandctl.journal")
 
@@ -54,6 +57,8 @@ class Journal:
         self._last_match_time = writer.last_match_time()
         self._state_lock = threading.Lock()
         self.dropped = 0
+        self.malformed = 0
+        self._last_malformed_log = float("-inf")
         self.write_errors = 0
         self.written = 0
         self.gap_since: float | None = None
@@ -73,6 +78,27 @@ class Journal:
 
     def record_trades(self, trades: Iterable[TradeRecord]) -> int:
         return sum(self.record_trade(t) for t in trades)
+
+    def record_exchange_trade(
+        self, raw: Mapping[str, Any], source: Source, seen_at: float | None = None
+    ) -> list[TradeRecord]:
+        """Parse one exchange trade object (a user-channel ``trade`` event or a REST row) and
+        journal our fills in it. Never raises: a malformed trade is counted (``malformed``)
+        and logged, rate-limited. Returns the fills, for a ``PnlTracker``."""
+        try:
+            fills = fills_from_trade(raw, source=source, seen_at=self._clock() if seen_at is None else seen_at)
+        except WireError as exc:
+            now = time.monotonic()
+            with self._state_lock:
+                self.malformed += 1
+                quiet = now - self._last_malformed_log < _DROP_LOG_EVERY
+                if not quiet:
+                    self._last_malformed_log = now
+            if not quiet:
+                log.warning("journal skipped a malformed trade (%d so far): %s", self.malformed, exc)
+            return []
+        self.record_trades(fills)
+        return fills
 
     def record_action(
         self,

@@ -97,7 +97,26 @@ class Run:
             return
         self.last = snap
         deletes = sum(v for k, v in snap.get("requests", {}).items() if k.startswith("DELETE "))
-        self.tally.feed(now, snapshot_views(self.specs, snap, ADDRESS), excused(snap), self.label, deletes)
+        views, excuse = snapshot_views(self.specs, snap, ADDRESS), excused(snap)
+        self.tally.feed(now, views, excuse, self.label, deletes)
+        with (self.out / "samples.jsonl").open("a") as trace:  # the evidence behind every figure
+            row = {
+                "t": round(now, 2),
+                "fault": self.label,
+                "excused": excuse,
+                "short": self.tally.quoted[-1][2],
+                "markets": {
+                    name: {
+                        "ref": None if v.reference is None else str(v.reference),
+                        "orders": len(v.orders),
+                        "outOfBand": [o.text for o in v.out_of_band],
+                        "held": {f"{side}{i}": str(held[0]) for (side, i), held in v.held.items()},
+                        "position": str(v.position),
+                    }
+                    for name, v in views.items()
+                },
+            }
+            trace.write(json.dumps(row) + "\n")
         live = self.controllers.live
         if now >= self._next_rss and live.running_at and not live.how_ended:
             self._next_rss = now + 2.0

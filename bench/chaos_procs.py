@@ -136,7 +136,7 @@ def rss_mb(pid: int) -> float | None:
 @dataclass
 class LogCounts:
     per_minute: dict[str, int]  # "YYYY-MM-DDTHH:MM" -> lines (every level)
-    times: list[float]  # wall time of every parsed line, to the second
+    times: list[int]  # wall time of every parsed line, to the second
     levels: dict[str, int]
     loggers: list[tuple[str, int]]  # the most frequent "logger LEVEL: first words" patterns
     tracebacks: int
@@ -154,7 +154,8 @@ def count_logs(paths: list[Path]) -> LogCounts:
     levels: collections.Counter[str] = collections.Counter()
     patterns: collections.Counter[str] = collections.Counter()
     tracebacks = unparsed = 0
-    lines, times = [], []
+    lines: list[tuple[str, str, str, str]] = []
+    times: list[int] = []
     for path in paths:
         for line in path.read_text(errors="replace").splitlines():
             match = LOG_LINE.match(line)

@@ -12,7 +12,8 @@
   (``RewardsOneSided``).
 
 In every mode, a market with a programme gets :class:`controller.plan.rewards.Estimate`
-(``MarketPlan.rewards``) and each placement a ``scores`` mark. Pure.
+(``MarketPlan.rewards``) and each placement a ``scores`` mark; :func:`observed_estimate`
+scores the orders resting now (for status and metrics). Pure.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from controller.plan.reference import quote_view, quoted_book, without_orders
 from controller.plan.rewards import (
     TWO_SIDED_ABOVE,
     TWO_SIDED_BELOW,
+    Estimate,
     Quote,
     RewardParams,
     adjusted_midpoint,
@@ -140,3 +142,19 @@ def _bid_equivalent(p: Placement, quoted: str) -> Decimal:
 
 def _fmt(value: Decimal) -> str:
     return "0" if value == 0 else format(value.normalize(), "f")
+
+
+def observed_estimate(spec: MarketMakerSpec, market: MarketState, orders: Sequence[OpenOrder]) -> Estimate | None:
+    """The score the controller's resting ``orders`` have now (for status and metrics); None
+    without a programme. The orders are taken out of the book and scored as resting in it."""
+    params = market.rewards
+    if params is None:
+        return None
+    quoted, complement = spec.market.quoted_token, spec.market.complement_token
+    own = []
+    for o in orders:
+        view = quote_view(o, quoted, complement)
+        if view is not None and o.remaining > 0:
+            own.append(Quote(view[0], view[1], o.remaining))
+    book = book_without_own(spec, market, orders) or Book()
+    return estimate(book, own, params, fitted=spec.rewards.mode == "fit")

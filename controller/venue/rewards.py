@@ -126,7 +126,10 @@ def parse_programme(row: object, where: str, today: Date | None = None) -> Rewar
         competing_score=None if competing is None else _number(competing, f"{where}.market_competitiveness"),
     )
     tokens = []
-    for i, raw in enumerate(r.get("tokens") or []):
+    raw_tokens = r.get("tokens") or []
+    if not isinstance(raw_tokens, list):
+        raise RewardsWireError(f"{where}.tokens: expected a list")
+    for i, raw in enumerate(raw_tokens):
         t = _obj(raw, f"{where}.tokens[{i}]")
         price = _number(t.get("price", 0), f"{where}.tokens[{i}].price")
         tokens.append((_text(t.get("token_id"), f"{where}.tokens[{i}].token_id"), str(t.get("outcome", "")), price))

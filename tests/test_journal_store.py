@@ -183,3 +183,31 @@ def test_owner_field_decides_which_makers_are_ours() -> None:
     ]
     fills = fills_from_rest(rest_trade("t-4", makers=makers), seen_at=1.0)
     assert [(f.order_id, f.token_id, f.side) for f in fills] == [("0xb", YES, "SELL"), ("0xc", NO, "BUY")]
+
+
+def test_controllers_starting_together_on_one_new_journal_both_open_it(journal_target: str, tmp_path: Path) -> None:
+    barrier = threading.Barrier(4)
+    opened: list[object] = []
+    failures: list[BaseException] = []
+
+    def start() -> None:
+        barrier.wait(10)
+        try:
+            opened.append(open_journal(journal_target, str(tmp_path)))
+        except BaseException as exc:
+            failures.append(exc)
+
+    threads = [threading.Thread(target=start) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(30)
+    assert not failures and len(opened) == 4
+    for journal in opened:
+        assert isinstance(journal, Journal) and journal.close(10)
+    store = Store.open(journal_target)
+    try:
+        assert store.version() == 1
+        assert store._rows("SELECT COUNT(*) FROM journal_schema")[0][0] == 1
+    finally:
+        store.close()

@@ -144,15 +144,25 @@ class Store:
     # ------------------------------------------------------------------ schema
 
     def version(self) -> int:
-        try:
-            self._run(version_table(self.dialect))
-        except Exception as exc:
-            raise JournalError(f"journal {self.where}: {_one_line(exc)}") from None
+        """The schema version in place; 0 when the database holds no journal (nothing is created)."""
+        if self.dialect == "sqlite":
+            exists = self._rows("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'journal_schema'")
+        else:
+            exists = self._rows("SELECT 1 WHERE to_regclass('journal_schema') IS NOT NULL")
+        if not exists:
+            return 0
         rows = self._rows("SELECT MAX(version) FROM journal_schema")
         return int(rows[0][0]) if rows and rows[0][0] is not None else 0
 
     def migrate(self, now: float) -> int:
         """Bring the tables to the latest version; returns the version now in place."""
+
+        def create_version_table() -> None:
+            if self.dialect == "postgresql":
+                self._run("SELECT pg_advisory_xact_lock(7243021)")
+            self._run(version_table(self.dialect))
+
+        self._transaction(create_version_table)
         have = self.version()
         latest = latest_version(self.dialect)
         if have > latest:
@@ -163,6 +173,13 @@ class Store:
             steps = MIGRATIONS[self.dialect][version - 1]
 
             def apply(steps: list[str] = steps, version: int = version) -> None:
+                # Two controllers may start on one journal at once: the transaction holds the
+                # database (SQLite) or an advisory lock (PostgreSQL), and the version is re-read in it.
+                if self.dialect == "postgresql":
+                    self._run("SELECT pg_advisory_xact_lock(7243021)")
+                current = self._run("SELECT MAX(version) FROM journal_schema")[0][0]
+                if current is not None and int(current) >= version:
+                    return
                 for statement in steps:
                     self._run(statement)
                 self._run("INSERT INTO journal_schema (version, applied_at) VALUES (?, ?)", (version, now))

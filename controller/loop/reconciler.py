@@ -82,6 +82,7 @@ class Reconciler:
         self._orders_known = False
         self._post_only_until = 0.0
         self._end_times: dict[str, datetime] = {}
+        self._short: set[str] = set()  # manifests whose last plan left a band short
         self._pool: WorkerPool | None = None
 
     # -- desired state --------------------------------------------------------------
@@ -117,6 +118,18 @@ class Reconciler:
         for name in self.names_for_market(condition_id):
             self.queue.add(name)
 
+    def enqueue_markets(self, condition_ids: Iterable[str]) -> None:
+        for condition_id in condition_ids:
+            self.enqueue_market(condition_id)
+
+    def enqueue_short(self) -> None:
+        """Queue the manifests whose last plan left a band short (balance, limits): a change
+        of shared collateral elsewhere may let them place now."""
+        with self._lock:
+            names = list(self._short)
+        for name in names:
+            self.queue.add(name)
+
     def enqueue_all(self) -> None:
         with self._lock:
             names = list(self._specs) + list(self._retired)
@@ -131,10 +144,11 @@ class Reconciler:
             else:
                 self._end_times[condition_id] = end
 
-    def set_orders_known(self) -> None:
-        """The account's open orders have been read once: reconciles may start."""
+    def set_orders_known(self) -> bool:
+        """The account's open orders have been read: reconciles may start. True the first time."""
         with self._lock:
-            self._orders_known = True
+            first, self._orders_known = not self._orders_known, True
+        return first
 
     # -- ownership ------------------------------------------------------------------
 
@@ -256,6 +270,11 @@ class Reconciler:
         )
         result = plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged)
         outcome.plan = result
+        with self._lock:
+            if result.alerts:
+                self._short.add(name)
+            else:
+                self._short.discard(name)
         if not result.cancel and not result.place:
             return
         execute(

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
 from controller.loop.threads import Threads
+from controller.observe.state import ObservedState
 from controller.observe.store import ObservedStore
 from controller.venue.client import Ambiguous, Venue, VenueError
 
@@ -59,6 +60,7 @@ class Resync:
     def run(self, initial: bool = False) -> bool:
         """Re-read books, open orders and balances; requeue. False if the read failed."""
         with self._lock:
+            before = _fingerprints(self.store.snapshot())
             markets = self.store.tracked_markets()
             tokens = self.store.token_ids()
             seen = {t: self.store.stream_updates(t) for t in tokens}
@@ -79,7 +81,7 @@ class Resync:
             managed = set(markets)
             self.store.replace_orders(None, [o for o in orders if o.market in managed], as_of=as_of)
             self.store.replace_balances(balances, as_of=as_of)
-            self.reconciler.set_orders_known()
+            first_read = self.reconciler.set_orders_known()
             shared = any(s.ownership == "shared" for s in self.reconciler.specs().values())
             self.placed.prune((o.id for o in orders), as_of, persist=shared)
             synced = {self.store.market_of_token(t) for t in books}
@@ -87,10 +89,17 @@ class Resync:
             for condition_id in markets:
                 if condition_id in synced and trusted:
                     self.store.set_fresh(condition_id)
+            after = _fingerprints(self.store.snapshot())
         self._refresh_some_rules(markets)
         if suspects:
             self.threads.spawn("frozen-stream-check", self._confirm_frozen, suspects, delay=self.freeze_confirm_seconds)
-        self.reconciler.enqueue_all()
+        if initial or first_read:
+            self.reconciler.enqueue_all()
+        else:
+            # Level-triggered, but only where looking again can change something: a market
+            # whose REST view differs from what we had, or one left short of balance.
+            self.reconciler.enqueue_markets(m for m, fingerprint in after.items() if before.get(m) != fingerprint)
+            self.reconciler.enqueue_short()
         return True
 
     def _refresh_some_rules(self, markets: list[str]) -> None:
@@ -127,3 +136,22 @@ class Resync:
                     self.store.mark_stale(condition_id, "the market stream missed a book change")
         if frozen:
             self.on_frozen(frozen)
+
+
+def _fingerprints(state: ObservedState) -> dict[str, tuple[object, ...]]:
+    """Per market, everything a plan reads from observed state except shared collateral."""
+    orders: dict[str, list[tuple[str, object, object]]] = {}
+    for order in state.orders:
+        orders.setdefault(order.market, []).append((order.id, order.size_matched, order.price))
+    prints: dict[str, tuple[object, ...]] = {}
+    for condition_id, market in state.markets.items():
+        tokens = tuple(sorted(market.books))
+        prints[condition_id] = (
+            market.tick_size,
+            market.min_order_size,
+            market.stale,
+            tuple((t, market.books[t]) for t in tokens),
+            tuple(state.balances.token(t) for t in tokens),
+            tuple(sorted(orders.get(condition_id, ()), key=lambda o: o[0])),
+        )
+    return prints

@@ -158,3 +158,24 @@ def test_a_taker_buy_must_cover_its_fee(sim):
     with pytest.raises(PolyApiException) as err:
         taker.create_and_post_order(buy(BTC_YES, 0.40, 100))
     assert "not enough balance" in str(err.value.error_msg)
+
+
+@pytest.mark.parametrize(
+    ("section", "value", "where"),
+    [
+        ("fees", {"rate": 0.07, "exponent": 5}, r"markets\[0\]\.fees\.exponent"),
+        ("fees", {"rebateRate": 0.2}, r"markets\[0\]\.fees"),
+        ("rewards", {"maxSpread": 3, "minSize": 20, "dailyRate": 1, "bonus": 2}, r"markets\[0\]\.rewards"),
+    ],
+)
+def test_bad_fee_and_rewards_sections_name_the_field(section, value, where):
+    cfg = rewards_config()
+    cfg["markets"][0][section] = value
+    with pytest.raises(SimConfigError, match=where):
+        load_config(cfg)
+
+
+def test_a_zero_spread_is_no_programme():
+    cfg = rewards_config()
+    cfg["markets"][0]["rewards"] = {"maxSpread": 0, "minSize": 20}
+    assert load_config(cfg).markets[0].rewards is None

@@ -211,3 +211,23 @@ def test_controllers_starting_together_on_one_new_journal_both_open_it(journal_t
         assert store._rows("SELECT COUNT(*) FROM journal_schema")[0][0] == 1
     finally:
         store.close()
+
+
+def test_pruning_mids_keeps_every_markout(journal_target: str, tmp_path: Path) -> None:
+    from controller.journal.query import journal_pnl
+
+    t0 = 1_700_000_000
+    journal = open_journal(journal_target, str(tmp_path), clock=_clock)
+    journal.record_market("btc", COND, YES, NO)
+    for second in range(1000):
+        journal.record_mid(COND, YES, Decimal("0.40") + Decimal(second % 7) / 100, at=t0 + second)
+    journal.record_trades(fills_from_rest(rest_trade("t-p", match_time=t0 + 500), seen_at=1.0))
+    assert journal.flush(10)
+    before = journal_pnl(journal, now=t0 + 2000)
+    journal.prune_mids(t0 + 900)
+    assert journal.flush(10)
+    mids = journal.mids()
+    assert 150 < len(mids) < 400  # 440..620 around the fill, and 900.. onwards
+    assert journal_pnl(journal, now=t0 + 2000).markets[0].markouts == before.markets[0].markouts
+    assert before.markets[0].markouts[2].fills == 1
+    journal.close(10)

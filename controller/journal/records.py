@@ -157,3 +157,10 @@ class Fill:
     @property
     def failed(self) -> bool:
         return self.record.status is TradeStatus.FAILED
+
+
+@dataclass(frozen=True)
+class MidPrune:
+    """Forget mids older than ``before`` except those a markout can need (near a fill)."""
+
+    before: float

@@ -23,6 +23,7 @@ from controller.journal.records import (
     ActionRecord,
     Fill,
     MarketRecord,
+    MidPrune,
     MidSample,
     Role,
     Side,
@@ -34,7 +35,11 @@ from controller.journal.records import (
 from controller.journal.schema import MIGRATIONS, Dialect, latest_version, version_table
 from controller.ops.redact import scrub
 
-Item = TradeRecord | ActionRecord | MidSample | MarketRecord
+Item = TradeRecord | ActionRecord | MidSample | MarketRecord | MidPrune
+
+# Mids this close to a fill are kept by pruning: the markouts look 60 s ahead (and at the mid before).
+KEEP_BEFORE_FILL = 60.0
+KEEP_AFTER_FILL = 120.0
 
 _FILL_COLUMNS = (
     "trade_id, order_id, role, condition_id, token_id, outcome, side, price, size, fee, status,"
@@ -222,6 +227,12 @@ class Store:
                         item.reason_code,
                         item.message,
                     ),
+                )
+            elif isinstance(item, MidPrune):
+                self._run(
+                    "DELETE FROM mids WHERE at < ? AND NOT EXISTS (SELECT 1 FROM fills f WHERE"
+                    " f.condition_id = mids.condition_id AND f.fill_time BETWEEN mids.at - ? AND mids.at + ?)",
+                    (item.before, KEEP_AFTER_FILL, KEEP_BEFORE_FILL),
                 )
             elif isinstance(item, MidSample):
                 self._run(

@@ -21,7 +21,16 @@ from decimal import Decimal
 from typing import Any
 
 from controller.journal.convert import fills_from_trade
-from controller.journal.records import Action, ActionRecord, Fill, MarketRecord, MidSample, Source, TradeRecord
+from controller.journal.records import (
+    Action,
+    ActionRecord,
+    Fill,
+    MarketRecord,
+    MidPrune,
+    MidSample,
+    Source,
+    TradeRecord,
+)
 from controller.journal.store import Item, JournalError, Store
 from controller.venue.wire import WireError
 
@@ -135,6 +144,10 @@ class Journal:
 
     def record_market(self, name: str, condition_id: str, quoted_token: str, other_token: str) -> bool:
         return self._offer(MarketRecord(name, condition_id, quoted_token, other_token))
+
+    def prune_mids(self, before: float) -> bool:
+        """Forget mids older than ``before`` except near fills (markouts keep working); call it daily or so."""
+        return self._offer(MidPrune(before))
 
     def _offer(self, item: Item) -> bool:
         if self._closed:

@@ -11,7 +11,7 @@ from test_bands_support import CID, NOW, YES, band, order, spec, state
 
 from controller.cli.render import plan_text
 from controller.observe.state import Book, Level, ObservedState
-from controller.plan.bands import CancelReason, PullReason, WarningReason, plan, plan_market, quote_view
+from controller.plan.bands import CancelReason, PullReason, WarningReason, apply_plan, plan, plan_market, quote_view
 from controller.plan.reference import quoted_book, without_orders
 from controller.plan.rewards import Quote, RewardParams, adjusted_midpoint, market_score, order_score, score
 from controller.spec.types import Rewards
@@ -187,3 +187,16 @@ def test_fit_places_only_orders_that_score_at_the_midpoint_it_fitted_to(case):
     for k in mp.kept:
         assert k.order.remaining >= params.min_size
         assert quote_view(k.order, quoted, complement) is not None
+
+
+@PROPS
+@given(fit_scenario())
+def test_fit_plans_converge(case):
+    sp, s, _ = case
+    first = plan([sp], s, NOW)
+    after = apply_plan(s, first)
+    second = plan([sp], after, NOW)
+    assert all(m.cancel == () for m in second.markets), second
+    if not any(m.awaiting_cancels for m in first.markets):
+        assert not second.has_changes, (first, second)
+    assert not plan([sp], apply_plan(after, second), NOW).has_changes

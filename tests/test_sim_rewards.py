@@ -179,3 +179,18 @@ def test_a_zero_spread_is_no_programme():
     cfg = rewards_config()
     cfg["markets"][0]["rewards"] = {"maxSpread": 0, "minSize": 20}
     assert load_config(cfg).markets[0].rewards is None
+
+
+def test_orders_score_only_after_the_minimum_age():
+    cfg = rewards_config()
+    cfg["markets"][0]["rewards"]["minOrderAgeSeconds"] = 30
+    with start_sim(cfg, clock=ManualClock(MIDNIGHT + 5), flow=False) as sim:
+        c0 = client(sim.url, KEY0)
+        bid = c0.create_and_post_order(buy(BTC_YES, 0.49, 30))["orderID"]
+        c0.create_and_post_order(buy(BTC_NO, 0.49, 30))
+        assert c0.is_order_scoring(OrderScoringParams(orderId=bid)) == {"scoring": False}
+        assert c0.get_clob_market_info(BTC)["r"]["moas"] == 30
+        sim.advance(30)
+        assert c0.is_order_scoring(OrderScoringParams(orderId=bid)) == {"scoring": True}
+        sim.advance(30)  # the 00:01 sample: the orders are 55 s old
+        assert sim.rewards()["markets"][BTC]["scores"] == {ADDR0.lower(): pytest.approx(40 / 3)}

@@ -71,6 +71,10 @@ class SimHandle:
         """What reached the exchange; optionally only one market's / one address's part, or trades since."""
         return self.call(lambda s: s.admin_state(trades_limit, market=market, owner=owner, since=since))
 
+    def rewards(self) -> dict[str, Any]:
+        """The rewards ledger: samples, the newest sample per market, the open day's earnings, paid days."""
+        return self.call(lambda s: s.rewards.snapshot())
+
     def set_fair_value(self, condition_id: str, value: float | str) -> None:
         self.call(lambda s: s.set_fair_value(condition_id, value))
 

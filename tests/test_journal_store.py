@@ -7,6 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from test_journal_support import COND, NO, OTHER, YES, journal_target, maker_order, rest_trade, ws_trade
 
 from controller.journal import (
@@ -231,3 +233,33 @@ def test_pruning_mids_keeps_every_markout(journal_target: str, tmp_path: Path) -
     assert journal_pnl(journal, now=t0 + 2000).markets[0].markouts == before.markets[0].markouts
     assert before.markets[0].markouts[2].fills == 1
     journal.close(10)
+
+
+_STATUSES = ["MATCHED", "MINED", "RETRYING", "CONFIRMED", "FAILED"]
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(_STATUSES), st.booleans()), min_size=1, max_size=30))
+def test_any_order_of_sightings_leaves_one_row_per_fill_with_the_merged_status(sightings) -> None:  # type: ignore[no-untyped-def]
+    import tempfile
+
+    from controller.journal.records import merge_status
+
+    with tempfile.TemporaryDirectory() as directory:
+        journal = open_journal(None, directory, clock=_clock)
+        expected: dict[str, TradeStatus] = {}
+        for trade, status, on_ws in sightings:
+            trade_id = f"t-{trade}"
+            if on_ws:
+                records = fills_from_trade(ws_trade(trade_id, status=status), source=Source.WEBSOCKET, seen_at=1.0)
+            else:
+                records = fills_from_rest(rest_trade(trade_id, status="TRADE_STATUS_" + status), seen_at=1.0)
+            journal.record_trades(records)
+            old = expected.get(trade_id)
+            expected[trade_id] = TradeStatus(status) if old is None else merge_status(old, TradeStatus(status))
+        assert journal.close(10)
+        store = Store.open(str(Path(directory) / "journal.sqlite"))
+        try:
+            assert {f.record.trade_id: f.record.status for f in store.fills()} == expected
+        finally:
+            store.close()

@@ -148,10 +148,21 @@ def test_reading_a_missing_journal_is_a_one_line_error(tmp_path: Path) -> None:
         open_store(None, str(tmp_path / "nowhere"))
 
 
-def test_a_bad_postgres_url_does_not_leak_its_password() -> None:
+@pytest.mark.parametrize(
+    "dsn",
+    [
+        "postgresql://bandctl:hunter2-secret@127.0.0.1:1/nothing?connect_timeout=1",
+        "postgresql://bandctl:hunter2-secret@127.0.0.1:notaport/nothing",
+        "postgresql://bandctl@127.0.0.1:1/nothing?password=hunter2-secret&bogus=1",
+    ],
+)
+def test_a_bad_postgres_url_does_not_leak_its_password(dsn: str) -> None:
     with pytest.raises(JournalError) as caught:
-        Store.open("postgresql://bandctl:hunter2-secret@127.0.0.1:1/nothing?connect_timeout=1")
+        Store.open(dsn)
     assert "hunter2" not in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_redacted_dsns() -> None:
     assert redact_dsn("postgresql://u:p@h:5/db?password=x") == "postgresql://u@h:5/db"
 
 

@@ -16,7 +16,7 @@ import sqlite3
 from collections.abc import Iterable, Sequence
 from decimal import Decimal
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import parse_qsl, urlsplit, urlunsplit
 
 from controller.journal.records import (
     Action,
@@ -33,7 +33,7 @@ from controller.journal.records import (
     merge_status,
 )
 from controller.journal.schema import MIGRATIONS, Dialect, latest_version, version_table
-from controller.ops.redact import scrub
+from controller.ops.redact import register_secret, scrub
 
 Item = TradeRecord | ActionRecord | MidSample | MarketRecord | MidPrune
 
@@ -60,6 +60,18 @@ def redact_dsn(dsn: str) -> str:
         return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
     except ValueError:
         return "postgresql://[unparseable]"
+
+
+def _register_dsn_secrets(dsn: str) -> None:
+    """The password of a DSN (in the URL or as a ``password=`` parameter) joins the scrubbed secrets."""
+    try:
+        parts = urlsplit(dsn)
+        register_secret(parts.password)
+        for key, value in parse_qsl(parts.query):
+            if key == "password":
+                register_secret(value)
+    except ValueError:
+        pass
 
 
 def is_postgres(target: str) -> bool:
@@ -98,6 +110,7 @@ class Store:
     @classmethod
     def _postgres(cls, dsn: str) -> Store:
         where = redact_dsn(dsn)
+        _register_dsn_secrets(dsn)
         try:
             import psycopg
         except ImportError:
@@ -105,7 +118,8 @@ class Store:
         try:
             db = psycopg.connect(dsn, autocommit=True, connect_timeout=10)
         except Exception as exc:
-            raise JournalError(f"cannot connect to the journal {where}: {_one_line(exc)}") from None
+            detail = _one_line(exc).replace(dsn, where)
+            raise JournalError(f"cannot connect to the journal {where}: {detail}") from None
         return cls(db, "postgresql", where)
 
     def close(self) -> None:

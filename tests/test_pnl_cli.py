@@ -109,3 +109,15 @@ def test_since_durations_and_money_strings() -> None:
     assert money(Decimal("-0.0000001")) == "0"
     assert money(Decimal("1.23456789")) == "1.234568"
     assert money(Decimal("100")) == "100" and money(Decimal("1E+2")) == "100"
+
+
+def test_an_empty_journal_prints_zeros(tmp_path: Path) -> None:
+    from controller.journal import open_journal
+
+    open_journal(None, str(tmp_path)).close(10)
+    code, out, _ = _run("pnl", "--state-dir", str(tmp_path), "-o", "json")
+    document = json.loads(out)
+    SCHEMA.validate(document)
+    assert code == 0 and document["markets"] == [] and document["total"]["fills"] == 0
+    code, out, _ = _run("pnl", "--state-dir", str(tmp_path))
+    assert code == 0 and out.splitlines()[-1].split() == ["TOTAL", "0", "0", "0", "0", "0"]

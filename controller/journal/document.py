@@ -134,5 +134,5 @@ def pnl_csv(report: PnlReport) -> str:
     writer.writerow([columns[0], "condition_id", *columns[1:]])
     ids = [m.condition_id for m in report.markets] + [""]
     for row, condition_id in zip(rows, ids, strict=True):
-        writer.writerow([row[0], condition_id, *row[1:]])
+        writer.writerow([row[0], condition_id, *("" if cell == "-" else cell for cell in row[1:])])  # unknown: empty
     return out.getvalue()

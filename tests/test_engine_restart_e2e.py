@@ -55,6 +55,9 @@ def test_a_market_that_closes_mid_run_stops_quoting_without_a_retry_loop(sim, ma
     try:
         wait_for(lambda: converged(sim, manifests / "btc.yaml"), "quotes")
         sim.close_market(BTC)
+        # Either a placement is refused (then the market's rules are re-read at once) or, if
+        # the book emptied first and nothing was placed, the periodic resync re-reads them.
+        controller.resync()
 
         def conditions() -> dict[str, dict[str, str]]:
             status = {m["name"]: m for m in controller.status_document()["manifests"]}["btc"]

@@ -113,24 +113,31 @@ def our_balance(sim: Any) -> tuple[D, D, D]:
     return D(b["collateral"]), D(tokens.get(BTC_YES, "0")), D(tokens.get(BTC_NO, "0"))
 
 
-def independent_fills(sim: Any, ours: dict[str, tuple[str, str, D]]) -> dict[tuple[str, str], tuple[str, str, D, D]]:
-    """Our settled fills from the exchange's own trade list: key -> (token, side, price, size)."""
+def independent_fills(
+    sim: Any, ours: dict[str, tuple[str, str, D]]
+) -> tuple[dict[tuple[str, str], tuple[str, str, D, D]], D]:
+    """Our settled fills from the exchange's own trade list (key -> token, side, price, size) and the fees we paid."""
     me = ADDR0.lower()
-    fills = {}
+    fills, fees = {}, D(0)
     for t in sim.admin_state(10_000, owner=ADDR0)["trades"]:
         if t["status"] == "FAILED":
             continue
         if t["taker"].lower() == me:
             fills[(t["id"], t["takerOrderId"])] = (t["assetId"], t["side"], D(t["price"]), D(t["size"]))
+            fees += D(t["fee"])
         if t["maker"].lower() == me:
             token, side, price = ours[t["makerOrderId"]]
             fills[(t["id"], t["makerOrderId"])] = (token, side, price, D(t["size"]))
-    return fills
+    return fills, fees
 
 
 @pytest.fixture
 def exchange() -> Any:
     config = quiet_config(settings={"pageSize": 3})
+    for market in config["markets"]:
+        market.pop("rewards", None)  # no payouts at midnight in the balances
+        if market["conditionId"] == BTC:
+            market["fees"] = {"rate": 0.07, "rebateRate": 0}  # takers pay, as on production's crypto markets
     config["accounts"].append({"address": ADDR4, "collateral": 10000, "tokens": {BTC_YES: 1000, BTC_NO: 1000}})
     with start_sim(config, flow=False) as sim:
         yield Exchange(sim)
@@ -201,7 +208,8 @@ def test_fills_survive_kill_9_and_pnl_matches_the_exchange(exchange: Exchange, j
     us.cancel_all()
     assert journal.close(10)
 
-    expected = independent_fills(sim, exchange.our_orders)
+    expected, fees = independent_fills(sim, exchange.our_orders)
+    assert fees > 0, "we took once, and takers pay"
     rows = journaled(journal_target)
     settled = {k: f for k, f in rows.items() if not f.failed}
     assert set(settled) == set(expected), "no fill lost, none invented"
@@ -214,7 +222,7 @@ def test_fills_survive_kill_9_and_pnl_matches_the_exchange(exchange: Exchange, j
 
     # The balances agree with the exchange's trade list (the recomputation is itself sound) ...
     cash, yes, no = our_balance(sim)
-    flow = sum((p * s * (1 if side == "SELL" else -1) for _, side, p, s in expected.values()), D(0))
+    flow = sum((p * s * (1 if side == "SELL" else -1) for _, side, p, s in expected.values()), D(0)) - fees
     yes_net = sum((s * (1 if side == "BUY" else -1) for tok, side, _, s in expected.values() if tok == BTC_YES), D(0))
     no_net = sum((s * (1 if side == "BUY" else -1) for tok, side, _, s in expected.values() if tok == BTC_NO), D(0))
     assert (cash - start_cash, yes - start_yes, no - start_no) == (flow, yes_net, no_net)
@@ -233,7 +241,7 @@ def test_fills_survive_kill_9_and_pnl_matches_the_exchange(exchange: Exchange, j
     assert D(market["volume"]) == sum((p * s for _, _, p, s in expected.values()), D(0))
     total = D(document["total"]["realizedPnl"]) + D(document["total"]["unrealizedPnl"])
     assert abs(total - value_change) < D("0.01")
-    assert D(market["mid"]) == MARK and D(market["fees"]) == 0
+    assert D(market["mid"]) == MARK and D(market["fees"]) == D(document["total"]["fees"]) == fees
 
 
 def test_backfill_with_the_full_history_reader_of_the_official_client(exchange: Exchange, tmp_path: Path) -> None:

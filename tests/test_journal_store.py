@@ -274,3 +274,12 @@ def test_any_order_of_sightings_leaves_one_row_per_fill_with_the_merged_status(s
             assert {f.record.trade_id: f.record.status for f in store.fills()} == expected
         finally:
             store.close()
+
+
+def test_taker_fees_follow_the_published_formula() -> None:
+    from controller.journal import taker_fee
+
+    assert taker_fee(Decimal("10"), Decimal("0.53"), Decimal("700")) == Decimal("0.17437")  # 10 · 0.07 · 0.53 · 0.47
+    assert taker_fee(Decimal("10"), Decimal("0.5"), Decimal("700"), exponent=2) == Decimal("0.04375")
+    assert taker_fee(Decimal("3"), Decimal("0.01"), Decimal("1")) == Decimal("0")  # rounds to 5 decimals
+    assert taker_fee(Decimal("10"), Decimal("0.5"), Decimal("0")) == 0

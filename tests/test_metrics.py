@@ -157,3 +157,18 @@ def test_render_is_text_exposition() -> None:
     assert "# TYPE bandctl_reconcile_duration_seconds histogram" in text
     assert 'bandctl_build_info{version="' in text
     assert m.content_type.startswith("text/plain")
+
+
+def test_band_orders_conditions_and_rate_budget_are_exported() -> None:
+    from controller.venue.ratebudget import TokenBucket
+
+    m = Metrics()
+    m.set_band_orders("demo", {"bid": [1, 0], "ask": [2, 1]})
+    m.set_condition("demo", "Quoting", "False", "StaleMarketData")
+    m.set_condition("demo", "Quoting", "True", "QuotingAllBands")
+    m.watch_rate_budget({"orders": TokenBucket(40, 60)})
+    assert value(m, "bandctl_band_orders", manifest="demo", side="ask", band="0") == 2
+    assert value(m, "bandctl_manifest_condition", manifest="demo", type="Quoting", reason="QuotingAllBands") == 1
+    assert value(m, "bandctl_manifest_condition", manifest="demo", type="Quoting", reason="StaleMarketData") is None
+    assert value(m, "bandctl_rate_budget_capacity", bucket="orders") == 60
+    assert value(m, "bandctl_rate_budget_remaining", bucket="orders") == 60

@@ -96,6 +96,7 @@ class Controller:
         self.now = now
         self.metrics = metrics or Metrics()
         venue.on_request = self.metrics.api_request
+        self.metrics.watch_rate_budget({"orders": venue.budget.orders, "cancels": venue.budget.cancels})
         self.store = ObservedStore()
         self.placed = PlacedOrders.in_state_dir(options.state_dir)
         self.holds = Holds.in_state_dir(options.state_dir)

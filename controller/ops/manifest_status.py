@@ -73,18 +73,18 @@ def record_outcome(
     status.last_reconcile = now
     if outcome.waiting is not None:
         if not status.reconciled_once:
-            set_condition(status, st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now)
+            set_condition(status, st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now, metrics)
         return
     status.reconciled_once = status.reconciled_once or outcome.executed
     if outcome.unavailable:
-        set_condition(status, st.SYNCED, False, "ExchangeUnavailable", outcome.error or "", now)
+        set_condition(status, st.SYNCED, False, "ExchangeUnavailable", outcome.error or "", now, metrics)
     elif outcome.error:
-        set_condition(status, st.SYNCED, False, "ReconcileFailed", outcome.error, now)
+        set_condition(status, st.SYNCED, False, "ReconcileFailed", outcome.error, now, metrics)
     elif outcome.rejected:
         first = outcome.rejected[0]
-        set_condition(status, st.SYNCED, False, "OrdersRejected", f"{first.what}: {first.message}", now)
+        set_condition(status, st.SYNCED, False, "OrdersRejected", f"{first.what}: {first.message}", now, metrics)
     else:
-        set_condition(status, st.SYNCED, True, "ReconcileSucceeded", "plan executed", now)
+        set_condition(status, st.SYNCED, True, "ReconcileSucceeded", "plan executed", now, metrics)
     if outcome.plan is not None:
         _update_quoting(spec, status, outcome, balances, metrics, now)
 
@@ -106,25 +106,35 @@ def _update_quoting(
     for placement, _order_id in outcome.placed:
         counts[placement.quote_side][placement.band] += 1
     status.band_counts = counts
+    metrics.set_band_orders(spec.name, counts)
     for side, per_band in counts.items():
         metrics.set_quotes_in_band(spec.name, side, sum(1 for n in per_band if n))
     metrics.set_position(spec.name, position(spec, balances))
     metrics.set_collateral(spec.name, balances.collateral)
     if plan.pull_reason is not None:
-        set_condition(status, st.QUOTING, False, str(plan.pull_reason), plan.note, now)
+        set_condition(status, st.QUOTING, False, str(plan.pull_reason), plan.note, now, metrics)
     elif all(n for per_band in counts.values() for n in per_band):
-        set_condition(status, st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now)
+        set_condition(status, st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now, metrics)
     elif plan.alerts:
         why = "; ".join(a.detail for a in plan.alerts)
-        set_condition(status, st.QUOTING, False, str(plan.alerts[0].reason), why, now)
+        set_condition(status, st.QUOTING, False, str(plan.alerts[0].reason), why, now, metrics)
     else:
-        set_condition(status, st.QUOTING, False, "PartiallyQuoting", "some bands are empty", now)
+        set_condition(status, st.QUOTING, False, "PartiallyQuoting", "some bands are empty", now, metrics)
 
 
 def set_condition(
-    status: ManifestStatus, kind: str, value: bool | None, reason: str, message: str, now: datetime
+    status: ManifestStatus,
+    kind: str,
+    value: bool | None,
+    reason: str,
+    message: str,
+    now: datetime,
+    metrics: Metrics | None = None,
 ) -> None:
-    """Set a condition; a change of its status is one INFO line (WARNING when it turns False)."""
+    """Set a condition (and its metric); a change of its status is one INFO line (WARNING
+    when it turns False)."""
+    if metrics is not None:
+        metrics.set_condition(status.name, kind, {True: "True", False: "False", None: "Unknown"}[value], reason)
     if status.conditions.set(kind, value, reason, message, now):
         word = {True: "True", False: "False", None: "Unknown"}[value]
         level = logging.WARNING if value is False else logging.INFO

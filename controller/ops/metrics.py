@@ -20,6 +20,7 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 from importlib import metadata
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
@@ -122,7 +123,10 @@ class Metrics:
             "bandctl_quotes_in_band", "Own orders resting inside a band.", ["manifest", "side"], registry=r
         )
         self._position = Gauge(
-            "bandctl_position_shares", "Shares held of the quoted outcome token.", ["manifest"], registry=r
+            "bandctl_position_shares",
+            "Net position: shares of the quoted outcome minus its complement.",
+            ["manifest"],
+            registry=r,
         )
         self._collateral = Gauge(
             "bandctl_collateral", "Collateral available to the manifest's account.", ["manifest"], registry=r
@@ -135,6 +139,25 @@ class Metrics:
         heartbeat.set_function(self.heartbeat_age)
         self._heartbeat_failures = Counter(
             "bandctl_exchange_heartbeat_failures", "Exchange heartbeat attempts that failed.", registry=r
+        )
+        self._band_orders = Gauge(
+            "bandctl_band_orders",
+            "Own orders resting in each band (0 = innermost).",
+            ["manifest", "side", "band"],
+            registry=r,
+        )
+        self._conditions = Gauge(
+            "bandctl_manifest_condition",
+            "A manifest's conditions: 1 True, 0 False, -1 Unknown; the reason is a label.",
+            ["manifest", "type", "reason"],
+            registry=r,
+        )
+        self._condition_reasons: dict[tuple[str, str], str] = {}
+        self._budget_remaining = Gauge(
+            "bandctl_rate_budget_remaining", "Tokens left in the client-side rate budget.", ["bucket"], registry=r
+        )
+        self._budget_capacity = Gauge(
+            "bandctl_rate_budget_capacity", "Burst size of the client-side rate budget.", ["bucket"], registry=r
         )
         self._holds = Gauge(
             "bandctl_hold",
@@ -204,6 +227,25 @@ class Metrics:
     def heartbeat_failed(self) -> None:
         self._heartbeat_failures.inc()
 
+    def set_band_orders(self, name: str, counts: dict[str, list[int]]) -> None:
+        for side, per_band in counts.items():
+            for band, n in enumerate(per_band):
+                self._band_orders.labels(name, side, str(band)).set(n)
+
+    def set_condition(self, name: str, kind: str, status: str, reason: str) -> None:
+        """The current status of one condition; the series of its previous reason is removed."""
+        previous = self._condition_reasons.get((name, kind))
+        if previous is not None and previous != reason:
+            _remove(self._conditions, name, kind, previous)
+        self._condition_reasons[(name, kind)] = reason
+        self._conditions.labels(name, kind, reason).set({"True": 1, "False": 0}.get(status, -1))
+
+    def watch_rate_budget(self, buckets: dict[str, Any]) -> None:
+        """Export what the rate budget's buckets (``available()``, ``burst``) have left."""
+        for name, bucket in buckets.items():
+            self._budget_remaining.labels(name).set_function(bucket.available)
+            self._budget_capacity.labels(name).set(bucket.burst)
+
     def hold(self, name: str, reason: str | None) -> None:
         """A hold was put on ``name`` (``reason``), or lifted (``None``)."""
         for known in HOLD_REASONS:
@@ -235,6 +277,8 @@ class Metrics:
         """Drop the gauges of a manifest that was deleted (counters keep their history)."""
         for side in SIDES:
             _remove(self._quotes, name, side)
+        for labels in [k for k in self._condition_reasons if k[0] == name]:
+            _remove(self._conditions, name, labels[1], self._condition_reasons.pop(labels))
         _remove(self._position, name)
         _remove(self._collateral, name)
 

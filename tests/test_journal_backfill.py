@@ -33,7 +33,11 @@ def test_pages_are_followed_and_malformed_rows_skipped(tmp_path: Path) -> None:
         [rest_trade("b", match_time=T0 + 5), rest_trade("a", match_time=T0)],
         [],
     )
-    result = backfill(journal, fetch, clock=lambda: T0 + 100.0)
+    handed: list[str] = []
+    result = backfill(
+        journal, fetch, clock=lambda: T0 + 100.0, on_fills=lambda fs: handed.extend(f.trade_id for f in fs)
+    )
+    assert handed == ["a", "b", "a"]  # every page's fills, for a tracker (which merges repeats itself)
     assert result.complete and result.pages == 3 and result.rows == 5 and result.rejected == 2
     assert [c for _, c in asked] == ["MA==", "c1", "c2"] and asked[0][0] == 0.0  # an empty journal reads it all
     assert sorted(f.record.trade_id for f in journal.fills()) == ["a", "b"]

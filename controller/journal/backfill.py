@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from controller.journal.convert import fills_from_rest
+from controller.journal.records import TradeRecord
 from controller.journal.writer import Journal
 from controller.venue.wire import WireError
 
@@ -61,11 +62,13 @@ def backfill(
     overlap: float = DEFAULT_OVERLAP,
     clock: Callable[[], float] = time.time,
     max_pages: int = MAX_PAGES,
+    on_fills: Callable[[list[TradeRecord]], object] | None = None,
 ) -> BackfillResult:
     """Journal every fill of ours the exchange reports after ``after`` (default: ``backfill_start``).
 
     ``fetch_page(after, cursor)`` returns one page's rows and the next cursor; the first
     cursor is ``MA==`` and ``LTE=`` ends. Malformed rows are counted and skipped.
+    ``on_fills`` gets each page's fills once they are committed (e.g. ``PnlTracker.add_all``).
     """
     start = backfill_start(journal, now=clock(), overlap=overlap) if after is None else after
     gap_before = journal.gap_since
@@ -93,6 +96,8 @@ def backfill(
         if batch and not journal.write_trades(batch):
             complete = False
             break
+        if batch and on_fills is not None:
+            on_fills(batch)
         fills += len(batch)
         if not items or not isinstance(next_cursor, str) or not next_cursor or next_cursor == END_CURSOR:
             break

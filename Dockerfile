@@ -62,7 +62,10 @@ RUN groupadd --system --gid 10001 bandctl \
 
 COPY --from=builder /opt/bandctl /opt/bandctl
 
-# An empty, root-owned working directory: no .env is ever found here.
+# An empty, root-owned working directory: no .env is ever found here. /state is the
+# controller's state directory (placed order ids, halts, the fill journal): mount a
+# persistent volume there.
+RUN mkdir -p /state && chown 10001:10001 /state
 WORKDIR /app
 USER 10001:10001
 
@@ -72,4 +75,4 @@ HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
     CMD ["python", "-c", "import urllib.request; urllib.request.urlopen('http://127.0.0.1:9108/healthz', timeout=4)"]
 
 ENTRYPOINT ["bandctl"]
-CMD ["run", "-f", "/manifests", "--http", "0.0.0.0:9108"]
+CMD ["run", "-f", "/manifests", "--http", "0.0.0.0:9108", "--state-dir", "/state"]

@@ -328,7 +328,7 @@ check_image() {
     setsid "${NETNS_EXEC[@]}" buildah --root "$BUILD_ROOT/$DRIVER" \
         --runroot "/run/containers/bandctl-build/$DRIVER" --storage-driver "$DRIVER" \
         run "$CTR" -- sh -c 'bandctl "$@"; echo "bandctl exit status $?"' sh \
-        run --sim --http "127.0.0.1:$PORT" >"$sim_log" 2>&1 &
+        run --sim --http "127.0.0.1:$PORT" --state-dir /state >"$sim_log" 2>&1 &
     SIM_PID=$!
     local deadline=$((SECONDS + READY_TIMEOUT))
     until url_ok "http://127.0.0.1:$PORT/readyz"; do

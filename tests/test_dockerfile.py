@@ -126,7 +126,7 @@ def test_runs_as_a_fixed_non_root_user() -> None:
 def test_entrypoint_and_cmd() -> None:
     final = stages()[-1]
     assert exec_form(final, "ENTRYPOINT") == ["bandctl"]
-    assert exec_form(final, "CMD") == ["run", "-f", "/manifests", "--http", "0.0.0.0:9108"]
+    assert exec_form(final, "CMD") == ["run", "-f", "/manifests", "--http", "0.0.0.0:9108", "--state-dir", "/state"]
 
 
 def test_healthcheck_probes_healthz_with_python() -> None:

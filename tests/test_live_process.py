@@ -30,7 +30,7 @@ def image_command(manifests: Path) -> list[str]:
     text = (Path(__file__).resolve().parent.parent / "Dockerfile").read_text()
     exec_form = {m.group(1): json.loads(m.group(2)) for m in re.finditer(r"^(ENTRYPOINT|CMD) (\[.*\])$", text, re.M)}
     command = [str(Path(sys.executable).parent / exec_form["ENTRYPOINT"][0]), *exec_form["ENTRYPOINT"][1:]]
-    swaps = {"/manifests": str(manifests), "0.0.0.0:9108": "127.0.0.1:0"}
+    swaps = {"/manifests": str(manifests), "0.0.0.0:9108": "127.0.0.1:0", "/state": str(manifests.parent / "state")}
     return command + [swaps.get(arg, arg) for arg in exec_form["CMD"]]
 
 

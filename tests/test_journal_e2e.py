@@ -157,7 +157,6 @@ def journaled(target: str) -> dict[tuple[str, str], Any]:
 def test_fills_survive_kill_9_and_pnl_matches_the_exchange(exchange: Exchange, journal_target: str) -> None:
     sim, us, taker = exchange.sim, exchange.us, exchange.taker
     start_cash, start_yes, start_no = our_balance(sim)
-    open_journal(journal_target, "unused").close(10)  # create the schema before two processes race to
     child = subprocess.Popen(
         [sys.executable, "-c", CHILD, sim.url, sim.ws_url, journal_target, KEY0],
         stdout=subprocess.PIPE,

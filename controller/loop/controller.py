@@ -140,6 +140,7 @@ class Controller:
         self._scheduler: Any = None
         self._streams: Any = None
         self._started_at: float | None = None
+        self.stopping = False
 
     # -- start / stop ---------------------------------------------------------------
 
@@ -186,6 +187,7 @@ class Controller:
     def stop(self) -> int:
         """Stop reconciling, cancel every order we own, close streams. Returns orders left open."""
         deadline = time.monotonic() + self.options.shutdown_timeout
+        self.stopping = True
         self.heartbeat.stop()
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=True)

@@ -22,6 +22,7 @@ from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.metrics import CANCEL_REFUSED
 from controller.plan.bands import MarketPlan, Placement
+from controller.plan.ticks import format_decimal, format_price
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import OrderRequest, Venue
 from controller.venue.orders import PlaceProblem
@@ -139,12 +140,9 @@ def execute(
             what = f"place {placement.side} {placement.size}@{placement.price}"
             outcome.rejected.append(Rejection(what, why, code))
             log.warning(
-                "%s: ! %s %s %s × %s band %d rejected: %s",
+                "%s: ! %s band %d rejected: %s",
                 spec.name,
-                placement.side,
-                plan.outcome(placement.token_id),
-                placement.price,
-                placement.size,
+                order_text(plan, placement.side, placement.token_id, placement.price, placement.size),
                 placement.band,
                 why,
                 extra=action_fields(
@@ -179,14 +177,16 @@ def _request(
     )
 
 
+def order_text(plan: MarketPlan, side: str, token_id: str, price: Decimal, size: Decimal) -> str:
+    """``SELL NO 0.52 × 100``: the diff's way of writing an order (price on the tick grid)."""
+    return f"{side} {plan.outcome(token_id)} {format_price(price, plan.tick_size)} × {format_decimal(size)}"
+
+
 def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str) -> None:
     log.info(
-        "%s: + %s %s %s × %s band %d  %s",
+        "%s: + %s band %d  %s",
         name,
-        placement.side,
-        plan.outcome(placement.token_id),
-        placement.price,
-        placement.size,
+        order_text(plan, placement.side, placement.token_id, placement.price, placement.size),
         placement.band,
         short_id(order_id),
         extra=action_fields(name, "place", order_id, placement, token_id=placement.token_id, band=placement.band),
@@ -194,7 +194,7 @@ def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str)
 
 
 def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str) -> None:
-    what = f"{order.side} {plan.outcome(order.token_id)} {order.price} × {order.remaining}  " if order else ""
+    what = f"{order_text(plan, order.side, order.token_id, order.price, order.remaining)}  " if order else ""
     log.info(
         "%s: - %s  %s%s",
         name,

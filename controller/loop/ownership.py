@@ -55,7 +55,7 @@ class PlacedOrders:
             document = read_document(self.path, _FORMAT)
             if document is None:
                 self.load_problem = f"{self.path}: not found (a first start, or the state directory is not persisted)"
-                log.info("%s", self.load_problem)
+                log.debug("%s", self.load_problem)
                 return
             ids = document.get("orders")
             if not isinstance(ids, list) or not all(isinstance(i, str) and i for i in ids):

@@ -96,6 +96,8 @@ class StreamHandlers:
 
     def on_stream_status(self, channel: str, connected: bool) -> None:
         c = self.controller
+        if c.stopping:
+            return  # our own shutdown closes the streams: nothing to pull or re-read
         if connected:
             log.info("%s channel connected", channel)
             if channel == "market":

@@ -74,6 +74,7 @@ def make_controller(sim: Any, manifest_dir: Path, **options: Any) -> Controller:
         "resync_interval": 3600.0,
         "reload_interval": 3600.0,
         "heartbeat": HeartbeatPolicy(interval=1.0),
+        "lease_wait_seconds": 1.5,  # a little longer than the heartbeat interval above
         "freeze_confirm_seconds": 0.3,
         "state_dir": str(manifest_dir.parent / "state"),
     }

@@ -197,3 +197,16 @@ def test_a_corrupt_placed_orders_file_is_a_warning_and_a_shared_market_touches_n
     wait_for(lambda: converged(sim, manifests / "btc.yaml", frozenset({foreign})), "quotes beside it")
     assert controller.placed.load_problem is not None and "unreadable" in controller.placed.load_problem
     assert foreign in {o["id"] for o in our_orders(sim)}
+
+
+def test_a_second_controller_on_the_same_account_refuses_to_start(sim, manifests, started) -> None:
+    from controller.loop.lease import AccountInUse
+
+    first = start(sim, manifests, started)
+    wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the first controller to quote")
+    second = make_controller(sim, manifests)
+    with pytest.raises(AccountInUse, match="another process is heartbeating for this account"):
+        second.prepare()
+    second.venue.disconnect()
+    assert converged(sim, manifests / "btc.yaml"), "the first one goes on undisturbed"
+    assert first.health()[0]

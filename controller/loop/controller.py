@@ -23,6 +23,7 @@ from controller.loop.controls import Controls
 from controller.loop.execute import Outcome
 from controller.loop.heartbeat import Heartbeat, HeartbeatPolicy
 from controller.loop.holds import Holds
+from controller.loop.lease import claim_heartbeat_chain
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
 from controller.loop.registry import Registry
@@ -67,6 +68,9 @@ class LiveOptions:
     # How long a stream may stay silent about a change REST already shows before it is
     # declared frozen (a live stream delivers it within milliseconds).
     freeze_confirm_seconds: float = 2.0
+    # At start, how long to watch the account's heartbeat chain for another live holder
+    # (a little longer than a heartbeat interval; 0 skips the check).
+    lease_wait_seconds: float = 3.0
     # One log line per market this often (0: never).
     summary_interval: float = 60.0
     # At start REST is the truth; if the market stream has not connected after this
@@ -147,6 +151,8 @@ class Controller:
     def prepare(self) -> None:
         """Connect, load manifests, register markets, read the account: everything but running."""
         self.venue.connect()
+        if self.options.lease_wait_seconds > 0:
+            claim_heartbeat_chain(self.venue, self.options.lease_wait_seconds)
         self.placed.load()
         self.holds.load()
         self.reload(force=True, enqueue=False)

@@ -44,7 +44,7 @@ from typing import Any
 from controller.observe.state import Balances, OpenOrder
 from controller.ops.redact import Secret
 from controller.venue import clob_adapter as clob
-from controller.venue import rest, trading
+from controller.venue import heartbeats, rest, trading
 from controller.venue.config import VenueConfig
 from controller.venue.errors import Ambiguous, ConfigError, NotFound, RateLimited, VenueError
 from controller.venue.feedwatch import BookSource, FeedWatch, watch_venue_feed
@@ -56,11 +56,9 @@ from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
     WireError,
-    heartbeat_expected_id,
     parse_balance,
     parse_book_summary,
     parse_end_time,
-    parse_heartbeat,
     parse_market_info,
     parse_open_order,
     parse_open_orders,
@@ -345,20 +343,17 @@ class Venue:
         collateral = amounts.pop("collateral")
         return Balances(collateral=collateral, tokens=amounts)
 
+    def heartbeat_chain(self) -> str | None:
+        """The id the account's heartbeat chain expects next (None: no live chain)."""
+        return heartbeats.chain(self)
+
+    def continue_heartbeat_chain(self, expected: str) -> None:
+        """Take over a chain whose holder went silent: the next beat echoes ``expected``."""
+        self._heartbeat_id = expected
+
     def heartbeat(self) -> str:
         """Post the exchange heartbeat (dead man's switch); re-chains on an id mismatch."""
-
-        def beat() -> Any:
-            try:
-                return self.client.post_heartbeat(self._heartbeat_id)
-            except clob.PolyApiException as exc:
-                expected = heartbeat_expected_id(exc.error_msg)
-                if exc.status_code == 400 and expected is not None:
-                    return self.client.post_heartbeat(expected)
-                raise
-
-        self._heartbeat_id = parse_heartbeat(self._call("heartbeat", beat))
-        return self._heartbeat_id
+        return heartbeats.beat(self)
 
     # -- orders ---------------------------------------------------------------------
 

@@ -23,7 +23,7 @@ from controller.journal import (
     open_journal,
     open_store,
 )
-from controller.journal.store import redact_dsn
+from controller.journal.dsn import redact_dsn
 
 __all__ = ["journal_target"]  # the fixture, re-exported for pytest
 
@@ -283,3 +283,16 @@ def test_taker_fees_follow_the_published_formula() -> None:
     assert taker_fee(Decimal("10"), Decimal("0.5"), Decimal("700"), exponent=2) == Decimal("0.04375")
     assert taker_fee(Decimal("3"), Decimal("0.01"), Decimal("1")) == Decimal("0")  # rounds to 5 decimals
     assert taker_fee(Decimal("10"), Decimal("0.5"), Decimal("0")) == 0
+
+
+def test_a_tampered_row_is_a_one_line_error(tmp_path: Path) -> None:
+    path = str(tmp_path / "journal.sqlite")
+    journal = open_journal(path, str(tmp_path), clock=_clock)
+    journal.write_trades(fills_from_rest(rest_trade("t-x"), seen_at=1.0))
+    journal.close(10)
+    store = Store.open(path)
+    store._db.execute("UPDATE fills SET price = 'lots'")
+    with pytest.raises(JournalError, match="a malformed row in fills") as caught:
+        store.fills()
+    assert "\n" not in str(caught.value)
+    store.close()

@@ -96,7 +96,9 @@ def report_command(args: argparse.Namespace) -> int:
     try:
         from controller.journal.report import write_report
     except ImportError as exc:
-        print(f"error: bandctl report needs matplotlib ({exc.name} is missing): pip install matplotlib", file=sys.stderr)
+        print(
+            f"error: bandctl report needs matplotlib ({exc.name} is missing): pip install matplotlib", file=sys.stderr
+        )
         return EXIT_ERROR
     try:
         store = open_store(args.journal, args.state_dir)

@@ -20,6 +20,7 @@ from collections.abc import Callable
 
 from controller.journal.backfill import BackfillResult, backfill, backfill_start
 from controller.journal.convert import fills_from_rest, fills_from_trade, fills_from_user_event, taker_fee
+from controller.journal.dsn import is_postgres, redact_dsn
 from controller.journal.records import (
     Action,
     ActionRecord,
@@ -32,7 +33,7 @@ from controller.journal.records import (
     TradeStatus,
 )
 from controller.journal.sampler import MidSampler
-from controller.journal.store import JournalError, Store, is_postgres, redact_dsn
+from controller.journal.store import JournalError, Store
 from controller.journal.tracker import PnlTracker
 from controller.journal.writer import DEFAULT_CAPACITY, Journal
 

@@ -13,11 +13,11 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
-from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from typing import Any, TypeVar
 
+from controller.journal.dsn import is_postgres, redact_dsn, register_dsn_secrets
 from controller.journal.records import (
     Action,
     ActionRecord,
@@ -33,8 +33,9 @@ from controller.journal.records import (
     merge_status,
 )
 from controller.journal.schema import MIGRATIONS, Dialect, latest_version, version_table
-from controller.ops.redact import register_secret, scrub
+from controller.ops.redact import scrub
 
+T = TypeVar("T")
 Item = TradeRecord | ActionRecord | MidSample | MarketRecord | MidPrune
 
 # Mids this close to a fill are kept by pruning: the markouts look 60 s ahead (and at the mid before).
@@ -49,33 +50,6 @@ _FILL_COLUMNS = (
 
 class JournalError(Exception):
     """The journal database cannot be opened, read or written. The message is one line."""
-
-
-def redact_dsn(dsn: str) -> str:
-    """A PostgreSQL URL without its password (and without query parameters, which may hold one)."""
-    try:
-        parts = urlsplit(dsn)
-        host = parts.hostname or ""
-        netloc = (f"{parts.username}@" if parts.username else "") + host + (f":{parts.port}" if parts.port else "")
-        return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
-    except ValueError:
-        return "postgresql://[unparseable]"
-
-
-def _register_dsn_secrets(dsn: str) -> None:
-    """The password of a DSN (in the URL or as a ``password=`` parameter) joins the scrubbed secrets."""
-    try:
-        parts = urlsplit(dsn)
-        register_secret(parts.password)
-        for key, value in parse_qsl(parts.query):
-            if key == "password":
-                register_secret(value)
-    except ValueError:
-        pass
-
-
-def is_postgres(target: str) -> bool:
-    return target.startswith(("postgresql://", "postgres://"))
 
 
 class Store:
@@ -110,7 +84,7 @@ class Store:
     @classmethod
     def _postgres(cls, dsn: str) -> Store:
         where = redact_dsn(dsn)
-        _register_dsn_secrets(dsn)
+        register_dsn_secrets(dsn)
         try:
             import psycopg
         except ImportError:
@@ -312,7 +286,7 @@ class Store:
     def fills(self, since: float | None = None) -> list[Fill]:
         where, params = ("WHERE fill_time >= ?", (since,)) if since is not None else ("", ())
         rows = self._rows(f"SELECT {_FILL_COLUMNS} FROM fills {where} ORDER BY fill_time, trade_id, order_id", params)
-        return [_fill(row) for row in rows]
+        return self._parsed("fills", lambda: [_fill(row) for row in rows])
 
     def actions(self, since: float | None = None) -> list[ActionRecord]:
         where, params = ("WHERE at >= ?", (since,)) if since is not None else ("", ())
@@ -321,27 +295,37 @@ class Store:
             f" FROM actions {where} ORDER BY at, id",
             params,
         )
-        return [
-            ActionRecord(
-                name=r[0],
-                condition_id=r[1],
-                action=Action(r[2]),
-                order_id=r[3],
-                token_id=r[4],
-                side=r[5],
-                price=None if r[6] is None else Decimal(str(r[6])),
-                size=None if r[7] is None else Decimal(str(r[7])),
-                reason_code=r[8],
-                message=r[9],
-                at=float(r[10]),
-            )
-            for r in rows
-        ]
+        return self._parsed(
+            "actions",
+            lambda: [
+                ActionRecord(
+                    name=r[0],
+                    condition_id=r[1],
+                    action=Action(r[2]),
+                    order_id=r[3],
+                    token_id=r[4],
+                    side=r[5],
+                    price=None if r[6] is None else Decimal(str(r[6])),
+                    size=None if r[7] is None else Decimal(str(r[7])),
+                    reason_code=r[8],
+                    message=r[9],
+                    at=float(r[10]),
+                )
+                for r in rows
+            ],
+        )
 
     def mids(self, since: float | None = None) -> list[MidSample]:
         where, params = ("WHERE at >= ?", (since,)) if since is not None else ("", ())
         rows = self._rows(f"SELECT condition_id, token_id, at, mid FROM mids {where} ORDER BY at", params)
-        return [MidSample(r[0], r[1], Decimal(str(r[3])), float(r[2])) for r in rows]
+        return self._parsed("mids", lambda: [MidSample(r[0], r[1], Decimal(str(r[3])), float(r[2])) for r in rows])
+
+    def _parsed(self, table: str, parse: Callable[[], list[T]]) -> list[T]:
+        """Rows to values; a row no bandctl wrote (a bad decimal, an unknown status) is a one-line error."""
+        try:
+            return parse()
+        except (ArithmeticError, ValueError, TypeError, IndexError) as exc:
+            raise JournalError(f"journal {self.where}: a malformed row in {table} ({_one_line(exc)[:100]})") from None
 
     def markets(self) -> list[MarketRecord]:
         rows = self._rows("SELECT name, condition_id, quoted_token, other_token FROM markets ORDER BY name")

@@ -1,0 +1,183 @@
+"""Our side of the exchange as the observed store keeps it: open orders, fills, balances.
+
+Fed by REST snapshots (open orders, balances), the user stream's typed ``order`` events
+and the controller's own actions the moment the exchange answers. Each fill moves the
+balances exactly once, however often and in whatever order it is reported; an older
+REST snapshot can neither drop an order placed after it was read nor resurrect one
+cancelled after. Plain data with an injected clock: no locking (``ObservedStore`` holds
+the lock), no parsing, no decisions.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+from decimal import Decimal
+
+from controller.observe.state import Balances, OpenOrder
+from controller.venue.wire_ws import OrderAction, OrderEvent
+
+ZERO = Decimal(0)
+# How long we remember that an order went away, so an older REST snapshot that still
+# lists it cannot bring it back.
+GONE_MEMORY_SECONDS = 120.0
+
+
+class AccountBook:
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.orders: dict[str, OpenOrder] = {}
+        self._sorted: tuple[OpenOrder, ...] | None = None  # cache for snapshots
+        # size_matched already reflected in balances, per order id (fills move balances once).
+        self._matched_applied: dict[str, Decimal] = {}
+        # When each order last changed locally (placed, filled, cancelled), so that a REST
+        # snapshot taken before that change cannot undo it.
+        self._touched: dict[str, float] = {}
+        self._gone: dict[str, float] = {}
+        # Orders we forgot (cancelled, filled, gone) whose late fill reports must still
+        # move balances exactly once.
+        self._tombstones: dict[str, OpenOrder] = {}
+        self._last_fill_at = float("-inf")
+        self.collateral = ZERO
+        self.tokens: dict[str, Decimal] = {}
+        self.balances_synced = False
+
+    def sorted_orders(self) -> tuple[OpenOrder, ...]:
+        """Every order, by id; sorted once per change."""
+        if self._sorted is None:
+            self._sorted = tuple(sorted(self.orders.values(), key=lambda o: o.id))
+        return self._sorted
+
+    def balances(self) -> Balances:
+        return Balances(collateral=self.collateral, tokens=dict(self.tokens))
+
+    # -- orders ---------------------------------------------------------------------
+
+    def replace_orders(self, condition_id: str | None, orders: Iterable[OpenOrder], as_of: float | None) -> None:
+        """Adopt REST's list of open orders (for one market, or all when ``None``).
+
+        ``as_of`` is when the fetch started: what changed locally after it (an order we
+        just placed, one we just cancelled) is newer than the snapshot and is kept.
+        """
+        fresh = {o.id: o for o in orders}
+        newer = self._newer_than(as_of)
+        for order_id, order in list(self.orders.items()):
+            in_scope = condition_id is None or order.market == condition_id
+            if in_scope and order_id not in fresh and not newer(order_id):
+                self._forget(order_id, final_matched=None)
+        for order in fresh.values():
+            if order.id in self._gone and newer(order.id):
+                continue
+            if order.id in self.orders and newer(order.id):
+                continue
+            self._gone.pop(order.id, None)
+            self._upsert(order)
+        self._expire_gone()
+
+    def _newer_than(self, as_of: float | None) -> Callable[[str], bool]:
+        if as_of is None:
+            return lambda order_id: False
+        return lambda order_id: max(self._touched.get(order_id, -1e18), self._gone.get(order_id, -1e18)) >= as_of
+
+    def _expire_gone(self) -> None:
+        horizon = self._clock() - GONE_MEMORY_SECONDS
+        for order_id in [i for i, t in self._gone.items() if t < horizon]:
+            del self._gone[order_id]
+            self._tombstones.pop(order_id, None)
+            self._matched_applied.pop(order_id, None)
+
+    def record_placed(self, order: OpenOrder, status: str) -> None:
+        """An order the exchange just accepted (``status`` live, matched, delayed...)."""
+        if status == "matched":
+            # Filled on entry: it will never rest; the fill reaches balances via resync.
+            return
+        if order.id in self._gone:
+            return  # the stream already reported its end
+        if order.id not in self.orders:
+            self.orders[order.id] = order
+            self._sorted = None
+        self._matched_applied.setdefault(order.id, order.size_matched)
+        self._touched[order.id] = self._clock()
+
+    def record_canceled(self, order_ids: Iterable[str]) -> None:
+        for order_id in order_ids:
+            self._forget(order_id, final_matched=None)
+
+    def apply_order_event(self, event: OrderEvent) -> None:
+        """A user-channel ``order`` event (placement, fill update, cancellation)."""
+        order_id = event.order_id
+        if event.action is OrderAction.CANCELLATION:
+            self._forget(order_id, final_matched=None)
+            return
+        order = OpenOrder(
+            id=order_id,
+            market=event.market,
+            token_id=event.token_id,
+            side=event.side,
+            price=event.price,
+            size=event.original_size,
+            size_matched=event.size_matched,
+        )
+        tombstone = self._tombstones.get(order_id)
+        if tombstone is not None:
+            # Forgotten already (a cancel answered "not found" because it had just
+            # filled): the fill still moves balances, the order stays gone.
+            self._apply_fill(tombstone, order.size_matched)
+        elif order.remaining <= 0 or event.status == "MATCHED":
+            self._forget(order_id, final_matched=order.size_matched)
+        elif order_id not in self._gone:
+            self._upsert(order, local=True)
+
+    def _upsert(self, order: OpenOrder, *, local: bool = False) -> None:
+        """``local``: learnt from the stream (every fill of it is news to our balances);
+        otherwise from REST, whose balances of the same resync already hold its fills."""
+        if local:
+            self._touched[order.id] = self._clock()
+            self._matched_applied.setdefault(order.id, ZERO)
+        known = self.orders.get(order.id)
+        if known is not None and known.size_matched > order.size_matched:
+            # An older report: never move fills backwards.
+            order = replace(order, size_matched=known.size_matched)
+        self.orders[order.id] = order
+        self._sorted = None
+        self._apply_fill(order, order.size_matched)
+
+    def _forget(self, order_id: str, final_matched: Decimal | None) -> None:
+        order = self.orders.pop(order_id, None)
+        if order is not None:
+            self._sorted = None
+            if final_matched is not None:
+                self._apply_fill(order, final_matched)
+            self._tombstones[order_id] = order
+        self._touched.pop(order_id, None)
+        self._gone[order_id] = self._clock()
+
+    def _apply_fill(self, order: OpenOrder, size_matched: Decimal) -> None:
+        applied = self._matched_applied.get(order.id)
+        if applied is None:
+            # First sighting from REST: what matched before is already in the balances.
+            self._matched_applied[order.id] = size_matched
+            return
+        delta = size_matched - applied
+        if delta <= 0:
+            return
+        self._matched_applied[order.id] = size_matched
+        self._last_fill_at = self._clock()
+        notional = delta * order.price
+        held = self.tokens.get(order.token_id, ZERO)
+        if order.side == "BUY":
+            self.collateral -= notional
+            self.tokens[order.token_id] = held + delta
+        else:
+            self.collateral += notional
+            self.tokens[order.token_id] = held - delta
+
+    # -- balances -------------------------------------------------------------------
+
+    def replace_balances(self, balances: Balances, as_of: float | None) -> None:
+        """Adopt REST balances, unless a fill moved ours after the fetch started (next time, then)."""
+        if as_of is not None and self._last_fill_at >= as_of:
+            return
+        self.collateral = balances.collateral
+        self.tokens.update(balances.tokens)
+        self.balances_synced = True

@@ -139,3 +139,15 @@ def test_the_market_frame_cap_grows_with_the_subscription() -> None:
     assert streams.market.limits == FrameLimits(max_bytes=10_000, max_depth=8), "the initial dump holds every book"
     streams.set_subscriptions(["1"], [])
     assert streams.market.limits.max_bytes == 2000 and streams.user.limits.max_bytes == 2000
+
+
+def test_a_frame_echoing_a_secret_never_puts_it_in_the_log(caplog) -> None:
+    from controller.ops.redact import Secret
+
+    passphrase = "an-api-passphrase-value"
+    Secret(passphrase)  # registered for scrubbing, as the venue does with its credentials
+    ch, _ = channel()
+    with caplog.at_level(logging.WARNING, logger="bandctl.streams"):
+        ch._handle_message(None, json.dumps({"event_type": "book", "asset_id": passphrase, "bids": [], "asks": []}))
+    assert ch.rejected == 1 and caplog.records
+    assert all(passphrase not in r.getMessage() for r in caplog.records)

@@ -15,6 +15,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 
+from controller.ops.redact import scrub
 from controller.venue.wire_ws import Reject, RejectReason
 
 log = logging.getLogger("bandctl.streams")
@@ -73,7 +74,8 @@ class RejectCounter:
             self._pending.clear()
             self._last_summary = now
         detail = f"; last: {last.detail}" if last is not None and last.detail else ""
-        self._emit(f"{self.channel} channel: dropped {count} bad message(s) ({counts}){detail}")
+        # A hostile peer could echo our credentials back inside a field we quote.
+        self._emit(scrub(f"{self.channel} channel: dropped {count} bad message(s) ({counts}){detail}"))
 
 
 def _by_name(item: tuple[RejectReason, int]) -> str:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import os
 import sqlite3
+import time
 from collections.abc import Callable, Iterable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -74,9 +75,9 @@ class Store:
             if create:
                 os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
             db = sqlite3.connect(path, timeout=10, isolation_level=None, check_same_thread=False)
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
             db.execute("PRAGMA busy_timeout=10000")
+            _wal(db)
+            db.execute("PRAGMA synchronous=NORMAL")
         except (OSError, sqlite3.Error) as exc:
             raise JournalError(f"cannot open the journal {path}: {_one_line(exc)}") from None
         return cls(db, "sqlite", path)
@@ -347,6 +348,19 @@ class Store:
             (TradeStatus.CONFIRMED.value, TradeStatus.FAILED.value, not_before),
         )
         return None if not rows or rows[0][0] is None else float(rows[0][0])
+
+
+def _wal(db: sqlite3.Connection, attempts: int = 100) -> None:
+    """Switch to WAL. Changing the journal mode skips the busy handler, so a journal another
+    process is creating at this moment answers "locked": wait for it, briefly and boundedly."""
+    for attempt in range(attempts):
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == attempts - 1:
+                raise
+            time.sleep(0.05)
 
 
 def _fill(row: tuple[Any, ...]) -> Fill:

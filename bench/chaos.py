@@ -129,7 +129,13 @@ class Run:
         if now >= self._next_status and live.status_url and not live.how_ended:
             self._next_status = now + 1.0
             with contextlib.suppress(httpx.HTTPError, ValueError):
-                self.tally.feed_status(now, httpx.get(live.status_url + "/status", timeout=0.5).json())
+                document = httpx.get(live.status_url + "/status", timeout=0.5).json()
+                self.tally.feed_status(now, document, self.label)
+            try:
+                healthy = httpx.get(live.status_url + "/healthz", timeout=0.5).status_code == 200
+            except httpx.HTTPError:
+                healthy = False
+            self.tally.health.append((now, healthy))
         self._check_crash()
         for due, check in [p for p in self.pending if p[0] <= now]:
             self.pending.remove((due, check))

@@ -56,6 +56,7 @@ class Incarnation:
     status_url: str | None = None
     ended: float | None = None
     how_ended: str = ""  # "" while alive; "SIGTERM", "kill -9", or "crashed (exit N)"
+    code: str = ""  # the commit the process imported, "+N modified" when controller/ had edits
 
     def poll_ready(self) -> bool:
         """Read the output for the health URL and the "running" line; True once running."""
@@ -91,7 +92,7 @@ class Controllers:
         command = [sys.executable, "-m", "controller", "run", "-f", str(self.manifests), "--http", "127.0.0.1:0"]
         with output.open("ab") as sink:
             process = subprocess.Popen(command, cwd=self.work, env=self.env, stdout=sink, stderr=subprocess.STDOUT)
-        incarnation = Incarnation(number, process, output, time.time())
+        incarnation = Incarnation(number, process, output, time.time(), code=code_version())
         self.all.append(incarnation)
         return incarnation
 
@@ -121,6 +122,22 @@ class Controllers:
             return None
         live.ended, live.how_ended = time.time(), f"crashed (exit {live.process.returncode})"
         return live
+
+
+def code_version() -> str:
+    """The commit of the working tree and how many files under controller/ differ from it.
+
+    Others commit beside the run, so each process may import different code: say which.
+    """
+    try:
+        head = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True).stdout
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "controller"], cwd=ROOT, capture_output=True, text=True
+        ).stdout
+    except OSError:
+        return "unknown"
+    modified = len([line for line in dirty.splitlines() if line.strip()])
+    return head.strip() + (f" +{modified} modified" if modified else "")
 
 
 def rss_mb(pid: int) -> float | None:

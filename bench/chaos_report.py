@@ -63,6 +63,30 @@ def _requotes(run: Any, end_of_run: float) -> list[dict[str, Any]]:
     return rows
 
 
+def _health(health: list[tuple[float, bool]], firings: list[Any]) -> dict[str, Any]:
+    """How often /healthz failed, its failing stretches, and whether it was green when the exchange's switch fired."""
+    stretches, began = [], None
+    for t, ok in health:
+        if not ok and began is None:
+            began = t
+        elif ok and began is not None:
+            stretches.append((utc(began), round(t - began, 1)))
+            began = None
+    if began is not None:
+        stretches.append((utc(began), round(health[-1][0] - began, 1)))
+
+    def green_at(moment: float) -> bool | None:
+        before = [ok for t, ok in health if t <= moment]
+        return before[-1] if before else None
+
+    return {
+        "failing_samples": sum(not ok for _, ok in health),
+        "samples": len(health),
+        "failing_stretches": stretches[:20],
+        "green_when_switch_fired": [green_at(e.time) for e in firings],
+    }
+
+
 def _secrets() -> dict[str, str]:
     key = derive_api_key(ADDRESS, 0)
     bare = DEMO_PRIVATE_KEY.removeprefix("0x")
@@ -124,7 +148,7 @@ def build_report(args: Any, run: Any, timeline: dict[str, float], shutdown: dict
         (
             "zero orphans after kill -9 + restart",
             f"{orphans} in {len(run.orphans)} restart(s)",
-            orphans == 0 and bool(run.orphans),
+            (orphans == 0) if run.orphans else None,
         ),
         ("zero secrets in any output", f"{len(secrets)} occurrence(s)", not secrets),
         (
@@ -144,6 +168,7 @@ def build_report(args: Any, run: Any, timeline: dict[str, float], shutdown: dict
         "seconds": args.seconds,
         "markets": args.markets,
         "began": utc(timeline["begin"]),
+        "code": [f"controller {c.number}: {c.code}" for c in run.controllers.all],
         "load": [(utc(t), load) for t, load in run.loads] + [(utc(time.time()), round(os.getloadavg()[0], 2))],
         "samples": tally.samples,
         "excused_samples": tally.excused_samples,
@@ -172,6 +197,8 @@ def build_report(args: Any, run: Any, timeline: dict[str, float], shutdown: dict
             "tracebacks": logs.tracebacks,
             "unparsed_lines": logs.unparsed,
         },
+        "healthz": _health(tally.health, tally.switch_firings),
+        "exchange_errors": run.last.get("errors", {}),
         "status_quoting_overstated": {
             "snapshots": tally.status_overstated,
             "of": tally.status_samples,
@@ -188,6 +215,7 @@ def print_report(report: dict[str, Any]) -> None:
         f"seed {report['seed']}, began {report['began']}"
     )
     out(f"  command: {report['command']}")
+    out(f"  code: {'; '.join(report['code'])}")
     out(f"  load (1 min): {', '.join(f'{t} {v}' for t, v in report['load'])}")
     out(f"  samples: {report['samples']} ({report['excused_samples']} while the exchange refused every cancel)")
     for name in ("overfill_any", "overfill_beyond_one_order", "out_of_band_longest"):
@@ -221,6 +249,12 @@ def print_report(report: dict[str, Any]) -> None:
     )
     for pattern, n in logs["top_patterns"]:
         out(f"    {n:>6}  {pattern}")
+    h = report["healthz"]
+    out(
+        f"  /healthz failing: {h['failing_samples']} of {h['samples']} polls, stretches {h['failing_stretches']}; "
+        f"green when the dead man's switch fired: {h['green_when_switch_fired']}"
+    )
+    out(f"  exchange error answers: {report['exchange_errors']}")
     st = report["status_quoting_overstated"]
     out(f"  /status Quoting=True while a band was short: {st['snapshots']} of {st['of']}")
     for c in report["crashes"]:

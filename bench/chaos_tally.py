@@ -87,6 +87,7 @@ class Tally:
     status_overstated: int = 0
     status_samples: int = 0
     status_evidence: list[Event] = field(default_factory=list)
+    health: list[tuple[float, bool]] = field(default_factory=list)  # (time, /healthz answered 200)
     _last: float | None = None
     _last_excused: bool = False
     _over: dict[str, _Streak] = field(default_factory=dict)
@@ -150,7 +151,7 @@ class Tally:
         """Bands over maxAmount continuously since ``moment`` or earlier."""
         return [key for key, s in self._over.items() if s.started <= moment]
 
-    def feed_status(self, t: float, document: dict[str, object]) -> None:
+    def feed_status(self, t: float, document: dict[str, object], fault: str = "") -> None:
         """Compare the controller's /status Quoting condition with the latest exchange snapshot."""
         manifests = document.get("manifests")
         if not isinstance(manifests, list):
@@ -168,7 +169,9 @@ class Tally:
                 self.status_overstated += 1
                 if len(self.status_evidence) < 20:
                     bands = ", ".join(f"{side} band {i}" for side, i in view.short)
-                    self.status_evidence.append(Event(t, f"{manifest.get('name')}: Quoting=True, short: {bands}", ""))
+                    self.status_evidence.append(
+                        Event(t, f"{manifest.get('name')}: Quoting=True, short: {bands}", fault)
+                    )
 
 
 def requote_seconds(quoted: list[tuple[float, bool, str]], end: float, horizon: float) -> tuple[float, bool, str]:

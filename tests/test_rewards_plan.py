@@ -130,6 +130,22 @@ def test_outside_the_two_sided_range_fit_quotes_both_sides_or_none():
     assert {p.quote_side for p in mp.place} == {"bid", "ask"}
 
 
+def test_fit_does_not_send_a_lone_quote_that_would_move_the_midpoint_away_from_itself():
+    # Qualifying book 0.40 / 0.50 (midpoint 0.45); collateral for the bid only. Alone, a bid at
+    # 0.44 becomes the best bid and the midpoint moves to 0.47: the bid is then 3 cents away.
+    s = with_rewards(state(bids=(("0.40", "100"),), asks=(("0.50", "100"),), collateral="10"))
+    bands = [band("0.005", "0.01", "0.02", "20", "20", "40")]
+    default = plan_market(spec(bands), s, NOW)
+    assert [(p.quote_side, p.price, p.scores) for p in default.place] == [("bid", D("0.44"), False)]
+    fitted = plan_market(fit(spec(bands)), s, NOW)
+    assert fitted.place == ()
+    (w,) = [w for w in fitted.alerts if w.reason is WarningReason.REWARDS_NOT_SCORING]
+    assert "midpoint 0.47 after the plan" in w.detail
+    rich = with_rewards(state(bids=(("0.40", "100"),), asks=(("0.50", "100"),), collateral="100"))
+    both = plan_market(fit(spec(bands)), rich, NOW)
+    assert [p.scores for p in both.place] == [True, True]  # quoted together they keep it at 0.45
+
+
 def test_fit_without_a_programme_is_the_default():
     s = state(bids=(("0.45", "100"),), asks=(("0.55", "100"),))
     assert plan_market(fit(wide_spec()), s, NOW) == plan_market(wide_spec(), s, NOW)
@@ -178,7 +194,7 @@ def test_fit_places_only_orders_that_score_at_the_midpoint_it_fitted_to(case):
     book = without_orders(quoted_book(m, quoted, complement), s.orders, quoted, complement)
     mid = adjusted_midpoint(book, params.min_size) or mp.reference_price
     for p in mp.place:
-        assert p.size >= params.min_size
+        assert p.size >= params.min_size and p.scores is True
         q = p.price if p.token_id == quoted else 1 - p.price
         assert abs(q - mid) < params.max_distance, (p, mid)
     if mp.pull_reason is None and mp.reference_price is not None and not D("0.1") <= mid <= D("0.9"):

@@ -79,6 +79,7 @@ class WarningReason(StrEnum):
     SIZE_CAPPED = "SizeCapped"  # placed, but less than the target (balance or limits)
     TICK_SIZE_NOT_ON_GRID = "TickSizeNotOnGrid"  # spec tickSize ignored: not on the market's grid
     REWARDS_BAND_UNFIT = "RewardsBandUnfit"  # rewards fit: the band cannot score, nothing placed in it
+    REWARDS_NOT_SCORING = "RewardsNotScoring"  # rewards fit: the placement would not score where the midpoint ends up
 
 
 Reason = CancelReason | PullReason | PlaceReason | KeepReason | AdjustReason | WarningReason

@@ -18,7 +18,7 @@ scores the orders resting now (for status and metrics). Pure.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
@@ -95,24 +95,47 @@ def too_small(fitted: Fitted | None, kept: Sequence[Classified]) -> tuple[list[C
 def finish(
     market: MarketPlan, spec: MarketMakerSpec, state: MarketState, orders: Sequence[OpenOrder], fit_mode: bool
 ) -> MarketPlan:
-    """Both sides or none (fit, outside [0.10, 0.90]); then the estimate and the ``scores`` marks."""
+    """Fit: drop placements that would not score once resting, then both sides or none
+    (outside [0.10, 0.90]). Always: the estimate and the ``scores`` marks."""
     params = state.rewards
     if params is None or market.reference_price is None:
         return market
     quoted, complement = spec.market.quoted_token, spec.market.complement_token
-    own = [Quote(k.quote_side, *_view(k.order, quoted, complement)) for k in market.kept]
-    own += [Quote(p.quote_side, _bid_equivalent(p, quoted), p.size) for p in market.place]
+    kept = [Quote(k.quote_side, *_view(k.order, quoted, complement)) for k in market.kept]
     book = book_without_own(spec, state, orders) or Book()
+
+    def quote(p: Placement) -> Quote:
+        return Quote(p.quote_side, _bid_equivalent(p, quoted), p.size)
+
     if fit_mode:
+        market = _drop_unscored(market, book, kept, params, quote)
+        own = [*kept, *(quote(p) for p in market.place)]
         mid = adjusted_midpoint(book, params.min_size) or market.reference_price
+        assert mid is not None
         if not TWO_SIDED_BELOW <= mid <= TWO_SIDED_ABOVE and {q.side for q in own} != {"bid", "ask"}:
             return _one_sided(market, orders, mid)
-    result = estimate(book, own, params, fitted=fit_mode)
-    marked = tuple(
-        replace(p, scores=scores(Quote(p.quote_side, _bid_equivalent(p, quoted), p.size), result.midpoint, params))
-        for p in market.place
-    )
+    result = estimate(book, [*kept, *(quote(p) for p in market.place)], params, fitted=fit_mode)
+    marked = tuple(replace(p, scores=scores(quote(p), result.midpoint, params)) for p in market.place)
     return replace(market, place=marked, rewards=result)
+
+
+def _drop_unscored(
+    market: MarketPlan, book: Book, kept: list[Quote], params: RewardParams, quote: Callable[[Placement], Quote]
+) -> MarketPlan:
+    """Placements that would not score where the midpoint ends up (one side quoted alone can
+    move it) are not sent; a drop moves the midpoint back, so look again, a few times."""
+    place, alerts = list(market.place), list(market.alerts)
+    for attempt in range(4):
+        mid = estimate(book, [*kept, *(quote(p) for p in place)], params, fitted=True).midpoint
+        unscored = place if attempt == 3 else [p for p in place if not scores(quote(p), mid, params)]
+        if not unscored or (attempt == 3 and all(scores(quote(p), mid, params) for p in place)):
+            break
+        for p in unscored:
+            where = "no scoring midpoint" if mid is None else f"midpoint {_fmt(mid)} after the plan"
+            why = f"{p.quote_side} band {p.band}: {_fmt(p.price)} would not score ({where}); not placed"
+            alerts.append(PlanWarning(WarningReason.REWARDS_NOT_SCORING, why, p.quote_side, p.band))
+        place = [p for p in place if p not in unscored]
+    return replace(market, place=tuple(place), alerts=tuple(alerts))
 
 
 def _one_sided(market: MarketPlan, orders: Sequence[OpenOrder], mid: Decimal) -> MarketPlan:

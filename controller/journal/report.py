@@ -35,7 +35,7 @@ from controller.journal.pnl import (
 )
 from controller.journal.query import JournalReader, read_journal
 
-CURVE_HORIZONS: tuple[float, ...] = (0.5, 1, 2, 5, 10, 20, 30, 45, 60)
+CURVE_HORIZONS: tuple[float, ...] = (1, 2, 5, 10, 20, 30, 45, 60)  # mids are sampled once a second
 _BUY, _SELL, _LINE, _PNL = "#1a9850", "#d73027", "#4d4d4d", "#2166ac"
 
 
@@ -89,13 +89,14 @@ def _fills_on_path(title: str, path: MidPath, fills: Sequence[tuple[float, float
             label="mid",
         )
     biggest = max((f[2] for f in fills), default=1.0) or 1.0
+    scale = 120.0 if len(fills) < 100 else 50.0  # many fills: smaller markers, so the path stays visible
     for bought, colour, marker, label in ((True, _BUY, "^", "we bought"), (False, _SELL, "v", "we sold")):
         chosen = [f for f in fills if f[3] == bought]
         if chosen:
             ax.scatter(
                 _times([f[0] for f in chosen]),
                 [f[1] for f in chosen],
-                s=[20 + 120 * f[2] / biggest for f in chosen],
+                s=[scale * (0.2 + f[2] / biggest) for f in chosen],
                 c=colour,
                 marker=marker,
                 label=label,
@@ -111,17 +112,18 @@ def _fills_on_path(title: str, path: MidPath, fills: Sequence[tuple[float, float
     return _png(fig)
 
 
-def _markout_curve(title: str, curve: Sequence[tuple[float, float | None]]) -> str:
+def _markout_curve(title: str, curve: Sequence[tuple[float, float | None]], fills: int) -> str:
     fig, ax = plt.subplots(figsize=(6, 3.5))
     known = [(h, v) for h, v in curve if v is not None]
     if known:
+        known.insert(0, (0.0, 0.0))  # at the fill itself the mid has not moved, by definition
         ax.plot([h for h, _ in known], [v for _, v in known], marker="o", color=_PNL)
     else:
         ax.text(0.5, 0.5, "no fill with a known mid before and after", ha="center", va="center", transform=ax.transAxes)
     ax.axhline(0, color="black", linewidth=0.6)
     ax.set_xlabel("seconds after the fill")
     ax.set_ylabel("mid move per share (+ is good for us)")
-    ax.set_title(f"{title}: markouts")
+    ax.set_title(f"{title}: markouts ({fills} fills)")
     ax.grid(True, alpha=0.3)
     return _png(fig)
 
@@ -159,11 +161,8 @@ def render_report(reader: JournalReader, *, now: float, since: float | None = No
         if points:
             images.append(_position_and_pnl(title, points))
         images.append(_fills_on_path(title, path, dots))
-        images.append(
-            _markout_curve(
-                title, [(m.horizon, None if m.per_share is None else float(m.per_share)) for m in curve.markouts]
-            )
-        )
+        points_out = [(m.horizon, None if m.per_share is None else float(m.per_share)) for m in curve.markouts]
+        images.append(_markout_curve(title, points_out, curve.markouts[0].fills if curve.markouts else 0))
         sections.append(_section(title, market.condition_id, images))
     return _page(report, sections)
 

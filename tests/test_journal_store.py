@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Iterable
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -24,6 +26,7 @@ from controller.journal import (
     open_store,
 )
 from controller.journal.dsn import redact_dsn
+from controller.journal.store import Item
 
 __all__ = ["journal_target"]  # the fixture, re-exported for pytest
 
@@ -112,7 +115,7 @@ def test_a_full_queue_drops_and_counts_instead_of_blocking(tmp_path: Path) -> No
     path = str(tmp_path / "journal.sqlite")
 
     class SlowStore(Store):
-        def write(self, items, now):  # type: ignore[no-untyped-def]
+        def write(self, items: Iterable[Item], now: float) -> None:
             gate.wait(30)
             super().write(items, now)
 
@@ -178,7 +181,7 @@ def test_redacted_dsns() -> None:
         (lambda t: t.update(maker_orders="nope"), "maker_orders"),
     ],
 )
-def test_malformed_trades_raise_one_line_wire_errors(mutate, problem: str) -> None:  # type: ignore[no-untyped-def]
+def test_malformed_trades_raise_one_line_wire_errors(mutate: Callable[[dict[str, Any]], object], problem: str) -> None:
     from controller.venue.wire import WireError
 
     row = rest_trade("t-9")
@@ -251,7 +254,9 @@ _STATUSES = ["MATCHED", "MINED", "RETRYING", "CONFIRMED", "FAILED"]
 
 @settings(max_examples=25, deadline=None, derandomize=True)
 @given(st.lists(st.tuples(st.integers(0, 3), st.sampled_from(_STATUSES), st.booleans()), min_size=1, max_size=30))
-def test_any_order_of_sightings_leaves_one_row_per_fill_with_the_merged_status(sightings) -> None:  # type: ignore[no-untyped-def]
+def test_any_order_of_sightings_leaves_one_row_per_fill_with_the_merged_status(
+    sightings: list[tuple[int, str, bool]],
+) -> None:
     import tempfile
 
     from controller.journal.records import merge_status

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from test_journal_support import COND, NO, YES
 
-from controller.journal.pnl import compute_pnl, pnl_series
+from controller.journal.pnl import MarketPnl, Totals, compute_pnl, pnl_series
 from controller.journal.records import Fill, MarketRecord, MidSample, Role, Source, TradeRecord, TradeStatus
 
 D = Decimal
@@ -51,7 +53,7 @@ def mid(value: str, at: float, token: str = YES) -> MidSample:
     return MidSample(COND, token, D(value), at)
 
 
-def one(fills: list[Fill], mids: list[MidSample] = (), **kwargs):  # type: ignore[no-untyped-def, assignment]
+def one(fills: list[Fill], mids: Sequence[MidSample] = (), **kwargs: Any) -> tuple[MarketPnl, Totals]:
     report = compute_pnl(fills, list(mids), now=kwargs.pop("now", 1000.0), markets=[MARKET], **kwargs)
     (market,) = report.markets
     return market, report.total
@@ -152,7 +154,9 @@ _fills = st.lists(
 
 @settings(max_examples=150, deadline=None, derandomize=True)
 @given(_fills, st.integers(1, 99).map(lambda c: D(c) / 100))
-def test_realized_plus_unrealized_is_the_change_in_value_at_the_mid(trades, mark) -> None:  # type: ignore[no-untyped-def]
+def test_realized_plus_unrealized_is_the_change_in_value_at_the_mid(
+    trades: list[tuple[str, str, Decimal, Decimal, Decimal]], mark: Decimal
+) -> None:
     """Whatever was traded: PnL = Δcollateral + ΔYES·mid + ΔNO·(1 − mid), the balances' own view."""
     cash, yes, no = D(0), D(0), D(0)
     fills = []

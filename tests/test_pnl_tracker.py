@@ -7,7 +7,15 @@ from pathlib import Path
 
 from test_journal_support import COND, NO, YES, maker_order, rest_trade, ws_trade
 
-from controller.journal import MarketRecord, PnlTracker, Source, fills_from_rest, fills_from_trade, open_journal
+from controller.journal import (
+    MarketRecord,
+    PnlTracker,
+    Source,
+    TradeRecord,
+    fills_from_rest,
+    fills_from_trade,
+    open_journal,
+)
 from controller.journal.query import journal_pnl
 
 D = Decimal
@@ -15,7 +23,7 @@ MARKET = MarketRecord("btc", COND, YES, NO)
 T0 = 1_700_000_000
 
 
-def sightings() -> list:  # type: ignore[type-arg]
+def sightings() -> list[TradeRecord]:
     buy = rest_trade("a", match_time=T0, makers=[maker_order("0xa", side="BUY", price="0.40", size="10")])
     sell = rest_trade("b", match_time=T0 + 10, makers=[maker_order("0xb", side="SELL", price="0.50", size="4")])
     no = rest_trade(

@@ -301,3 +301,23 @@ def test_a_tampered_row_is_a_one_line_error(tmp_path: Path) -> None:
         store.fills()
     assert "\n" not in str(caught.value)
     store.close()
+
+
+def test_close_on_a_stuck_database_gives_up_and_says_so(tmp_path: Path) -> None:
+    gate = threading.Event()
+    path = str(tmp_path / "journal.sqlite")
+
+    class StuckStore(Store):
+        def write(self, items: Iterable[Item], now: float) -> None:
+            gate.wait(30)
+            super().write(items, now)
+
+    def opener() -> Store:
+        plain = Store.open(path)
+        return StuckStore(plain._db, plain.dialect, plain.where)
+
+    journal = Journal(opener, clock=_clock)
+    journal.record_trades(fills_from_rest(rest_trade("t-s"), seen_at=1.0))
+    assert journal.close(0.2) is False  # not everything was written: the caller can log it
+    gate.set()
+    assert journal.record_trades(fills_from_rest(rest_trade("t-late"), seen_at=1.0)) == 0  # closed: refused

@@ -200,14 +200,18 @@ class Journal:
         return marker.done.wait(timeout)
 
     def close(self, timeout: float = 10.0) -> bool:
-        """Flush, stop and join the writer; True when everything queued was written."""
+        """Flush, stop and join the writer within ``timeout`` in all; True when everything queued was written.
+
+        Whatever is still queued at the deadline is lost to this process (not to the account:
+        the next start's backfill reads those trades again)."""
         if self._closed:
             return True
+        deadline = time.monotonic() + timeout
         flushed = self.flush(timeout)
         self._closed = True
         with contextlib.suppress(queue.Full):
-            self._queue.put(None, timeout=timeout)
-        self._thread.join(timeout)
+            self._queue.put(None, timeout=max(0.0, deadline - time.monotonic()))
+        self._thread.join(max(0.0, deadline - time.monotonic()))
         with self._read_lock:
             self._reader.close()
         return flushed and not self._thread.is_alive()

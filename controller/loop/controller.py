@@ -300,8 +300,8 @@ class Controller:
         with self._lock:
             status = self.status.get(outcome.name)
             spec = self.registry.specs.get(outcome.name)
-            if status is None or spec is None:
-                return
+            if status is None or spec is None or not status.registered:
+                return  # a reconcile that finished after its market closed says nothing new
             record_outcome(status, spec, outcome, self.store.balances(), self.metrics, self.now())
 
     # -- probes ---------------------------------------------------------------------

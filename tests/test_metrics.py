@@ -172,3 +172,12 @@ def test_band_orders_conditions_and_rate_budget_are_exported() -> None:
     assert value(m, "bandctl_manifest_condition", manifest="demo", type="Quoting", reason="StaleMarketData") is None
     assert value(m, "bandctl_rate_budget_capacity", bucket="orders") == 60
     assert value(m, "bandctl_rate_budget_remaining", bucket="orders") == 60
+
+
+def test_websocket_rejects_are_read_from_the_streams_at_each_scrape() -> None:
+    counts = {"market": {"too_deep": 2}, "user": {}}
+    m = Metrics()
+    m.watch_ws_rejects(lambda: counts)
+    assert value(m, "bandctl_ws_rejected_total", channel="market", reason="too_deep") == 2
+    counts["market"]["too_deep"] = 5
+    assert value(m, "bandctl_ws_rejected_total", channel="market", reason="too_deep") == 5

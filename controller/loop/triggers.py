@@ -35,14 +35,33 @@ class StreamHandlers:
         self._market_down = False
 
     def connect(self) -> Any:
-        market_validator, user_validator = self._ws_validators or schema_validators()
-        return self.controller.venue.connect_ws(
+        """Open both channels and watch the market feed for a stall. Every frame is decoded and
+        validated once, at the edge (``venue.wire_ws``); ``ws_validators`` (the channels' JSON
+        Schemas) are an extra check for tests and benchmarks only."""
+        market_validator, user_validator = self._ws_validators or (None, None)
+        c = self.controller
+        streams = c.venue.connect_ws(
             on_market_event=self.on_market_event,
             on_user_event=self.on_user_event,
             on_status=self.on_stream_status,
             validate_market=market_validator,
             validate_user=user_validator,
         )
+        c.venue.watch_feed(books=c.store, on_stalled=self.on_stalled)
+        c.metrics.watch_ws_rejects(streams.rejected)
+        return streams
+
+    def on_stalled(self, token_ids: list[str]) -> None:
+        """The feed watch saw REST books move while the market stream stayed silent."""
+        c = self.controller
+        markets = {m for m in (c.store.market_of_token(t) for t in token_ids) if m}
+        for condition_id in markets:
+            c.store.mark_stale(condition_id, "the market stream stalled")
+        if c._streams is not None:
+            c.metrics.ws_reconnect("market")
+            c._streams.market.reconnect("the market stream stalled")
+        for condition_id in markets:
+            c.reconciler.enqueue_market(condition_id)
 
     # -- market channel ----------------------------------------------------------------
 

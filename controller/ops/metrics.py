@@ -23,6 +23,7 @@ from importlib import metadata
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+from prometheus_client.core import CounterMetricFamily
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from controller.plan.reasons import CancelReason, metric_label
@@ -240,6 +241,10 @@ class Metrics:
         self._condition_reasons[(name, kind)] = reason
         self._conditions.labels(name, kind, reason).set({"True": 1, "False": 0}.get(status, -1))
 
+    def watch_ws_rejects(self, totals: Callable[[], dict[str, dict[str, int]]]) -> None:
+        """Export the streams' dropped frames (``{channel: {reason: n}}``) at every scrape."""
+        self.registry.register(_RejectsCollector(totals))
+
     def watch_rate_budget(self, buckets: dict[str, Any]) -> None:
         """Export what the rate budget's buckets (``available()``, ``burst``) have left."""
         for name, bucket in buckets.items():
@@ -292,6 +297,33 @@ class Metrics:
     def render(self) -> bytes:
         """The Prometheus text exposition of every metric (what ``/metrics`` serves)."""
         return generate_latest(self.registry)
+
+
+class _RejectsCollector:
+    """``bandctl_ws_rejected_total{channel, reason}``, read from the streams' own counts."""
+
+    def __init__(self, totals: Callable[[], dict[str, dict[str, int]]]) -> None:
+        self._totals = totals
+
+    def describe(self) -> list[CounterMetricFamily]:
+        return [self._family()]
+
+    def collect(self) -> list[CounterMetricFamily]:
+        family = self._family()
+        try:
+            totals = self._totals()
+        except Exception:  # a scrape must never fail because a stream is being torn down
+            totals = {}
+        for channel, reasons in totals.items():
+            for reason, count in reasons.items():
+                family.add_metric([channel, reason], count)
+        return [family]
+
+    @staticmethod
+    def _family() -> CounterMetricFamily:
+        return CounterMetricFamily(
+            "bandctl_ws_rejected", "WebSocket frames and events dropped as malformed.", labels=["channel", "reason"]
+        )
 
 
 def _remove(metric: Gauge, *labels: str) -> None:

@@ -121,3 +121,27 @@ def test_an_empty_journal_prints_zeros(tmp_path: Path) -> None:
     assert code == 0 and document["markets"] == [] and document["total"]["fills"] == 0
     code, out, _ = _run("pnl", "--state-dir", str(tmp_path))
     assert code == 0 and out.splitlines()[-1].split() == ["TOTAL", "0", "0", "0", "0", "0"]
+
+
+def test_window_pnl_is_the_value_change_over_the_window(state_dir: Path) -> None:
+    from controller.journal import open_store
+    from controller.journal.pnl import pnl_series
+    from controller.journal.query import read_journal
+
+    whole = json.loads(_run("pnl", "--state-dir", str(state_dir), "-o", "json")[1])
+    for m in whole["markets"]:
+        assert Decimal(m["windowPnl"]) == Decimal(m["realizedPnl"]) + Decimal(m["unrealizedPnl"])
+    middle = START + 900
+    since = datetime.fromtimestamp(middle, UTC).isoformat().replace("+00:00", "Z")
+    late = json.loads(_run("pnl", "--state-dir", str(state_dir), "-o", "json", "--since", since)[1])
+    # The value made up to the middle, from the PnL path, plus the window's is the whole run's.
+    store = open_store(None, str(state_dir))
+    try:
+        data = read_journal(store)
+    finally:
+        store.close()
+    path = pnl_series(data.fills, data.mids, markets=data.markets)[COND]
+    at_middle = [p.pnl for p in path if p.at <= middle][-1]
+    window = Decimal(late["total"]["windowPnl"])
+    assert window != Decimal(late["total"]["realizedPnl"]) + Decimal(late["total"]["unrealizedPnl"])
+    assert abs(at_middle + window - Decimal(whole["total"]["windowPnl"])) < Decimal("0.000002")

@@ -54,6 +54,7 @@ def pnl_document(report: PnlReport) -> dict[str, Any]:
                 "mid": None if m.mid is None else money(m.mid),
                 "realizedPnl": money(m.realized),
                 "unrealizedPnl": money(m.unrealized),
+                "windowPnl": money(m.window_pnl),
                 "fees": money(m.fees),
                 "volume": money(m.volume),
                 "fills": m.fills,
@@ -64,6 +65,7 @@ def pnl_document(report: PnlReport) -> dict[str, Any]:
         "total": {
             "realizedPnl": money(report.total.realized),
             "unrealizedPnl": money(report.total.unrealized),
+            "windowPnl": money(report.total.window_pnl),
             "fees": money(report.total.fees),
             "volume": money(report.total.volume),
             "fills": report.total.fills,

@@ -25,6 +25,11 @@ def demo_journal(path: Path, *, name: str = "btc", seconds: int = 1800, seed: in
     journal = open_journal(str(path), str(path.parent), clock=lambda: START + seconds)
     journal.record_market(name, COND, YES, NO)
     journal.record_market("rain", OTHER_COND, "2001", "2002")
+    for i in range(3):
+        journal.record_action(
+            name, COND, "place", f"0xp{i}", YES, "BUY", Decimal("0.49"), Decimal(10), "BelowMinAmount", "", at=START
+        )
+    journal.record_action(name, COND, "reject", "", YES, "BUY", None, None, "InsufficientBalance", "", at=START)
     mid = Decimal("0.50")
     trades = 0
     for second in range(seconds):
@@ -81,6 +86,8 @@ def test_the_page_is_self_contained_with_a_plot_of_each_kind(tmp_path: Path) -> 
         assert base64.b64decode(image).startswith(b"\x89PNG\r\n\x1a\n")
     assert "&lt;b&gt;btc&lt;/b&gt; &amp; co" in text and "<b>btc</b>" not in text
     assert "total" in text
+    assert re.search(r"<td>place</td><td>BelowMinAmount</td><td>3</td>", text)
+    assert re.search(r"<td>reject</td><td>InsufficientBalance</td><td>1</td>", text)
 
 
 def test_report_of_a_missing_journal_fails_in_one_line(tmp_path: Path) -> None:

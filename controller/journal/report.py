@@ -164,7 +164,7 @@ def render_report(reader: JournalReader, *, now: float, since: float | None = No
         points_out = [(m.horizon, None if m.per_share is None else float(m.per_share)) for m in curve.markouts]
         images.append(_markout_curve(title, points_out, curve.markouts[0].fills if curve.markouts else 0))
         sections.append(_section(title, market.condition_id, images))
-    return _page(report, sections)
+    return _page(report, sections, _actions_table(reader.action_counts(since), data.names))
 
 
 def write_report(reader: JournalReader, out: str, *, now: float, since: float | None = None) -> None:
@@ -182,7 +182,20 @@ def _section(title: str, condition_id: str, images: Sequence[str], note: str = "
     )
 
 
-def _page(report: PnlReport, sections: Sequence[str]) -> str:
+def _actions_table(counts: Sequence[tuple[str, str, str, int]], names: dict[str, str]) -> str:
+    """Order actions by market, kind and reason code: what the controller did and why it was refused."""
+    if not counts:
+        return "<p>No order actions journaled.</p>"
+    rows = "".join(
+        f"<tr><td>{html.escape(names.get(c, c[:12]))}</td><td>{html.escape(a)}</td><td>{html.escape(r)}</td>"
+        f"<td>{n}</td></tr>"
+        for c, a, r, n in counts
+    )
+    header = "<tr><th>market</th><th>action</th><th>reason</th><th>count</th></tr>"
+    return f"<h2>Order actions</h2><table>{header}{rows}</table>"
+
+
+def _page(report: PnlReport, sections: Sequence[str], actions: str = "") -> str:
     header = ("market", "position", "avg cost", "mid", "realized", "unrealized", "fees", "volume", "fills")
     rows = [
         (
@@ -217,5 +230,5 @@ def _page(report: PnlReport, sections: Sequence[str]) -> str:
         f"<style>{style}</style></head><body>\n<h1>bandctl report</h1>\n"
         f"<p>{when}, {window}. Average cost on the quoted outcome; realized PnL is net of fees; "
         "unrealized is marked at the last journaled mid.</p>\n"
-        f"{table}\n" + "\n".join(sections) + "\n</body></html>\n"
+        f"{table}\n{actions}\n" + "\n".join(sections) + "\n</body></html>\n"
     )

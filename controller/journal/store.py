@@ -332,6 +332,16 @@ class Store:
         rows = self._rows("SELECT name, condition_id, quoted_token, other_token FROM markets ORDER BY name")
         return [MarketRecord(*r) for r in rows]
 
+    def action_counts(self, since: float | None = None) -> list[tuple[str, str, str, int]]:
+        """(condition id, action, reason code, count) of the order actions since ``since``."""
+        where, params = ("WHERE at >= ?", (since,)) if since is not None else ("", ())
+        rows = self._rows(
+            f"SELECT condition_id, action, reason_code, COUNT(*) FROM actions {where}"
+            " GROUP BY condition_id, action, reason_code ORDER BY condition_id, action, COUNT(*) DESC",
+            params,
+        )
+        return [(r[0], r[1], r[2], int(r[3])) for r in rows]
+
     def action_names(self) -> dict[str, str]:
         """The manifest name the controller last used per market in its order actions."""
         rows = self._rows("SELECT condition_id, MAX(name) FROM actions GROUP BY condition_id")

@@ -247,6 +247,10 @@ class Journal:
         with self._read_lock:
             return self._reader.action_names()
 
+    def action_counts(self, since: float | None = None) -> list[tuple[str, str, str, int]]:
+        with self._read_lock:
+            return self._reader.action_counts(since)
+
     def clear_gap(self, expected: float) -> None:
         """Forget the dropped-trade mark if it is still ``expected`` (a backfill covered it)."""
         with self._state_lock:

@@ -120,7 +120,7 @@ def test_an_empty_journal_prints_zeros(tmp_path: Path) -> None:
     SCHEMA.validate(document)
     assert code == 0 and document["markets"] == [] and document["total"]["fills"] == 0
     code, out, _ = _run("pnl", "--state-dir", str(tmp_path))
-    assert code == 0 and out.splitlines()[-1].split() == ["TOTAL", "0", "0", "0", "0", "0"]
+    assert code == 0 and out.splitlines()[-1].split() == ["TOTAL", "0", "0", "0", "0", "0", "0"]
 
 
 def test_window_pnl_is_the_value_change_over_the_window(state_dir: Path) -> None:

@@ -77,7 +77,7 @@ def pnl_json(report: PnlReport) -> str:
     return json.dumps(pnl_document(report), indent=2)
 
 
-_COLUMNS = ("NAME", "POSITION", "AVG COST", "MID", "REALIZED", "UNREALIZED", "FEES", "VOLUME", "FILLS")
+_COLUMNS = ("NAME", "POSITION", "AVG COST", "MID", "REALIZED", "UNREALIZED", "WINDOW", "FEES", "VOLUME", "FILLS")
 
 
 def _rows(report: PnlReport) -> tuple[list[str], list[list[str]]]:
@@ -93,6 +93,7 @@ def _rows(report: PnlReport) -> tuple[list[str], list[list[str]]]:
                 "-" if m.mid is None else money(m.mid),
                 money(m.realized),
                 money(m.unrealized),
+                money(m.window_pnl),
                 money(m.fees),
                 money(m.volume),
                 str(m.fills),
@@ -108,6 +109,7 @@ def _rows(report: PnlReport) -> tuple[list[str], list[list[str]]]:
             "",
             money(t.realized),
             money(t.unrealized),
+            money(t.window_pnl),
             money(t.fees),
             money(t.volume),
             str(t.fills),

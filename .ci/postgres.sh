@@ -97,7 +97,7 @@ else
     PORT="${BANDCTL_PG_PORT:-$(free_port)}"
     as_owner "$BINDIR/pg_ctl" -D "$DATA" -l "$PG_DIR/server.log" -w -t 60 \
         -o "-c listen_addresses=127.0.0.1 -p $PORT -k $SOCKETS -c fsync=off" start >&2 \
-        || { log "the server did not start; its log:"; tail -n 20 "$PG_DIR/server.log" >&2 || true; exit 1; }
+        || { tail -n 20 "$PG_DIR/server.log" >&2 || true; log "the server did not start on port $PORT (its log is above)"; exit 1; }
 fi
 
 psql_admin() {

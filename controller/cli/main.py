@@ -180,6 +180,11 @@ def build_parser() -> argparse.ArgumentParser:
     _add_selector_flag(p)
     p.set_defaults(func=_cmd_status)
 
+    from controller.cli import markets, pnl
+
+    markets.add_commands(sub)
+    pnl.add_commands(sub)
+
     for action, help_text in (
         ("halt", "kill switch: cancel a manifest's orders (or all) and stop quoting until resumed"),
         ("resume", "lift a halt or a loss limit on a manifest (or all)"),

@@ -15,7 +15,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -28,6 +28,7 @@ from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
 from controller.loop.registry import Registry
 from controller.loop.resync import Resync
+from controller.loop.rewards import RewardsWatch
 from controller.loop.risk import RiskGuard
 from controller.loop.threads import Threads
 from controller.loop.triggers import StreamHandlers
@@ -71,6 +72,8 @@ class LiveOptions:
     # At start, how long to watch the account's heartbeat chain for another live holder
     # (a little longer than a heartbeat interval; 0 skips the check).
     lease_wait_seconds: float = 3.0
+    # How often to re-read liquidity-rewards programmes, our scores and earnings (0: never).
+    rewards_interval: float = 120.0
     # One log line per market this often (0: never).
     summary_interval: float = 60.0
     # At start REST is the truth; if the market stream has not connected after this
@@ -135,6 +138,9 @@ class Controller:
         self.controls = Controls(self.holds, self.reconciler, self.metrics, self.threads, self.resync, now)
         self.risk = RiskGuard(self.holds, on_hold=self.controls.on_hold)
         self.handlers = StreamHandlers(self, ws_validators)
+        self.rewards = (
+            RewardsWatch(venue, self.store, self.reconciler, self.metrics) if options.rewards_interval else None
+        )
         venue.on_rules = self.handlers.on_rules
         self.watcher = ManifestWatcher(options.manifest_paths)
         self.registry = Registry(venue, self.store, self.reconciler, self.metrics, now)
@@ -156,6 +162,8 @@ class Controller:
         self.placed.load()
         self.holds.load()
         self.reload(force=True, enqueue=False)
+        if self.rewards is not None:
+            self.rewards.refresh()  # before the first plan, so a fitted manifest's first orders score
         self.resync(initial=True)
 
     def start(self) -> None:
@@ -175,6 +183,8 @@ class Controller:
         ]
         if options.summary_interval > 0:
             jobs.append((self._summary_job, "summary", options.summary_interval))
+        if self.rewards is not None:
+            jobs.append((self.rewards.refresh, "rewards", options.rewards_interval))
         for function, name, seconds in jobs:
             scheduler.add_job(
                 function,
@@ -329,10 +339,29 @@ class Controller:
     def status_document(self) -> dict[str, Any]:
         now = self.now()
         manifests = self._per_manifest(manifest_document)
+        if self.rewards is not None:
+            for entry in manifests:
+                spec = self.spec(entry["name"])
+                if spec is not None:
+                    rewards = self.rewards.document(spec.market.condition_id, self._reward_estimate(spec))
+                    if rewards is not None:
+                        entry["rewards"] = rewards
         streams = {"market": False, "user": False}
         if self._streams is not None:
             streams = {"market": self._streams.market.connected, "user": self._streams.user.connected}
         return st.status_document(now, self.ready()[0], streams, manifests)
+
+    def _reward_estimate(self, spec: MarketMakerSpec) -> Any:
+        """The score our resting orders have now, from the same observed state the planner reads."""
+        from controller.plan.rewards_fit import observed_estimate
+
+        assert self.rewards is not None
+        view = self.store.market_view(spec.market.condition_id)
+        params = self.rewards.views().get(spec.market.condition_id.lower())
+        if view is None or params is None:
+            return None
+        market, own = view
+        return observed_estimate(spec, replace(market, rewards=params.params), own)
 
     # -- one-shot uses --------------------------------------------------------------
 

@@ -13,8 +13,10 @@ from datetime import datetime
 
 from controller.loop.controller import Controller, LiveOptions
 from controller.observe.state import ObservedState
+from controller.plan.rewards import RewardParams
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import Venue, VenueError
+from controller.venue.rewards import fetch_rewards
 
 
 def live_diff_inputs(
@@ -25,6 +27,7 @@ def live_diff_inputs(
     try:
         venue.connect()
         controller.placed.load()
+        controller.holds.load()
         controller.use_specs(specs)
         problems = [f"{s.name}: {s.message}" for s in controller.status.values() if not s.registered]
         if problems:
@@ -32,9 +35,34 @@ def live_diff_inputs(
         if not controller.resync(initial=True):
             raise VenueError("could not read the account's books, orders and balances")
         state = controller.observed()
-        if any(s.ownership == "shared" for s in specs):
-            state = replace(state, placed_ids=controller.placed.ids())
+        state = replace(state, placed_ids=controller.placed.ids(), holds=controller.holds.snapshot())
+        state = _with_market_inputs(state, specs, venue, controller)
         assert state.time is not None
         return state, state.time
     finally:
         venue.disconnect()
+
+
+def _with_market_inputs(
+    state: ObservedState, specs: Sequence[MarketMakerSpec], venue: Venue, controller: Controller
+) -> ObservedState:
+    """The inputs ``run`` adds to each market before planning: its rewards programme, and its
+    end time where ``risk.stopBefore`` needs it."""
+    markets = {s.market.condition_id for s in specs}
+    programmes: dict[str, RewardParams] = {}
+    if controller.rewards is not None:
+        try:
+            programmes = fetch_rewards(controller.rewards.reader, sorted(markets))
+        except VenueError:
+            programmes = {}  # the diff still shows the orders; only the score estimate is missing
+    changed = dict(state.markets)
+    for spec in specs:
+        cid = spec.market.condition_id
+        market = changed.get(cid)
+        if market is None:
+            continue
+        end = market.end_time
+        if spec.risk.stop_before is not None and end is None:
+            end = venue.get_end_time(cid)
+        changed[cid] = replace(market, rewards=programmes.get(cid.lower(), market.rewards), end_time=end)
+    return replace(state, markets=changed)

@@ -34,6 +34,7 @@ from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.telemetry import reconcile_scope
 from controller.plan.bands import plan_market
+from controller.plan.rewards import RewardParams
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import Ambiguous, RateLimited, Venue, VenueError
 from controller.venue.errors import ExchangeUnavailable
@@ -82,6 +83,7 @@ class Reconciler:
         self._orders_known = False
         self._post_only_until = 0.0
         self._end_times: dict[str, datetime] = {}
+        self._rewards: dict[str, RewardParams] = {}
         self._short: set[str] = set()  # manifests whose last plan left a band short
         self._pool: WorkerPool | None = None
 
@@ -143,6 +145,16 @@ class Reconciler:
                 self._end_times.pop(condition_id, None)
             else:
                 self._end_times[condition_id] = end
+
+    def set_rewards(self, condition_id: str, params: RewardParams | None) -> bool:
+        """The market's liquidity-rewards programme (None: none); True when it changed."""
+        with self._lock:
+            before = self._rewards.get(condition_id)
+            if params is None:
+                self._rewards.pop(condition_id, None)
+            else:
+                self._rewards[condition_id] = params
+            return before != params
 
     def set_orders_known(self) -> bool:
         """The account's open orders have been read: reconciles may start. True the first time."""
@@ -262,9 +274,10 @@ class Reconciler:
             return
         with self._lock:
             end = self._end_times.get(condition_id)
+            rewards = self._rewards.get(condition_id)
         state = replace(
             state,
-            markets={**state.markets, condition_id: replace(market, end_time=end)},
+            markets={**state.markets, condition_id: replace(market, end_time=end, rewards=rewards)},
             placed_ids=self.placed.ids() if spec.ownership == "shared" else frozenset(),
             holds=self.holds.snapshot(now),
         )

@@ -160,6 +160,18 @@ class Metrics:
         self._budget_capacity = Gauge(
             "bandctl_rate_budget_capacity", "Burst size of the client-side rate budget.", ["bucket"], registry=r
         )
+        self._rewards_scoring = Gauge(
+            "bandctl_rewards_orders_scoring",
+            "Own orders the exchange says score for liquidity rewards.",
+            ["manifest"],
+            registry=r,
+        )
+        self._rewards_earned = Gauge(
+            "bandctl_rewards_earned_today",
+            "Liquidity rewards earned today (UTC), in collateral.",
+            ["manifest"],
+            registry=r,
+        )
         self._holds = Gauge(
             "bandctl_hold",
             "1 while a manifest (or * for all) is held: Halted, LossLimit or SharpMove.",
@@ -250,6 +262,11 @@ class Metrics:
         for name, bucket in buckets.items():
             self._budget_remaining.labels(name).set_function(bucket.available)
             self._budget_capacity.labels(name).set(bucket.burst)
+
+    def set_rewards(self, name: str, orders_scoring: int, earned_today: Decimal | None) -> None:
+        self._rewards_scoring.labels(name).set(orders_scoring)
+        if earned_today is not None:
+            self._rewards_earned.labels(name).set(_number(earned_today))
 
     def hold(self, name: str, reason: str | None) -> None:
         """A hold was put on ``name`` (``reason``), or lifted (``None``)."""

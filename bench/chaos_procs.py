@@ -191,10 +191,11 @@ def count_logs(paths: list[Path]) -> LogCounts:
 
 def lines_per_minute(counts: LogCounts, start: float, end: float) -> float:
     """Parsed lines a minute between the wall times ``start`` and ``end`` (lines carry whole seconds)."""
-    if end <= start:
+    span = int(end) - int(start)
+    if span <= 0:
         return 0.0
     inside = sum(1 for t in counts.times if int(start) <= t < int(end))
-    return inside * 60.0 / (int(end) - int(start))
+    return inside * 60.0 / span
 
 
 def find_secrets(paths: list[Path], secrets: dict[str, str]) -> list[tuple[str, str, int]]:

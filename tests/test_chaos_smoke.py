@@ -219,6 +219,7 @@ def test_log_counting(tmp_path: Path) -> None:
     start = 1796119200.0  # 2026-12-01T10:00:00Z
     assert lines_per_minute(counts, start, start + 60) == 30.0
     assert lines_per_minute(counts, start, start + 30) == 30.0  # 15 lines in 30 s
+    assert lines_per_minute(counts, start + 0.2, start + 0.7) == 0.0  # no whole second: no rate
 
 
 # ---------------------------------------------------------------- the real machinery, briefly

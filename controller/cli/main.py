@@ -205,6 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("-f", "--file", action="append", metavar="PATH", help="manifests")
         p.add_argument("--sim", action="store_true", help="start the built-in emulator and use it")
         _add_ownership_flags(p)
+        p.add_argument(
+            "--journal", metavar="PATH|postgresql://…", help="fill journal (default STATE_DIR/journal.sqlite)"
+        )
+        p.add_argument(
+            "--max-loss",
+            metavar="AMOUNT/WINDOW",
+            help="account-wide loss limit, e.g. 200/24h: halts every manifest (reason LossLimit) until resumed",
+        )
         p.add_argument("--log-format", choices=["text", "json"], default="text")
         if name == "run":
             p.add_argument(

@@ -16,7 +16,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from controller.journal import JournalError
 from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions
+from controller.loop.risk import AccountLossLimit
 from controller.venue.client import Ambiguous, ConfigError, Venue, VenueConfig, VenueError
 
 log = logging.getLogger("bandctl")
@@ -31,6 +33,24 @@ def demo_manifests() -> str:
     except ModuleNotFoundError:
         # Editable installs cannot map a data-only folder as a package; use the checkout's.
         return str(Path(__file__).resolve().parents[2] / "manifests" / "demo.yaml")
+
+
+def parse_loss_limit(text: str) -> AccountLossLimit:
+    """``200/24h`` -> an account-wide limit of 200 over a trailing 24 hours."""
+    from datetime import timedelta
+    from decimal import Decimal, InvalidOperation
+
+    from controller.spec.values import duration_seconds
+
+    amount_text, _, window_text = text.partition("/")
+    try:
+        amount = Decimal(amount_text)
+    except InvalidOperation:
+        raise ValueError(f"{amount_text!r} is not an amount (write AMOUNT/WINDOW, e.g. 200/24h)") from None
+    seconds = duration_seconds(window_text) if window_text else None
+    if not amount.is_finite() or amount <= 0 or not seconds or seconds > 365 * 86_400:
+        raise ValueError("write AMOUNT/WINDOW with a positive amount and a window up to 365d, e.g. 200/24h")
+    return AccountLossLimit(amount, timedelta(seconds=seconds))
 
 
 def venue_config(sim: Any) -> VenueConfig:
@@ -65,7 +85,7 @@ def run_command(args: argparse.Namespace) -> int:
         if args.live_mode == "apply":
             return _apply(controller)
         return _run(controller, args.http)
-    except (ConfigError, VenueError, Ambiguous) as exc:
+    except (ConfigError, VenueError, Ambiguous, JournalError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     finally:

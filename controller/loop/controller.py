@@ -23,13 +23,14 @@ from controller.loop.controls import Controls
 from controller.loop.execute import Outcome
 from controller.loop.heartbeat import Heartbeat, HeartbeatPolicy
 from controller.loop.holds import Holds
+from controller.loop.journaling import Journaling
 from controller.loop.lease import claim_heartbeat_chain
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
 from controller.loop.registry import Registry
 from controller.loop.resync import Resync
 from controller.loop.rewards import RewardsWatch
-from controller.loop.risk import RiskGuard
+from controller.loop.risk import AccountLossLimit, RiskGuard
 from controller.loop.threads import Threads
 from controller.loop.triggers import StreamHandlers
 from controller.observe.state import Balances, ObservedState
@@ -59,6 +60,10 @@ class LiveOptions:
     cancel_unmanaged: bool = False
     # Where the controller keeps what must outlive a restart (placed order ids, …).
     state_dir: str | None = None
+    # The fill journal: None for <state_dir>/journal.sqlite, or a path or postgresql://… DSN.
+    journal: str | None = None
+    # An account-wide loss limit (realized + unrealized over a window), beside risk.maxLoss.
+    max_account_loss: AccountLossLimit | None = None
     # Only manifests whose labels match (``-l``; a fleet shards its manifests so).
     selector: Selector | None = None
     resync_interval: float = 15.0
@@ -151,6 +156,7 @@ class Controller:
         self._streams: Any = None
         self._started_at: float | None = None
         self.stopping = False
+        self.journaling: Journaling | None = None
 
     # -- start / stop ---------------------------------------------------------------
 
@@ -161,10 +167,21 @@ class Controller:
             claim_heartbeat_chain(self.venue, self.options.lease_wait_seconds)
         self.placed.load()
         self.holds.load()
+        if self.options.state_dir is not None and self.journaling is None:
+            self._open_journal(self.options.state_dir)
         self.reload(force=True, enqueue=False)
         if self.rewards is not None:
             self.rewards.refresh()  # before the first plan, so a fitted manifest's first orders score
         self.resync(initial=True)
+        if self.journaling is not None:
+            self.journaling.track(self.reconciler.specs().values())
+            self.journaling.backfill()  # fills made while no controller ran (a crash, a restart)
+
+    def _open_journal(self, state_dir: str) -> None:
+        journaling = Journaling.open(self.options.journal, state_dir, self.venue, self.metrics)
+        self.journaling = journaling
+        self.reconciler.on_action = journaling.on_action
+        self.reconciler.on_mid = journaling.observe_mid
 
     def start(self) -> None:
         """Run: streams, scheduler, workers. Returns at once."""
@@ -223,6 +240,8 @@ class Controller:
             log.warning("shutdown: threads still running: %s", ", ".join(stragglers))
         self.venue.disconnect()
         self.placed.save()
+        if self.journaling is not None:
+            self.journaling.close()
         return left
 
     # -- manifests ------------------------------------------------------------------
@@ -285,6 +304,14 @@ class Controller:
             self.reload(force=True)
         self.handlers.check_started()
         self.resync()
+        journaling = self.journaling
+        if journaling is not None:
+            journaling.track(self.reconciler.specs().values())
+            journaling.backfill()
+            journaling.export()
+            self.risk.check_losses(
+                self.reconciler.specs().values(), journaling.pnl_of, self.now(), self.options.max_account_loss
+            )
 
     def _reload_job(self) -> None:
         try:

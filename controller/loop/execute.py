@@ -29,6 +29,9 @@ from controller.venue.orders import PlaceProblem
 
 log = logging.getLogger("bandctl.reconciler")
 
+# (manifest name, condition id, "place" | "cancel" | "reject", the action's fields)
+ActionHook = Callable[[str, str, str, dict[str, Any]], None]
+
 # The exchange insists GTD orders live at least this long past "now" (a security threshold).
 GTD_SECURITY_SECONDS = 60
 
@@ -85,6 +88,7 @@ def execute(
     *,
     on_placed: Callable[[list[str]], None] | None = None,
     force_post_only: bool = False,
+    on_action: ActionHook | None = None,
 ) -> None:
     """Send ``plan``'s cancels, then its places; fill ``outcome`` with what happened."""
     condition_id = spec.market.condition_id
@@ -97,7 +101,11 @@ def execute(
         canceled = set(cancel_answer.canceled)
         for cancel in plan.cancel:
             if cancel.order_id in canceled:
-                _log_cancel(spec.name, plan, cancel.order_id, cancel.order, cancel.detail or str(cancel.reason))
+                fields = _log_cancel(
+                    spec.name, plan, cancel.order_id, cancel.order, cancel.detail or str(cancel.reason)
+                )
+                if on_action is not None:
+                    on_action(spec.name, condition_id, "cancel", {**fields, "reason": str(cancel.reason)})
         if cancel_answer.ambiguous:
             store.set_unsettled(condition_id, "cancel outcome unknown")
             outcome.error = f"{len(cancel_answer.ambiguous)} cancel(s) with unknown outcome; re-reading orders"
@@ -122,7 +130,9 @@ def execute(
             store.record_placed(order, answer.status)
             accepted.append(answer.order_id)
             outcome.placed.append((placement, answer.order_id))
-            _log_place(spec.name, plan, placement, answer.order_id)
+            fields = _log_place(spec.name, plan, placement, answer.order_id)
+            if on_action is not None:
+                on_action(spec.name, condition_id, "place", {**fields, "reason": str(placement.reason)})
         elif answer.problem in (PlaceProblem.EXCHANGE_UNAVAILABLE, PlaceProblem.POST_ONLY_MODE):
             outcome.unavailable = True
             outcome.post_only_mode = outcome.post_only_mode or answer.problem is PlaceProblem.POST_ONLY_MODE
@@ -139,6 +149,9 @@ def execute(
             code = answer.problem.value if answer.problem is not None else PlaceProblem.REJECTED.value
             what = f"place {placement.side} {placement.size}@{placement.price}"
             outcome.rejected.append(Rejection(what, why, code))
+            if on_action is not None:
+                fields = action_fields(spec.name, "reject", answer.order_id, placement, token_id=placement.token_id)
+                on_action(spec.name, condition_id, "reject", {**fields, "reason": code, "message": why})
             log.warning(
                 "%s: ! %s band %d rejected: %s",
                 spec.name,
@@ -182,18 +195,20 @@ def order_text(plan: MarketPlan, side: str, token_id: str, price: Decimal, size:
     return f"{side} {plan.outcome(token_id)} {format_price(price, plan.tick_size)} × {format_decimal(size)}"
 
 
-def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str) -> None:
+def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str) -> dict[str, Any]:
+    fields = action_fields(name, "place", order_id, placement, token_id=placement.token_id, band=placement.band)
     log.info(
         "%s: + %s band %d  %s",
         name,
         order_text(plan, placement.side, placement.token_id, placement.price, placement.size),
         placement.band,
         short_id(order_id),
-        extra=action_fields(name, "place", order_id, placement, token_id=placement.token_id, band=placement.band),
+        extra=fields,
     )
+    return fields
 
 
-def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str) -> None:
+def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str) -> dict[str, Any]:
     what = f"{order_text(plan, order.side, order.token_id, order.price, order.remaining)}  " if order else ""
     log.info(
         "%s: - %s  %s%s",
@@ -201,8 +216,11 @@ def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | N
         short_id(order_id),
         what,
         reason,
-        extra=action_fields(name, "cancel", order_id, order, reason=reason),
+        extra=(fields := action_fields(name, "cancel", order_id, order, reason=reason, message=reason)),
     )
+    if order is not None:
+        fields["token_id"] = order.token_id
+    return fields
 
 
 def action_fields(

@@ -24,8 +24,9 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import replace
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from controller.loop.execute import Outcome, execute
+from controller.loop.execute import ActionHook, Outcome, execute
 from controller.loop.holds import Holds
 from controller.loop.ownership import PlacedOrders
 from controller.loop.workers import WorkerPool
@@ -67,6 +68,9 @@ class Reconciler:
         on_outcome: Callable[[Outcome], None] | None = None,
         on_worker_restart: Callable[[str], None] | None = None,
     ) -> None:
+        # Set by the controller when a fill journal runs: order actions and the quoted mid.
+        self.on_action: ActionHook | None = None
+        self.on_mid: Callable[[str, str, Decimal | None], None] | None = None
         self.venue = venue
         self.store = store
         self.queue = WorkQueue(backoff_initial=backoff_initial, backoff_cap=backoff_cap)
@@ -281,6 +285,14 @@ class Reconciler:
             placed_ids=self.placed.ids() if spec.ownership == "shared" else frozenset(),
             holds=self.holds.snapshot(now),
         )
+        if self.on_mid is not None:
+            book = market.books.get(spec.market.quoted_token)
+            mid = (
+                None
+                if book is None or book.best_bid is None or book.best_ask is None
+                else (book.best_bid + book.best_ask) / 2
+            )
+            self.on_mid(condition_id, spec.market.quoted_token, mid)
         result = plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged)
         outcome.plan = result
         with self._lock:
@@ -299,6 +311,7 @@ class Reconciler:
             outcome,
             on_placed=lambda ids: self._record_placed(spec, ids),
             force_post_only=self._in_post_only_window(),
+            on_action=self.on_action,
         )
         # Level-triggered: look again once the exchange has answered (balances freed by
         # cancels are only counted then). An empty plan ends the chain.

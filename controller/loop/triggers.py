@@ -43,6 +43,7 @@ class StreamHandlers:
         streams = c.venue.connect_ws(
             on_market_event=self.on_market_event,
             on_user_event=self.on_user_event,
+            on_user=c.journaling.on_user_raw if c.journaling is not None else None,
             on_status=self.on_stream_status,
             validate_market=market_validator,
             validate_user=user_validator,

@@ -160,6 +160,12 @@ class Metrics:
         self._budget_capacity = Gauge(
             "bandctl_rate_budget_capacity", "Burst size of the client-side rate budget.", ["bucket"], registry=r
         )
+        self._pnl = Gauge(
+            "bandctl_pnl",
+            "PnL in collateral from the fill journal (kind: realized, unrealized).",
+            ["manifest", "kind"],
+            registry=r,
+        )
         self._rewards_scoring = Gauge(
             "bandctl_rewards_orders_scoring",
             "Own orders the exchange says score for liquidity rewards.",
@@ -262,6 +268,10 @@ class Metrics:
         for name, bucket in buckets.items():
             self._budget_remaining.labels(name).set_function(bucket.available)
             self._budget_capacity.labels(name).set(bucket.burst)
+
+    def set_pnl(self, name: str, realized: Decimal, unrealized: Decimal) -> None:
+        self._pnl.labels(name, "realized").set(_number(realized))
+        self._pnl.labels(name, "unrealized").set(_number(unrealized))
 
     def set_rewards(self, name: str, orders_scoring: int, earned_today: Decimal | None) -> None:
         self._rewards_scoring.labels(name).set(orders_scoring)

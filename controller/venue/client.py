@@ -343,6 +343,14 @@ class Venue:
         collateral = amounts.pop("collateral")
         return Balances(collateral=collateral, tokens=amounts)
 
+    def trades_page(self, after: float, cursor: str) -> tuple[list[Any], str]:
+        """One page of the account's trade history after ``after`` (epoch s): (rows, next cursor)."""
+        page = self._call("trades", clob.trades_page, self.client, int(after), cursor)
+        rows, next_cursor = page.get("trades"), page.get("next_cursor")
+        if not isinstance(rows, list) or not isinstance(next_cursor, str):
+            raise VenueError("malformed trade history page: expected trades (a list) and next_cursor")
+        return rows, next_cursor
+
     def heartbeat_chain(self) -> str | None:
         """The id the account's heartbeat chain expects next (None: no live chain)."""
         return heartbeats.chain(self)

@@ -302,3 +302,13 @@ def set_tick_sizes(client: Any, token_ids: Iterable[str], tick_text: str) -> Non
     if isinstance(cache, dict):
         for token_id in token_ids:
             cache[token_id] = tick_text
+
+
+def trades_page(client: Any, after: int, cursor: str) -> Any:
+    """One page of ``GET /data/trades`` (public API: ``get_trades_paginated``)."""
+    from py_clob_client_v2.clob_types import TradeParams
+
+    page = client.get_trades_paginated(TradeParams(after=after), next_cursor=cursor)
+    if not isinstance(page, dict):
+        raise PolyException("malformed trade history page")
+    return page

@@ -41,8 +41,15 @@ def bench_config() -> dict[str, Any]:
     return {
         "flow": {"enabled": False},
         "rateLimits": {"enabled": False},
-        "markets": [{"conditionId": COND, "tokens": {"yes": YES, "no": NO}, "tickSize": "0.01",
-                     "minOrderSize": 5, "fairValue": 0.5}],
+        "markets": [
+            {
+                "conditionId": COND,
+                "tokens": {"yes": YES, "no": NO},
+                "tickSize": "0.01",
+                "minOrderSize": 5,
+                "fairValue": 0.5,
+            }
+        ],
         "accounts": [{"address": ADDRESS, "collateral": 10_000_000}],
     }
 
@@ -52,7 +59,10 @@ def start_server(config_path: str, seed: int | None = None) -> tuple[subprocess.
     seed_args = [] if seed is None else ["--seed", str(seed)]
     proc = subprocess.Popen(
         [sys.executable, "-m", "controller", "sim", "--config", config_path, *seed_args, "--port", "0"],
-        stdout=subprocess.PIPE, text=True, cwd=ROOT, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )
     assert proc.stdout is not None
     line = proc.stdout.readline().strip()
@@ -86,12 +96,17 @@ def presign(client: ClobClient, n: int, offset: int = 0) -> list[Prepared]:
 def percentiles(samples: list[float]) -> dict[str, float]:
     s = sorted(samples)
     pick = lambda q: s[min(len(s) - 1, int(q * len(s)))] * 1000  # noqa: E731
-    return {"p50_ms": round(pick(0.50), 3), "p90_ms": round(pick(0.90), 3), "p99_ms": round(pick(0.99), 3),
-            "mean_ms": round(statistics.fmean(s) * 1000, 3)}
+    return {
+        "p50_ms": round(pick(0.50), 3),
+        "p90_ms": round(pick(0.90), 3),
+        "p99_ms": round(pick(0.99), 3),
+        "mean_ms": round(statistics.fmean(s) * 1000, 3),
+    }
 
 
-def timed(http: httpx.Client, method: str, url: str, prepared: list[Prepared],
-          check: Any) -> tuple[list[float], float, list[Any]]:
+def timed(
+    http: httpx.Client, method: str, url: str, prepared: list[Prepared], check: Any
+) -> tuple[list[float], float, list[Any]]:
     """Send the prepared requests one after another; (round trips, total seconds, JSON answers).
 
     ``check(response)`` must hold for each answer, else the benchmark stops."""
@@ -161,9 +176,14 @@ def bench_fanout(http: httpx.Client, url: str, signed: list[Prepared], subscribe
     for ws in conns:
         ws.close()
     delivered = sum(counts)
-    return {"subscribers": subscribers, "events": expected, "delivered": delivered,
-            "messages_per_second": round(delivered / elapsed, 1), "post_phase_s": round(posted, 3),
-            "all_delivered_s": round(elapsed, 3)}
+    return {
+        "subscribers": subscribers,
+        "events": expected,
+        "delivered": delivered,
+        "messages_per_second": round(delivered / elapsed, 1),
+        "post_phase_s": round(posted, 3),
+        "all_delivered_s": round(elapsed, 3),
+    }
 
 
 def main() -> None:
@@ -190,8 +210,14 @@ def main() -> None:
         batches = bench_batches(http, url, client, args.batches)
         client.cancel_all()
         fanout = bench_fanout(http, url, presign(client, args.fanout_events, offset=3), args.subscribers)
-        result = {"order_post": posts, "cancel": cancels, "batch_post_15": batches, "ws_fanout": fanout,
-                  "python": sys.version.split()[0], "cpus": os.cpu_count()}
+        result = {
+            "order_post": posts,
+            "cancel": cancels,
+            "batch_post_15": batches,
+            "ws_fanout": fanout,
+            "python": sys.version.split()[0],
+            "cpus": os.cpu_count(),
+        }
     finally:
         proc.terminate()
         proc.wait(timeout=10)
@@ -200,14 +226,21 @@ def main() -> None:
         print(json.dumps(result, indent=2))
         return
     p, c, b, w = posts, cancels, batches, fanout
-    print(f"order post   n={p['n']}  p50={p['p50_ms']} ms  p90={p['p90_ms']} ms  p99={p['p99_ms']} ms  "
-          f"{p['per_second']}/s (sequential, one connection)")
-    print(f"cancel       n={c['n']}  p50={c['p50_ms']} ms  p90={c['p90_ms']} ms  p99={c['p99_ms']} ms  "
-          f"{c['per_second']}/s")
-    print(f"batch of 15  n={b['batches']}  p50={b['p50_ms']} ms  p99={b['p99_ms']} ms  "
-          f"{b['orders_per_second']} orders/s")
-    print(f"WS fan-out   {w['subscribers']} subscribers x {w['events']} price_change = {w['delivered']} delivered "
-          f"in {w['all_delivered_s']} s -> {w['messages_per_second']} msg/s")
+    print(
+        f"order post   n={p['n']}  p50={p['p50_ms']} ms  p90={p['p90_ms']} ms  p99={p['p99_ms']} ms  "
+        f"{p['per_second']}/s (sequential, one connection)"
+    )
+    print(
+        f"cancel       n={c['n']}  p50={c['p50_ms']} ms  p90={c['p90_ms']} ms  p99={c['p99_ms']} ms  "
+        f"{c['per_second']}/s"
+    )
+    print(
+        f"batch of 15  n={b['batches']}  p50={b['p50_ms']} ms  p99={b['p99_ms']} ms  {b['orders_per_second']} orders/s"
+    )
+    print(
+        f"WS fan-out   {w['subscribers']} subscribers x {w['events']} price_change = {w['delivered']} delivered "
+        f"in {w['all_delivered_s']} s -> {w['messages_per_second']} msg/s"
+    )
 
 
 if __name__ == "__main__":

@@ -14,11 +14,11 @@ For live trading see :class:`controller.venue.client.Venue` (py-clob-client-v2 u
 :class:`controller.loop.controller.Controller`.
 """
 
+from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
+from controller.observe.statefile import StateFileError, load_state
 from controller.plan.bands import Cancellation, MarketPlan, Placement, Plan, apply_plan, plan, plan_market
 from controller.spec.manifest import ManifestError, ManifestErrors, load_manifests, validate_paths
 from controller.spec.types import Band, Limits, MarketMakerSpec, MarketRef, OrderSettings, ReferencePrice, Schedule
-from controller.observe.state import Balances, Book, Level, MarketState, ObservedState, OpenOrder
-from controller.observe.statefile import StateFileError, load_state
 
 __version__ = "0.1.0"
 

@@ -77,9 +77,16 @@ def test_json_lines_parse_and_carry_extras(root_logger: logging.Logger) -> None:
     stream = capture("json")
     log = logging.getLogger("bandctl.reconciler")
     log.info(
-        "%s: place %s", "demo-btc-150k", "BUY",
-        extra={"market": "demo-btc-150k", "side": "BUY", "price": Decimal("0.49"), "size": Decimal("100"),
-               "order_id": "0xabc"},
+        "%s: place %s",
+        "demo-btc-150k",
+        "BUY",
+        extra={
+            "market": "demo-btc-150k",
+            "side": "BUY",
+            "price": Decimal("0.49"),
+            "size": Decimal("100"),
+            "order_id": "0xabc",
+        },
     )
     log.warning("plain")
     first, second = (json.loads(line) for line in stream.getvalue().splitlines())
@@ -88,7 +95,11 @@ def test_json_lines_parse_and_carry_extras(root_logger: logging.Logger) -> None:
     assert first["message"] == "demo-btc-150k: place BUY"
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", first["time"])
     assert (first["market"], first["side"], first["price"], first["size"], first["order_id"]) == (
-        "demo-btc-150k", "BUY", "0.49", "100", "0xabc"
+        "demo-btc-150k",
+        "BUY",
+        "0.49",
+        "100",
+        "0xabc",
     )
     assert set(second) == {"time", "level", "logger", "message"}
 
@@ -168,9 +179,25 @@ def test_noisy_libraries_are_quieted(root_logger: logging.Logger) -> None:
 
 @pytest.mark.parametrize(
     "key",
-    ["private_key", "PRIV_KEY", "privateKey", "secret", "api_secret", "CLOB_SECRET", "passphrase", "CLOB_PASS_PHRASE",
-     "api_key", "POLY_API_KEY", "Authorization", "POLY_SIGNATURE", "POLY_PASSPHRASE", "password", "key", "creds",
-     "Cookie"],
+    [
+        "private_key",
+        "PRIV_KEY",
+        "privateKey",
+        "secret",
+        "api_secret",
+        "CLOB_SECRET",
+        "passphrase",
+        "CLOB_PASS_PHRASE",
+        "api_key",
+        "POLY_API_KEY",
+        "Authorization",
+        "POLY_SIGNATURE",
+        "POLY_PASSPHRASE",
+        "password",
+        "key",
+        "creds",
+        "Cookie",
+    ],
 )
 def test_secret_looking_keys(key: str) -> None:
     assert is_secret_key(key)
@@ -186,9 +213,17 @@ def test_ordinary_keys(key: str) -> None:
 def test_scrub_event_walks_everything() -> None:
     event: dict[str, Any] = {
         "message": f"boom {PRIVATE_KEY}",
-        "exception": {"values": [{"type": "ValueError", "value": f"bad {PRIVATE_KEY[2:]}",
-                                  "stacktrace": {"frames": [{"vars": {"private_key": "'xyz'", "k": f"'{API_SECRET}'",
-                                                                      "token_id": "123"}}]}}]},
+        "exception": {
+            "values": [
+                {
+                    "type": "ValueError",
+                    "value": f"bad {PRIVATE_KEY[2:]}",
+                    "stacktrace": {
+                        "frames": [{"vars": {"private_key": "'xyz'", "k": f"'{API_SECRET}'", "token_id": "123"}}]
+                    },
+                }
+            ]
+        },
         "breadcrumbs": {"values": [{"message": f"passphrase is {PASSPHRASE}", "data": {"POLY_PASSPHRASE": "p"}}]},
         "extra": {"nested": [{"deeper": (PRIVATE_KEY, 1, None)}]},
         "contexts": {"venue": {"Authorization": "Bearer abc", "signature_type": 2}},

@@ -25,7 +25,6 @@ Typical use::
 
 from __future__ import annotations
 
-import functools
 import json
 import random
 import time
@@ -36,21 +35,31 @@ from enum import Enum, IntEnum
 from typing import Any
 
 from coincurve import PrivateKey
-from Crypto.Hash import keccak as _keccak
 
 from controller.ops.redact import Secret, register_secret
-from controller.venue.amounts import UINT256_MAX, Side, limit_amounts
+from controller.venue.abi import (
+    BYTES32_ZERO,
+    domain_separator,
+    keccak256,
+    to_checksum_address,
+)
+from controller.venue.abi import (
+    ZERO32 as _ZERO32,
+)
+from controller.venue.abi import (
+    address_word as _address_word,
+)
+from controller.venue.abi import (
+    bytes32 as _bytes32,
+)
+from controller.venue.abi import (
+    token_id as _token_id,
+)
+from controller.venue.abi import (
+    uint as _uint,
+)
+from controller.venue.amounts import Side, limit_amounts
 
-_new_keccak = _keccak.new
-
-
-def keccak256(data: bytes) -> bytes:
-    # pycryptodome's C keccak: ~4 us for an order-sized input, against ~4.5 us through
-    # eth-hash (which wraps the same library) and ~5.6 us for eth_utils.keccak.
-    return _new_keccak(digest_bits=256, data=data).digest()
-
-
-BYTES32_ZERO = "0x" + "00" * 32
 ORDER_TYPES = frozenset({"GTC", "GTD", "FOK", "FAK"})
 ORDER_TYPE_STRING = (
     "Order(uint256 salt,address maker,address signer,uint256 tokenId,"
@@ -58,8 +67,6 @@ ORDER_TYPE_STRING = (
     "uint256 timestamp,bytes32 metadata,bytes32 builder)"
 )
 _ORDER_TYPEHASH = keccak256(ORDER_TYPE_STRING.encode())
-_DOMAIN_TYPEHASH = keccak256(b"EIP712Domain(string name,string version,uint256 chainId,address verifyingContract)")
-_DOMAIN_NAME_HASH = keccak256(b"Polymarket CTF Exchange")
 # Deposit wallets (type 3) check an ERC-7739 nested typed-data signature: the order is the
 # "contents" of a TypedDataSign struct in the wallet's own domain ("DepositWallet", "1").
 _TYPED_DATA_SIGN_TYPEHASH = keccak256(
@@ -71,7 +78,6 @@ _TYPED_DATA_SIGN_TYPEHASH = keccak256(
 _WALLET_NAME_HASH = keccak256(b"DepositWallet")
 _WALLET_VERSION_HASH = keccak256(b"1")
 _1271_TRAILER = ORDER_TYPE_STRING.encode() + len(ORDER_TYPE_STRING).to_bytes(2, "big")
-_ZERO32 = bytes(32)
 _SIDE_TEXT = ("BUY", "SELL")
 
 
@@ -118,67 +124,6 @@ EXCHANGE_CONTRACTS: dict[int, dict[Exchange, str]] = {
         Exchange.V3: "0x9fE6e61422AdB6F610d8597F9684b16912D50C3D",
     },
 }
-
-
-def to_checksum_address(address: str) -> str:
-    """EIP-55 form of a ``0x`` + 40 hex address; a mixed-case input must already be valid EIP-55."""
-    if not isinstance(address, str) or len(address) != 42 or address[:2] != "0x":
-        raise ValueError(f"not an address: {address!r}")
-    body = address[2:]
-    try:
-        bytes.fromhex(body)
-    except ValueError:
-        raise ValueError(f"not an address: {address!r}") from None
-    lower = body.lower()
-    digest = keccak256(lower.encode()).hex()
-    checksummed = "0x" + "".join(c.upper() if int(d, 16) >= 8 else c for c, d in zip(lower, digest[:40], strict=True))
-    if body not in (lower, body.upper()) and address != checksummed:
-        raise ValueError(f"address {address} has a wrong EIP-55 checksum")
-    return checksummed
-
-
-@functools.lru_cache(maxsize=64)
-def domain_separator(chain_id: int, contract: str, version: str) -> bytes:
-    """``hashStruct(EIP712Domain)`` of an exchange, computed once per (chain, contract, version)."""
-    return keccak256(
-        _DOMAIN_TYPEHASH
-        + _DOMAIN_NAME_HASH
-        + keccak256(version.encode())
-        + chain_id.to_bytes(32, "big")
-        + _address_word(to_checksum_address(contract))
-    )
-
-
-def _address_word(address: str) -> bytes:
-    return bytes(12) + bytes.fromhex(address[2:])
-
-
-def _bytes32(value: str, what: str) -> bytes:
-    if value == BYTES32_ZERO:
-        return _ZERO32
-    if not isinstance(value, str) or len(value) != 66 or value[:2] != "0x":
-        raise ValueError(f"{what} must be 0x and 64 hex digits")
-    try:
-        return bytes.fromhex(value[2:])
-    except ValueError:
-        raise ValueError(f"{what} must be 0x and 64 hex digits") from None
-
-
-def _uint(value: object, what: str, limit: int = UINT256_MAX) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= limit:
-        raise ValueError(f"{what} must be an integer in [0, {limit}]")
-    return value
-
-
-def _token_id(text: str) -> int:
-    # A token id (or V3 position id) travels as the decimal text of a uint256; only the
-    # canonical form is accepted, so the id signed and the id sent cannot differ.
-    if not isinstance(text, str) or not text.isascii() or not text.isdigit() or len(text) > 78:
-        raise ValueError(f"token id must be the decimal text of a uint256, not {text!r}")
-    value = int(text)
-    if str(value) != text or value > UINT256_MAX:
-        raise ValueError(f"token id must be the decimal text of a uint256, not {text!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True)

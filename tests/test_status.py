@@ -213,10 +213,10 @@ def test_schema_rejects_broken_documents(mutate: Any, where: str) -> None:
 # -- rendering ------------------------------------------------------------------------------------
 
 GOLDEN_TABLE = """\
-NAME              VALID   SYNCED   QUOTING   REF      BIDS     ASKS     POSITION   AGE      REASON
-a-new-one         True    False    False     <none>   <none>   <none>   <none>     <none>   ReconcileFailed
-demo-btc-150k     True    True     True      0.50     1,1,0    1,1,1    12.5       3s
-demo-eth-paused   True    True     False     <none>   0        0        0          2m       Paused
+NAME              VALID   SYNCED   QUOTING   REF      BIDS     ASKS     POSITION   PNL      AGE      REASON
+a-new-one         True    False    False     <none>   <none>   <none>   <none>     <none>   <none>   ReconcileFailed
+demo-btc-150k     True    True     True      0.50     1,1,0    1,1,1    12.5       <none>   3s
+demo-eth-paused   True    True     False     <none>   0        0        0          <none>   2m       Paused
 """
 
 
@@ -241,6 +241,7 @@ def test_table_tolerates_missing_fields() -> None:
         "Unknown",
         "Unknown",
         "Unknown",
+        "<none>",
         "<none>",
         "<none>",
         "<none>",

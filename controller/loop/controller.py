@@ -366,6 +366,11 @@ class Controller:
     def status_document(self) -> dict[str, Any]:
         now = self.now()
         manifests = self._per_manifest(manifest_document)
+        if self.journaling is not None:
+            for entry in manifests:
+                pnl = self.journaling.document(entry["name"])
+                if pnl is not None:
+                    entry["pnl"] = pnl
         if self.rewards is not None:
             for entry in manifests:
                 spec = self.spec(entry["name"])

@@ -20,6 +20,7 @@ from typing import Any
 
 from controller.journal import Journal, MarketRecord, MidSampler, PnlTracker, Source, backfill, open_journal
 from controller.ops.metrics import Metrics
+from controller.plan.ticks import format_decimal
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import Venue, VenueError
 
@@ -119,6 +120,14 @@ class Journaling:
         for condition_id, name in self._names.items():
             pnl = self.tracker.market(condition_id, mid=self._marks.get(condition_id), now=now)
             self.metrics.set_pnl(name, pnl.realized, pnl.unrealized)
+
+    def document(self, name: str) -> dict[str, str] | None:
+        """``{"realized", "unrealized"}`` of one manifest for ``/status`` (None: not journaled)."""
+        condition_id = next((c for c, n in self._names.items() if n == name), None)
+        if condition_id is None:
+            return None
+        pnl = self.tracker.market(condition_id, mid=self._marks.get(condition_id), now=self._clock())
+        return {"realized": format_decimal(pnl.realized), "unrealized": format_decimal(pnl.unrealized)}
 
     def prune(self) -> None:
         self.journal.prune_mids(self._clock() - MID_RETENTION_SECONDS)

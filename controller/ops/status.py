@@ -236,7 +236,7 @@ def validate_status(doc: Any) -> list[str]:
 
 # -- rendering ------------------------------------------------------------------------------------
 
-_COLUMNS = ("NAME", "VALID", "SYNCED", "QUOTING", "REF", "BIDS", "ASKS", "POSITION", "AGE", "REASON")
+_COLUMNS = ("NAME", "VALID", "SYNCED", "QUOTING", "REF", "BIDS", "ASKS", "POSITION", "PNL", "AGE", "REASON")
 _NONE = "<none>"
 
 
@@ -271,6 +271,17 @@ def _bands(counts: Any) -> str:
     return ",".join(str(n) for n in counts)
 
 
+def _pnl(pnl: Any) -> str:
+    """Realized plus unrealized, from the fill journal (``<none>`` without one)."""
+    if not isinstance(pnl, Mapping):
+        return _NONE
+    try:
+        total = Decimal(str(pnl.get("realized", "0"))) + Decimal(str(pnl.get("unrealized", "0")))
+    except ArithmeticError:
+        return "?"
+    return format(total.quantize(Decimal("0.01")), "f")
+
+
 def _age(entry: Mapping[str, Any], now: datetime | None) -> str:
     last = entry.get("lastReconcileTime")
     if not last or now is None:
@@ -301,6 +312,7 @@ def table_rows(doc: Mapping[str, Any], now: datetime | None = None) -> list[tupl
                 _bands(orders.get("bid")),
                 _bands(orders.get("ask")),
                 str(entry.get("position") or _NONE),
+                _pnl(entry.get("pnl")),
                 _age(entry, now),
                 _first_problem(entry),
             )

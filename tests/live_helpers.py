@@ -168,3 +168,21 @@ def quote_sides(sim: Any) -> list[tuple[str, float, dict[str, Any]]]:
         else:
             sides.append(("ask", price if yes else round(1 - price, 6), order))
     return sides
+
+
+def take_best_bid(sim: Any) -> dict[str, Any]:
+    """A second trader takes our best bid whole (FAK at its price, on the token it rests on)."""
+    from py_clob_client_v2 import ClobClient, OrderArgsV2, OrderType, PartialCreateOrderOptions
+
+    _, _, best_bid = max((q for q in quote_sides(sim) if q[0] == "bid"), key=lambda q: q[1])
+    taker = ClobClient(sim.url, chain_id=137, key=TAKER_KEY)
+    taker.set_api_creds(taker.create_or_derive_api_key())
+    opposite = "SELL" if best_bid["side"] == "BUY" else "BUY"
+    order = taker.create_order(
+        OrderArgsV2(
+            token_id=best_bid["tokenId"], price=float(best_bid["price"]), size=float(best_bid["size"]), side=opposite
+        ),
+        PartialCreateOrderOptions(tick_size="0.01", neg_risk=False),
+    )
+    taker.post_order(order, OrderType.FAK)
+    return best_bid

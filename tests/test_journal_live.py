@@ -4,38 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
-from typing import Any
 
 from live_helpers import (
     BTC,
     MANIFEST,
-    TAKER_KEY,
     converged,
     make_controller,
     our_orders,
-    quote_sides,
+    take_best_bid,
     wait_for,
     write_manifest,
 )
 
 from controller.cli.main import main
-
-
-def take_best_bid(sim: Any) -> dict[str, Any]:
-    from py_clob_client_v2 import ClobClient, OrderArgsV2, OrderType, PartialCreateOrderOptions
-
-    _, _, best_bid = max((q for q in quote_sides(sim) if q[0] == "bid"), key=lambda q: q[1])
-    taker = ClobClient(sim.url, chain_id=137, key=TAKER_KEY)
-    taker.set_api_creds(taker.create_or_derive_api_key())
-    opposite = "SELL" if best_bid["side"] == "BUY" else "BUY"
-    order = taker.create_order(
-        OrderArgsV2(
-            token_id=best_bid["tokenId"], price=float(best_bid["price"]), size=float(best_bid["size"]), side=opposite
-        ),
-        PartialCreateOrderOptions(tick_size="0.01", neg_risk=False),
-    )
-    taker.post_order(order, OrderType.FAK)
-    return best_bid
 
 
 def test_fills_and_actions_are_journaled_and_pnl_reads_them(sim, manifests, capsys) -> None:

@@ -13,11 +13,11 @@ from live_helpers import (
     BTC,
     BTC_YES,
     MANIFEST,
-    TAKER_KEY,
     converged,
     make_controller,
     our_orders,
     quote_sides,
+    take_best_bid,
     wait_for,
     write_manifest,
 )
@@ -59,21 +59,8 @@ def test_quotes_follow_the_fair_value_keeping_in_band_orders(sim, manifests, con
 
 
 def test_fills_are_replenished(sim, manifests, controller) -> None:
-    from py_clob_client_v2 import ClobClient, OrderArgsV2, OrderType, PartialCreateOrderOptions
-
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "initial quotes")
-    _, _, best_bid = max((q for q in quote_sides(sim) if q[0] == "bid"), key=lambda q: q[1])
-    taker = ClobClient(sim.url, chain_id=137, key=TAKER_KEY)
-    taker.set_api_creds(taker.create_or_derive_api_key())
-    # Take it: the opposite side of the very token it rests on, at its price.
-    opposite = "SELL" if best_bid["side"] == "BUY" else "BUY"
-    order = taker.create_order(
-        OrderArgsV2(
-            token_id=best_bid["tokenId"], price=float(best_bid["price"]), size=float(best_bid["size"]), side=opposite
-        ),
-        PartialCreateOrderOptions(tick_size="0.01", neg_risk=False),
-    )
-    taker.post_order(order, OrderType.FAK)
+    best_bid = take_best_bid(sim)
     wait_for(lambda: best_bid["id"] not in {o["id"] for o in our_orders(sim)}, "our bid to be filled")
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the band to be refilled")
 

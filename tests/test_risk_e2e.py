@@ -5,7 +5,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from live_helpers import BTC, MANIFEST, converged, make_controller, our_orders, wait_for, write_manifest
+from live_helpers import (
+    BTC,
+    BTC_YES,
+    DEMO_ADDRESS,
+    MANIFEST,
+    converged,
+    make_controller,
+    our_orders,
+    quote_sides,
+    wait_for,
+    write_manifest,
+)
 
 from controller.cli.main import main
 from controller.cli.run import control_actions
@@ -94,5 +105,23 @@ def test_quoting_stops_before_the_end_of_the_market(sim, manifests) -> None:
     try:
         wait_for(lambda: quoting_reason(controller) == "EndOfMarket", "EndOfMarket")
         assert our_orders(sim) == []
+    finally:
+        controller.stop()
+
+
+def test_only_the_reducing_side_is_quoted_near_the_end(sim, manifests) -> None:
+    end = datetime.now(UTC) + timedelta(hours=3)
+    write_manifest(manifests, MANIFEST + "  risk: {stopBefore: 1h, reduceOnlyBefore: 6h}\n")
+    controller = make_controller(sim, manifests)
+    controller.venue.get_end_time = lambda condition_id: end  # type: ignore[method-assign]
+    controller.start()
+    try:
+        # Flat: both sides would add to the position, so nothing is quoted.
+        wait_for(lambda: quoting_reason(controller) == "ReduceOnly", "reduce-only")
+        assert our_orders(sim) == []
+        # Long: only the asks (which sell the position down) are quoted.
+        sim.fund(DEMO_ADDRESS, tokens={BTC_YES: 600}, mode="add")
+        controller.resync()
+        wait_for(lambda: {side for side, _, _ in quote_sides(sim)} == {"ask"}, "only asks")
     finally:
         controller.stop()

@@ -101,6 +101,10 @@ def inventory_skew(ticks: int, position: Decimal, max_position: Decimal, adding_
 # -- warnings -----------------------------------------------------------------------------
 
 
+def reduce_only(side: str) -> str:
+    return f"{side} side: reduce-only before the market's end (risk.reduceOnlyBefore): it would add to the position"
+
+
 def no_price_in_band(side: str, band: int) -> str:
     return f"{side} band {band}: no tick-grid price inside the band that does not cross the book"
 

@@ -54,6 +54,7 @@ class Context:
     foreign: tuple[OpenOrder, ...] = ()  # this market's orders that are not the controller's
     skew: ReferenceSkew | None = None  # sizes the side that adds to the position down
     unfit: frozenset[int] = frozenset()  # bands that place nothing (rewards fit: they cannot score)
+    reduce_only: frozenset[QuoteSide] = frozenset()  # sides that would add to the position (risk.reduceOnlyBefore)
 
 
 def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[list[Placement], list[PlanWarning]]:
@@ -105,6 +106,9 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
     new_buys = ZERO
     floor = max(ctx.min_size, SIZE_QUANTUM)  # the smallest order worth sending
     for side in SIDES:
+        if side in ctx.reduce_only:
+            warnings.append(PlanWarning(WarningReason.REDUCE_ONLY, messages.reduce_only(side), side, None))
+            continue
         for index in band_positions(spec.bands):
             band = spec.bands[index]
             if index in ctx.unfit:

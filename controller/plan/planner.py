@@ -17,7 +17,7 @@ from decimal import Decimal
 from controller.observe.state import MarketState, ObservedState, OpenOrder
 from controller.plan import messages, rewards_fit
 from controller.plan.classify import classify
-from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Plan, PlanWarning
+from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Plan, PlanWarning, QuoteSide
 from controller.plan.placements import Context, Ledger, new_orders
 from controller.plan.reasons import PULL_CANCEL_REASONS, PullReason, WarningReason
 from controller.plan.reference import reference_price
@@ -118,7 +118,8 @@ def _decide(
         skew=skew,
     )
     unfit = fitted.unfit if fitted is not None else frozenset()
-    ctx = Context(spec, state, market, p, tick, min_size, orders, tuple(kept), foreign, skew, unfit)
+    reduce_only = _reduce_only_sides(spec, state, market, now)
+    ctx = Context(spec, state, market, p, tick, min_size, orders, tuple(kept), foreign, skew, unfit, reduce_only)
     return decided, ctx
 
 
@@ -206,6 +207,22 @@ def _inactive(spec: MarketMakerSpec, now: datetime) -> tuple[PullReason, str] | 
     if end is not None and now >= _as_utc(end):
         return PullReason.OUTSIDE_SCHEDULE, messages.ended(end)
     return None
+
+
+def _reduce_only_sides(
+    spec: MarketMakerSpec, state: ObservedState, market: MarketState, now: datetime
+) -> frozenset[QuoteSide]:
+    """Inside ``risk.reduceOnlyBefore`` of the market's end: the sides that would add to the
+    position (both when flat), which then place nothing."""
+    window = spec.risk.reduce_only_before
+    if window is None or market.end_time is None or _as_utc(now) < market.end_time - window:
+        return frozenset()
+    position = state.balances.token(spec.market.quoted_token) - state.balances.token(spec.market.complement_token)
+    if position > 0:
+        return frozenset({"bid"})
+    if position < 0:
+        return frozenset({"ask"})
+    return frozenset({"bid", "ask"})
 
 
 def _held(spec: MarketMakerSpec, state: ObservedState, now: datetime) -> tuple[PullReason, str] | None:

@@ -78,6 +78,7 @@ class WarningReason(StrEnum):
     MAX_COLLATERAL = "MaxCollateral"  # limits.maxCollateral leaves no room for a BUY
     SIZE_CAPPED = "SizeCapped"  # placed, but less than the target (balance or limits)
     TICK_SIZE_NOT_ON_GRID = "TickSizeNotOnGrid"  # spec tickSize ignored: not on the market's grid
+    REDUCE_ONLY = "ReduceOnly"  # risk.reduceOnlyBefore: near the end only the side that reduces the position
     REWARDS_BAND_UNFIT = "RewardsBandUnfit"  # rewards fit: the band cannot score, nothing placed in it
     REWARDS_NOT_SCORING = "RewardsNotScoring"  # rewards fit: the placement would not score where the midpoint ends up
 

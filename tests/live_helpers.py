@@ -157,12 +157,12 @@ def converged(sim: Any, manifest: Path, left_alone: frozenset[str] = frozenset()
     return not result.place and {c.order_id for c in result.cancel} == expected_cancels and bool(result.keep)
 
 
-def quote_sides(sim: Any) -> list[tuple[str, float, dict[str, Any]]]:
+def quote_sides(sim: Any, yes_token: str = BTC_YES) -> list[tuple[str, float, dict[str, Any]]]:
     """Our orders as (bid|ask, price in YES terms, order): SELL NO at c is a YES bid at 1 - c."""
     sides = []
     for order in our_orders(sim):
         price = float(order["price"])
-        yes = order["tokenId"] == BTC_YES
+        yes = order["tokenId"] == yes_token
         if (order["side"] == "BUY") == yes:
             sides.append(("bid", price if yes else round(1 - price, 6), order))
         else:
@@ -170,18 +170,22 @@ def quote_sides(sim: Any) -> list[tuple[str, float, dict[str, Any]]]:
     return sides
 
 
-def take_best_bid(sim: Any) -> dict[str, Any]:
-    """A second trader takes our best bid whole (FAK at its price, on the token it rests on)."""
+def take_best_bid(
+    sim: Any, yes_token: str = BTC_YES, *, position_ids: bool = False, also: float = 0.0
+) -> dict[str, Any]:
+    """A second trader takes our best bid whole (FAK at its price, on the token it rests on),
+    plus ``also`` shares of whatever rests ahead of it at that price."""
     from py_clob_client_v2 import ClobClient, OrderArgsV2, OrderType, PartialCreateOrderOptions
 
-    _, _, best_bid = max((q for q in quote_sides(sim) if q[0] == "bid"), key=lambda q: q[1])
+    _, _, best_bid = max((q for q in quote_sides(sim, yes_token) if q[0] == "bid"), key=lambda q: q[1])
     taker = ClobClient(sim.url, chain_id=137, key=TAKER_KEY)
     taker.set_api_creds(taker.create_or_derive_api_key())
     opposite = "SELL" if best_bid["side"] == "BUY" else "BUY"
+    asset = (
+        {"position_id": best_bid["tokenId"], "token_id": None} if position_ids else {"token_id": best_bid["tokenId"]}
+    )
     order = taker.create_order(
-        OrderArgsV2(
-            token_id=best_bid["tokenId"], price=float(best_bid["price"]), size=float(best_bid["size"]), side=opposite
-        ),
+        OrderArgsV2(**asset, price=float(best_bid["price"]), size=float(best_bid["size"]) + also, side=opposite),
         PartialCreateOrderOptions(tick_size="0.01", neg_risk=False),
     )
     taker.post_order(order, OrderType.FAK)

@@ -95,8 +95,8 @@ class Registry:
                 log.error("%s: %s", spec.name, message)
                 continue
             self.markets[condition_id] = info
-            if spec.risk.stop_before is not None or spec.risk.reduce_only_before is not None:
-                self.learn_end_time(condition_id)
+            # The market's details say when it ends and whether it trades position ids (V3).
+            self.learn_end_time(condition_id)
             self.store.track_market(
                 condition_id,
                 info.token_ids,

@@ -56,6 +56,7 @@ from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
     WireError,
+    is_position_market,
     parse_balance,
     parse_book_summary,
     parse_end_time,
@@ -90,6 +91,7 @@ class Venue:
         self._pool = ThreadPoolExecutor(max_workers=config.max_workers, thread_name_prefix="venue")
         self.budget = RateBudget(config, clock)
         self._heartbeat_id = ""
+        self._position_markets: set[str] = set()  # Protocol V2 markets: orders signed for Exchange V3
         self._order_version: int | None = None
         self._signer: OrderSigner | None = None
         self._streams: Any = None
@@ -223,8 +225,11 @@ class Venue:
         return info
 
     def get_end_time(self, condition_id: str) -> datetime | None:
-        """When the market stops trading (``end_date_iso`` of ``GET /markets/{id}``), if it says."""
+        """When the market stops trading (``end_date_iso`` of ``GET /markets/{id}``), if it says.
+        The same read tells a Protocol V2 (position-id) market, signed for Exchange V3."""
         raw = self._call("markets", self.client.get_market, condition_id)
+        if is_position_market(raw):
+            self._position_markets.add(condition_id)
         return parse_end_time(raw)
 
     @property
@@ -387,7 +392,9 @@ class Venue:
         """Exact amounts from the Decimal price and size (no float anywhere), signed locally."""
         if self._signer is None:
             raise VenueError("venue is not connected: call connect() first")
-        return trading.sign(self._signer, request, self.rules.of_token(request.token_id), self._order_version or 2)
+        rules = self.rules.of_token(request.token_id)
+        version = 3 if rules is not None and rules.condition_id in self._position_markets else self._order_version or 2
+        return trading.sign(self._signer, request, rules, version)
 
     def _order_hash(self, order: SignedOrder, request: OrderRequest) -> str:
         """The order id the exchange will assign: the EIP-712 digest the signer computed."""

@@ -252,6 +252,12 @@ def parse_end_time(raw: Any) -> datetime | None:
     return iso_time(mapping(raw, "market").get("end_date_iso"), "end_date_iso")
 
 
+def is_position_market(raw: Any) -> bool:
+    """A Protocol V2 market (``version: "v2"`` in ``GET /markets/{id}``): its outcomes are
+    position ids and its orders are signed for Exchange V3."""
+    return mapping(raw, "market").get("version") == "v2"
+
+
 def parse_book_summary(raw: Any) -> BookSnapshot:
     body = mapping(raw, "order book")
     tick = body.get("tick_size")

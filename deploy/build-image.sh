@@ -292,8 +292,10 @@ in_image() { # runs a command in the working container, as the image's USER, in 
         --storage-driver "$DRIVER" run "$CTR" -- "$@"
 }
 
-url_ok() { # exit 0 when the URL answers 2xx, from inside the image
-    in_image python -c "import sys, urllib.request
+url_ok() { # exit 0 when the URL answers 2xx, from this machine's python in the image's network
+    # namespace: a concurrent `buildah run` would unmount the container's root filesystem
+    # under the starting controller when it ends (it then cannot open its journal).
+    "${NETNS_EXEC[@]}" python3 -c "import sys, urllib.request
 try:
     urllib.request.urlopen(sys.argv[1], timeout=3)
 except Exception:

@@ -102,7 +102,7 @@ def test_restart_adopts_existing_orders_without_duplicates(sim, manifests) -> No
     first = make_controller(sim, manifests)
     first.prepare()
     first.apply_once()  # like `bandctl apply`: places and exits, orders stay
-    first.venue.disconnect()
+    first.close()
     placed = {o["id"] for o in our_orders(sim)}
     assert placed and converged(sim, manifests / "btc.yaml")
     second = make_controller(sim, manifests)

@@ -54,6 +54,8 @@ def crash(controller: Controller) -> None:
     controller.reconciler.stop(timeout=5)
     controller.threads.close(timeout=5)
     controller.venue.disconnect()
+    if controller.state_lock is not None:
+        controller.state_lock.release()  # the kernel drops a dead process's lock
 
 
 @pytest.fixture
@@ -204,9 +206,15 @@ def test_a_second_controller_on_the_same_account_refuses_to_start(sim, manifests
 
     first = start(sim, manifests, started)
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the first controller to quote")
-    second = make_controller(sim, manifests)
+    # Another machine (its own state directory): the exchange's heartbeat chain gives it away.
+    second = make_controller(sim, manifests, state_dir=str(manifests.parent / "elsewhere"))
     with pytest.raises(AccountInUse, match="another process is heartbeating for this account"):
         second.prepare()
     second.venue.disconnect()
+    # The same state directory: its lock gives it away at once.
+    third = make_controller(sim, manifests)
+    with pytest.raises(AccountInUse, match="state directory"):
+        third.prepare()
+    third.venue.disconnect()
     assert converged(sim, manifests / "btc.yaml"), "the first one goes on undisturbed"
     assert first.health()[0]

@@ -102,8 +102,7 @@ def _apply(controller: Controller) -> int:
         why = outcome.error or outcome.waiting
         suffix = f": {why}" if why else ""
         print(f"{outcome.name}: {placed} placed, {canceled} cancelled{suffix}")
-    controller.venue.disconnect()
-    controller.placed.save()
+    controller.close()
     invalid = [s for s in controller.status.values() if not s.valid]
     return 2 if failed or invalid else 0
 

@@ -24,7 +24,7 @@ from controller.loop.execute import Outcome
 from controller.loop.heartbeat import Heartbeat, HeartbeatPolicy
 from controller.loop.holds import Holds
 from controller.loop.journaling import Journaling
-from controller.loop.lease import claim_heartbeat_chain
+from controller.loop.lease import StateDirLock, claim_account, recording
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
 from controller.loop.registry import Registry
@@ -133,8 +133,9 @@ class Controller:
             on_frozen=self._on_frozen,
             freeze_confirm_seconds=options.freeze_confirm_seconds,
         )
+        self.state_lock = StateDirLock(options.state_dir) if options.state_dir is not None else None
         self.heartbeat = Heartbeat(
-            venue.heartbeat,
+            recording(venue.heartbeat, self.state_lock),
             self.reconciler.stalled_for,
             options.heartbeat,
             on_success=self.metrics.heartbeat_ok,
@@ -163,8 +164,7 @@ class Controller:
     def prepare(self) -> None:
         """Connect, load manifests, register markets, read the account: everything but running."""
         self.venue.connect()
-        if self.options.lease_wait_seconds > 0:
-            claim_heartbeat_chain(self.venue, self.options.lease_wait_seconds)
+        claim_account(self.venue, self.state_lock, self.options.lease_wait_seconds)
         self.placed.load()
         self.holds.load()
         if self.options.state_dir is not None and self.journaling is None:
@@ -238,10 +238,7 @@ class Controller:
         stragglers = self.threads.close(timeout=max(0.5, deadline - time.monotonic()))
         if stragglers:
             log.warning("shutdown: threads still running: %s", ", ".join(stragglers))
-        self.venue.disconnect()
-        self.placed.save()
-        if self.journaling is not None:
-            self.journaling.close()
+        self.close()
         return left
 
     # -- manifests ------------------------------------------------------------------
@@ -396,6 +393,15 @@ class Controller:
         return observed_estimate(spec, replace(market, rewards=params.params), own)
 
     # -- one-shot uses --------------------------------------------------------------
+
+    def close(self) -> None:
+        """End a one-shot use (``apply``): disconnect, keep the state, release the state directory."""
+        self.venue.disconnect()
+        self.placed.save()
+        if self.journaling is not None:
+            self.journaling.close()
+        if self.state_lock is not None:
+            self.state_lock.release()
 
     def apply_once(self) -> list[Outcome]:
         outcomes = []

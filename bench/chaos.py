@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -256,6 +257,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--takers", type=float, default=0.2, help="random takers per second per market")
     parser.add_argument("--out", type=Path, help="keep logs and report.json here (default: a temporary directory)")
     args = parser.parse_args(argv)
+    # A SIGTERM to the run must still stop the processes it started (the finally below).
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     kinds = tuple(k for k in args.kinds.split(",") if k)
     try:
         low, _, high = args.gap.partition(",")

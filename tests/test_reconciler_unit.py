@@ -197,3 +197,24 @@ def test_a_shared_market_after_a_restart_cancels_only_what_it_placed(tmp_path: P
     assert set(venue2.cancelled) == mine, "its own orders go, the foreign one stays"
     assert foreign.id not in venue2.cancelled
     assert {o.id for o in second.owned_orders()} <= mine | {r for r in second.placed.ids()}
+
+
+def test_order_actions_log_at_info_without_logging_errors(caplog) -> None:
+    """Every action's structured fields go into the log record: none may clash with LogRecord's own."""
+    import logging
+
+    caplog.set_level(logging.INFO)
+    reconciler, venue, store = make()
+    reconciler.set_orders_known()
+    reconciler.reconcile("m")
+    moved = Book.from_levels([Level(Decimal("0.68"), Decimal("100"))], [Level(Decimal("0.72"), Decimal("100"))])
+    store.adopt_book(YES, moved)
+    store.adopt_book(NO, moved.mirrored())
+    actions: list[tuple[str, dict[str, object]]] = []
+    reconciler.on_action = lambda name, cid, action, fields: actions.append((action, fields))
+    outcome = reconciler.reconcile("m")
+    assert outcome.error is None, outcome.error
+    assert venue.cancelled, "the move left orders outside every band"
+    kinds = {a for a, _ in actions}
+    assert {"cancel", "place"} <= kinds, kinds
+    assert any(" - " in r.getMessage() for r in caplog.records), "a cancel line was logged"

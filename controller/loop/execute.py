@@ -151,7 +151,7 @@ def execute(
             outcome.rejected.append(Rejection(what, why, code))
             if on_action is not None:
                 fields = action_fields(spec.name, "reject", answer.order_id, placement, token_id=placement.token_id)
-                on_action(spec.name, condition_id, "reject", {**fields, "reason": code, "message": why})
+                on_action(spec.name, condition_id, "reject", {**fields, "reason": code, "detail": why})
             log.warning(
                 "%s: ! %s band %d rejected: %s",
                 spec.name,
@@ -216,7 +216,8 @@ def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | N
         short_id(order_id),
         what,
         reason,
-        extra=(fields := action_fields(name, "cancel", order_id, order, reason=reason, message=reason)),
+        # Never a key LogRecord owns ("message", "msg", "args"...): logging raises on those.
+        extra=(fields := action_fields(name, "cancel", order_id, order, reason=reason, detail=reason)),
     )
     if order is not None:
         fields["token_id"] = order.token_id

@@ -80,7 +80,7 @@ class Journaling:
             None if price is None else Decimal(str(price)),
             None if size is None else Decimal(str(size)),
             str(fields.get("reason") or ""),
-            str(fields.get("message") or ""),
+            str(fields.get("detail") or ""),
         )
 
     def observe_mid(self, condition_id: str, token_id: str, mid: Decimal | None) -> None:

@@ -36,7 +36,8 @@ class Threads:
                 return False
             self._live = {t for t in self._live if t.is_alive()}
             self._live.add(thread)
-        thread.start()
+            # Started under the lock, so close() never sees (and tries to join) an unstarted one.
+            thread.start()
         return True
 
     def close(self, timeout: float) -> list[str]:

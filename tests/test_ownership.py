@@ -55,19 +55,3 @@ def test_an_unwritable_state_directory_is_logged_and_the_ids_are_kept_in_memory(
     placed = PlacedOrders(blocker / "placed-orders.json")
     placed.add(["0xa"], persist=True)
     assert "0xa" in placed and "could not write" in caplog.text
-
-
-def test_tracked_threads_spawned_while_closing_are_joined_or_refused() -> None:
-    """close() racing spawn() never tries to join a thread that has not started."""
-    import threading
-
-    from controller.loop.threads import Threads
-
-    for _ in range(200):
-        threads = Threads()
-        release = threading.Event()
-        spawner = threading.Thread(target=lambda: [threads.spawn("t", release.wait, 1.0) for _ in range(20)])
-        spawner.start()
-        release.set()
-        assert threads.close(timeout=5) == []
-        spawner.join(5)

@@ -12,8 +12,13 @@ def test_tracked_threads_spawned_while_closing_are_joined_or_refused() -> None:
     for _ in range(200):
         threads = Threads()
         release = threading.Event()
-        spawner = threading.Thread(target=lambda: [threads.spawn("t", release.wait, 1.0) for _ in range(20)])
+        spawner = threading.Thread(target=_spawn_many, args=(threads, release))
         spawner.start()
         release.set()
         assert threads.close(timeout=5) == []
         spawner.join(5)
+
+
+def _spawn_many(threads: Threads, release: threading.Event) -> None:
+    for _ in range(20):
+        threads.spawn("t", release.wait, 1.0)

@@ -24,12 +24,14 @@ def test_a_resync_of_an_unchanged_market_requeues_nothing_and_a_changed_one_is_r
         wait_for(lambda: controller.reconciler.queue.idle(), "the loop to settle")
         controller.reconciler.enqueue_markets = spy  # type: ignore[method-assign]
         assert controller.resync()
-        assert requeued == [[]], "nothing changed, nothing requeued by the resync"
+        # (Another resync may run meanwhile, after a stream reconnect: it too must requeue nothing.)
+        assert requeued and all(chosen == [] for chosen in requeued), "nothing changed, nothing requeued"
         assert not controller.reconciler._short, "no market was left short of balance"
 
         # The account's inventory changes behind the streams' back (a transfer): REST sees it.
         sim.fund(DEMO_ADDRESS, tokens={BTC_YES: 123}, mode="add")
+        before = len(requeued)
         assert controller.resync()
-        assert requeued[-1] == [BTC], "exactly the changed market is requeued"
+        assert [BTC] in requeued[before:], "exactly the changed market is requeued"
     finally:
         controller.stop()

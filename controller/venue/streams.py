@@ -100,6 +100,10 @@ class Channel:
         self._connected = False
         self._reported: bool | None = None  # what on_status last said
         self._status_lock = threading.Lock()
+        # Held while the socket opens (initial subscription sent, then "connected") and while
+        # a message is sent: a subscription changed meanwhile is either in the initial
+        # message or sent after it, never lost between the two.
+        self._send_lock = threading.RLock()
         self._down_generation = 0
         self._last_heard = 0.0
         self.reconnects = 0
@@ -148,15 +152,16 @@ class Channel:
 
     def send(self, message: dict[str, Any]) -> bool:
         """Send a JSON message if connected; False otherwise (the next open resubscribes)."""
-        ws = self._ws
-        if ws is None or not self._connected:
-            return False
-        try:
-            ws.send(json.dumps(message, separators=(",", ":")))
-        except Exception as exc:  # a closing socket; the reconnect path handles it
-            log.debug("%s: send failed: %s", self.name, exc)
-            return False
-        return True
+        with self._send_lock:
+            ws = self._ws
+            if ws is None or not self._connected:
+                return False
+            try:
+                ws.send(json.dumps(message, separators=(",", ":")))
+            except Exception as exc:  # a closing socket; the reconnect path handles it
+                log.debug("%s: send failed: %s", self.name, exc)
+                return False
+            return True
 
     def reconnect(self, reason: str) -> None:
         """Drop the connection (it comes back with a fresh subscription)."""
@@ -240,11 +245,12 @@ class Channel:
 
     def _handle_open(self, ws: websocket.WebSocketApp) -> None:
         self._last_heard = self._clock()
-        message = self._initial_message()
-        if message is not None:
-            ws.send(json.dumps(message, separators=(",", ":")))
-        self._backoff.reset()
-        self._set_connected(True)
+        with self._send_lock:
+            message = self._initial_message()
+            if message is not None:
+                ws.send(json.dumps(message, separators=(",", ":")))
+            self._backoff.reset()
+            self._set_connected(True)
 
     def _handle_close(self, ws: websocket.WebSocketApp, code: Any, reason: Any) -> None:
         self._set_connected(False)

@@ -90,7 +90,7 @@ class Controllers:
         number = len(self.all) + 1
         output = self.out / f"controller-{number}.log"
         command = [sys.executable, "-m", "controller", "run", "-f", str(self.manifests), "--http", "127.0.0.1:0"]
-        with output.open("ab") as sink:
+        with output.open("wb") as sink:  # a reused --out must not offer an old run's URL
             process = subprocess.Popen(command, cwd=self.work, env=self.env, stdout=sink, stderr=subprocess.STDOUT)
         incarnation = Incarnation(number, process, output, time.time(), code=code_version())
         self.all.append(incarnation)

@@ -194,7 +194,6 @@ class Controller:
         scheduler = BackgroundScheduler(timezone="UTC")
         options = self.options
         jobs: list[tuple[Callable[[], Any], str, float]] = [
-            (self.heartbeat.beat, "heartbeat", options.heartbeat.interval),
             (self._resync_job, "resync", options.resync_interval),
             (self._reload_job, "reload", options.reload_interval),
         ]
@@ -210,8 +209,8 @@ class Controller:
                 id=name,
                 max_instances=1,
                 coalesce=True,
-                next_run_time=datetime.now(UTC) if name == "heartbeat" else None,
             )
+        self.threads.spawn("heartbeat", self.heartbeat.run)
         scheduler.start()
         self._scheduler = scheduler
         self.reconciler.start(options.workers)

@@ -68,6 +68,19 @@ class Heartbeat:
     def stop(self) -> None:
         self._stop.set()
 
+    def run(self) -> None:
+        """Beat every ``interval`` until stopped. A beat whose answer came late is followed at
+        once by the next: the exchange counts a beat when it arrives, so waiting for the next
+        slot of a fixed grid after a slow answer could miss its deadline."""
+        while not self._stop.is_set():
+            started = self._clock()
+            try:
+                self.beat()
+            except Exception:  # a bug here must not end the beating (the book would go)
+                log.exception("heartbeat failed unexpectedly")
+            if self._wait(max(0.0, started + self.policy.interval - self._clock())):
+                return
+
     def age(self) -> float | None:
         """Seconds since the last beat the exchange accepted (None before the first)."""
         with self._lock:

@@ -13,7 +13,8 @@ from __future__ import annotations
 import logging
 import sys
 import threading
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import py_clob_client_v2 as _clob
@@ -45,6 +46,7 @@ __all__ = [
     "OrderMarketCancelParams",
     "PolyApiException",
     "PolyException",
+    "answer_or_raise",
     "error_text",
     "fetch_market_rules",
     "fetch_open_orders",
@@ -133,6 +135,21 @@ def set_http_timeout(seconds: float) -> None:
     _helpers._http_client.timeout = httpx.Timeout(seconds)
 
 
+_timeout_override = threading.local()
+
+
+@contextmanager
+def http_timeout(seconds: float) -> Iterator[None]:
+    """Give the library's requests made by this thread, inside the block, their own timeout
+    (the heartbeat waits longer than other calls: a late answer still carries the next id)."""
+    previous = getattr(_timeout_override, "seconds", None)
+    _timeout_override.seconds = seconds
+    try:
+        yield
+    finally:
+        _timeout_override.seconds = previous
+
+
 # --------------------------------------------------------------------------- bounded REST
 
 
@@ -166,8 +183,10 @@ def _bounded_request(endpoint: str, method: str, headers: Any = None, data: Any 
     body_json = None if isinstance(data, str) else data
     try:
         # Internal: the library's module-global httpx.Client (keeps its pool, HTTP/2, hooks).
+        override = getattr(_timeout_override, "seconds", None)
+        timeout = httpx.USE_CLIENT_DEFAULT if override is None else httpx.Timeout(override)
         with _helpers._http_client.stream(
-            method, endpoint, headers=headers, content=content, json=body_json, params=params
+            method, endpoint, headers=headers, content=content, json=body_json, params=params, timeout=timeout
         ) as response:
             body = _read_capped(response)
             status = response.status_code
@@ -176,9 +195,15 @@ def _bounded_request(endpoint: str, method: str, headers: Any = None, data: Any 
     except httpx.HTTPError as exc:
         log.debug("%s %s: %s", method, _path(endpoint), type(exc).__name__)
         raise PolyApiException(error_msg=f"request error: {type(exc).__name__}") from None
+    # The venue reports a failure (one line, cut short); no full-body ERROR here.
+    return answer_or_raise(status, body, method, endpoint)
+
+
+def answer_or_raise(status: int, body: bytes, method: str, endpoint: str) -> Any:
+    """What the library's ``request`` returns for an answer read elsewhere (``fasthttp``):
+    the decoded body on a 200, else ``PolyApiException`` with ``status_code``."""
     answer = _decode_answer(body)
     if status != 200:
-        # The venue reports the failure (one line, cut short); no full-body ERROR here.
         log.debug("%s %s: HTTP %s: %s", method, _path(endpoint), status, error_text_of(answer))
         error = PolyApiException(error_msg=answer)
         error.status_code = status

@@ -19,19 +19,30 @@ if TYPE_CHECKING:
     from controller.venue.client import Venue
 
 
+# How long a beat waits for its answer: the exchange counts a beat when it arrives, so a
+# late answer still carries the id the next beat must echo. Giving up sooner would lose the
+# chain while every beat still counted. Below the exchange's 10 s deadline, so that a beat
+# that never comes back leaves time to retry.
+ANSWER_SECONDS = 9.0
+
+
 def beat(venue: Venue) -> str:
-    """Post one heartbeat; on an id mismatch, re-chain with the id the exchange expects."""
+    """Post one heartbeat; on an id mismatch, re-chain with the id the exchange expects.
+
+    A 400 that names no id means the chain has ended (the dead man's switch fired, or the
+    exchange restarted): a new one starts with the empty id, as the first beat does.
+    """
 
     def post() -> Any:
-        try:
-            return venue.client.post_heartbeat(venue._heartbeat_id)
-        except clob.PolyApiException as exc:
-            expected = heartbeat_expected_id(exc.error_msg)
-            if exc.status_code == 400 and expected is not None:
-                return venue.client.post_heartbeat(expected)
-            raise
+        with clob.http_timeout(ANSWER_SECONDS):
+            try:
+                return venue.client.post_heartbeat(venue._heartbeat_id)
+            except clob.PolyApiException as exc:
+                if exc.status_code != 400:
+                    raise
+                return venue.client.post_heartbeat(heartbeat_expected_id(exc.error_msg) or "")
 
-    venue._heartbeat_id = parse_heartbeat(venue._call("heartbeat", post))
+    venue._heartbeat_id = parse_heartbeat(venue._call("heartbeat", post, timeout=2 * ANSWER_SECONDS + 0.5))
     return venue._heartbeat_id
 
 

@@ -1,9 +1,14 @@
 """The periodic REST resync: the truth whenever the streams disagree with it.
 
 Level-triggered controllers repair missed events by looking again. Every resync
-re-reads books, the account's open orders and balances; it is also how a frozen market
+re-reads books and the account's open orders, and audits balances; it is also how a frozen market
 stream is caught: a REST book that shows a change the stream never delivered, followed
 by continued silence, means the stream is dead even though its socket is open.
+
+Balances are audited on a rolling schedule: collateral on every resync, the outcome
+tokens a slice at a time (all of them on the first read and while fewer than a slice).
+Between audits the user channel's fills keep them current; a resync that re-read all
+2N + 1 balances every interval was most of its cost at 1,000 markets.
 
 The first successful read of the open orders opens the gate for reconciles (a fresh
 process adopts what rests on the book before it acts), and each read lets the record of
@@ -30,6 +35,9 @@ log = logging.getLogger("bandctl.resync")
 
 # Markets whose rules one resync re-reads (all of them when there are fewer).
 RULES_PER_RESYNC = 25
+# Token balances one resync re-reads besides collateral (all of them when there are fewer):
+# at 2,000 tokens and a 15 s interval every balance is audited within 5 minutes.
+BALANCES_PER_RESYNC = 100
 
 
 class Resync:
@@ -55,6 +63,7 @@ class Resync:
         self.freeze_confirm_seconds = freeze_confirm_seconds
         self._lock = threading.Lock()
         self._rules_cursor = 0
+        self._balance_cursor = 0
         self.failures = 0
 
     def run(self, initial: bool = False) -> bool:
@@ -65,14 +74,17 @@ class Resync:
             tokens = self.store.token_ids()
             seen = {t: self.store.stream_updates(t) for t in tokens}
             as_of = self.store.now()
+            everything = initial or not self.store.balances_synced
+            audited, cursor = (tokens, 0) if everything else _rolling(tokens, self._balance_cursor, BALANCES_PER_RESYNC)
             try:
                 books = self.venue.get_books(tokens) if tokens else {}
                 orders = self.venue.get_orders()
-                balances = self.venue.get_balances(tokens)
+                balances = self.venue.get_balances(audited)
             except (VenueError, Ambiguous) as exc:
                 self.failures += 1
                 log.warning("resync failed: %s", str(exc)[:300])
                 return False
+            self._balance_cursor = cursor  # a failed read audits the same slice next time
             suspects = {}
             for token, snapshot in books.items():
                 verdict = self.store.resync_book(token, snapshot.book, None if initial else seen.get(token))
@@ -107,10 +119,7 @@ class Resync:
         that the cost stays flat with many markets; real changes arrive through ``on_rules``."""
         if not markets:
             return
-        count = min(len(markets), RULES_PER_RESYNC)
-        start = self._rules_cursor % len(markets)
-        chosen = [markets[(start + i) % len(markets)] for i in range(count)]
-        self._rules_cursor = start + count
+        chosen, self._rules_cursor = _rolling(markets, self._rules_cursor, RULES_PER_RESYNC)
         self.venue.refresh_rules(chosen)
 
     def _confirm_frozen(self, suspects: dict[str, int]) -> None:
@@ -136,6 +145,15 @@ class Resync:
                     self.store.mark_stale(condition_id, "the market stream missed a book change")
         if frozen:
             self.on_frozen(frozen)
+
+
+def _rolling(items: list[str], cursor: int, count: int) -> tuple[list[str], int]:
+    """``count`` items from ``cursor`` on, wrapping (all of them when there are fewer); the next cursor."""
+    if not items:
+        return [], cursor
+    count = min(len(items), count)
+    start = cursor % len(items)
+    return [items[(start + i) % len(items)] for i in range(count)], start + count
 
 
 def _fingerprints(state: ObservedState) -> dict[str, tuple[object, ...]]:

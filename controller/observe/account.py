@@ -6,6 +6,10 @@ balances exactly once, however often and in whatever order it is reported; an ol
 REST snapshot can neither drop an order placed after it was read nor resurrect one
 cancelled after. Plain data with an injected clock: no locking (``ObservedStore`` holds
 the lock), no parsing, no decisions.
+
+Orders are indexed by market, and what they lock (collateral of BUYs, shares of SELLs) is
+kept as a running ledger updated at the one place an order enters, changes or leaves
+(``_put`` / ``_drop``), so that no per-event path has to walk every market's orders.
 """
 
 from __future__ import annotations
@@ -14,7 +18,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import replace
 from decimal import Decimal
 
-from controller.observe.state import Balances, OpenOrder
+from controller.observe.state import Balances, Locks, OpenOrder
 from controller.venue.wire_ws import OrderAction, OrderEvent
 
 ZERO = Decimal(0)
@@ -26,8 +30,14 @@ GONE_MEMORY_SECONDS = 120.0
 class AccountBook:
     def __init__(self, clock: Callable[[], float]) -> None:
         self._clock = clock
+        # Read-only outside this class: every write goes through _put / _drop (the ledger).
         self.orders: dict[str, OpenOrder] = {}
+        self._by_market: dict[str, dict[str, OpenOrder]] = {}
         self._sorted: tuple[OpenOrder, ...] | None = None  # cache for snapshots
+        self._sorted_market: dict[str, tuple[OpenOrder, ...]] = {}
+        # What every open order locks, kept exact (Decimal) as orders come and go.
+        self.locked_collateral = ZERO
+        self.locked_tokens: dict[str, Decimal] = {}
         # size_matched already reflected in balances, per order id (fills move balances once).
         self._matched_applied: dict[str, Decimal] = {}
         # When each order last changed locally (placed, filled, cancelled), so that a REST
@@ -48,8 +58,74 @@ class AccountBook:
             self._sorted = tuple(sorted(self.orders.values(), key=lambda o: o.id))
         return self._sorted
 
+    def market_orders(self, condition_id: str) -> tuple[OpenOrder, ...]:
+        """One market's orders, by id; sorted once per change of that market."""
+        cached = self._sorted_market.get(condition_id)
+        if cached is None:
+            own = self._by_market.get(condition_id, {})
+            cached = self._sorted_market[condition_id] = tuple(sorted(own.values(), key=lambda o: o.id))
+        return cached
+
+    def locks_outside(self, condition_ids: Iterable[str]) -> Locks:
+        """What the orders of every market *except* these lock: the ledger minus their orders."""
+        collateral = self.locked_collateral
+        tokens = dict(self.locked_tokens)
+        for condition_id in set(condition_ids):
+            for order in self._by_market.get(condition_id, {}).values():
+                collateral -= order.locked_collateral
+                if order.side == "SELL":
+                    left = tokens.get(order.token_id, ZERO) - order.remaining
+                    if left:
+                        tokens[order.token_id] = left
+                    else:
+                        tokens.pop(order.token_id, None)
+        return Locks(collateral=collateral, tokens=tokens)
+
     def balances(self) -> Balances:
         return Balances(collateral=self.collateral, tokens=dict(self.tokens))
+
+    # -- the ledger: the only writes to ``orders`` -------------------------------------
+
+    def _put(self, order: OpenOrder) -> None:
+        known = self.orders.get(order.id)
+        if known is not None:
+            self._unlock(known)
+            if known.market != order.market:
+                self._unindex(known)
+        self.orders[order.id] = order
+        self._by_market.setdefault(order.market, {})[order.id] = order
+        self._add_locks(order, +1)
+        self._sorted = None
+        self._sorted_market.pop(order.market, None)
+
+    def _drop(self, order_id: str) -> OpenOrder | None:
+        order = self.orders.pop(order_id, None)
+        if order is not None:
+            self._unlock(order)
+            self._unindex(order)
+            self._sorted = None
+        return order
+
+    def _unindex(self, order: OpenOrder) -> None:
+        own = self._by_market.get(order.market)
+        if own is not None:
+            own.pop(order.id, None)
+            if not own:
+                del self._by_market[order.market]
+        self._sorted_market.pop(order.market, None)
+
+    def _unlock(self, order: OpenOrder) -> None:
+        self._add_locks(order, -1)
+
+    def _add_locks(self, order: OpenOrder, sign: int) -> None:
+        if order.side == "BUY":
+            self.locked_collateral += sign * order.locked_collateral
+            return
+        left = self.locked_tokens.get(order.token_id, ZERO) + sign * order.remaining
+        if left:
+            self.locked_tokens[order.token_id] = left
+        else:
+            self.locked_tokens.pop(order.token_id, None)
 
     # -- orders ---------------------------------------------------------------------
 
@@ -94,8 +170,7 @@ class AccountBook:
         if order.id in self._gone:
             return  # the stream already reported its end
         if order.id not in self.orders:
-            self.orders[order.id] = order
-            self._sorted = None
+            self._put(order)
         self._matched_applied.setdefault(order.id, order.size_matched)
         self._touched[order.id] = self._clock()
 
@@ -138,14 +213,12 @@ class AccountBook:
         if known is not None and known.size_matched > order.size_matched:
             # An older report: never move fills backwards.
             order = replace(order, size_matched=known.size_matched)
-        self.orders[order.id] = order
-        self._sorted = None
+        self._put(order)
         self._apply_fill(order, order.size_matched)
 
     def _forget(self, order_id: str, final_matched: Decimal | None) -> None:
-        order = self.orders.pop(order_id, None)
+        order = self._drop(order_id)
         if order is not None:
-            self._sorted = None
             if final_matched is not None:
                 self._apply_fill(order, final_matched)
             self._tombstones[order_id] = order

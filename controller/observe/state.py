@@ -162,6 +162,17 @@ class Balances:
 
 
 @dataclass(frozen=True)
+class Locks:
+    """Collateral and shares that open orders lock (see ``ObservedState.locked_elsewhere``)."""
+
+    collateral: Decimal = Decimal(0)
+    tokens: dict[str, Decimal] = field(default_factory=dict)
+
+    def token(self, token_id: str) -> Decimal:
+        return self.tokens.get(token_id, Decimal(0))
+
+
+@dataclass(frozen=True)
 class ObservedState:
     time: datetime | None = None
     markets: dict[str, MarketState] = field(default_factory=dict)  # condition id -> market
@@ -172,6 +183,11 @@ class ObservedState:
     placed_ids: frozenset[str] = frozenset()
     # Holds by manifest name ("*": every manifest), kept in the state directory.
     holds: dict[str, Hold] = field(default_factory=dict)
+    # What the account's open orders *not* in ``orders`` lock (other markets' orders, left
+    # out of a one-market snapshot). Free balance is always the totals minus this minus
+    # what ``orders`` lock, so a snapshot of one market plans exactly as one of all of
+    # them, and a state derived by changing ``orders`` (``simulate``) stays right.
+    locked_elsewhere: Locks = field(default_factory=Locks)
 
     def orders_of(self, condition_id: str) -> tuple[OpenOrder, ...]:
         """Our open orders in one market, in snapshot order."""
@@ -179,10 +195,11 @@ class ObservedState:
 
     def free_collateral(self) -> Decimal:
         """Total collateral minus what every open BUY (any market) locks; never negative."""
-        locked = sum((o.locked_collateral for o in self.orders), _ZERO)
+        locked = sum((o.locked_collateral for o in self.orders), self.locked_elsewhere.collateral)
         return max(self.balances.collateral - locked, _ZERO)
 
     def free_tokens(self, token_id: str) -> Decimal:
         """Held shares of ``token_id`` minus what open SELLs of it lock; never negative."""
-        locked = sum((o.locked_tokens for o in self.orders if o.token_id == token_id), _ZERO)
+        held = self.locked_elsewhere.token(token_id)
+        locked = sum((o.locked_tokens for o in self.orders if o.token_id == token_id), held)
         return max(self.balances.token(token_id) - locked, _ZERO)

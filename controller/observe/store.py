@@ -30,7 +30,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from controller.observe.account import AccountBook
-from controller.observe.state import Balances, Book, MarketState, ObservedState, OpenOrder
+from controller.observe.state import Balances, Book, Locks, MarketState, ObservedState, OpenOrder
 from controller.observe.streambook import StreamBook
 from controller.venue.wire_ws import (
     BookEvent,
@@ -266,14 +266,20 @@ class ObservedStore:
             return {event.market}
 
     def market_view(self, condition_id: str) -> tuple[MarketState, list[OpenOrder]] | None:
-        """One market's state and our orders in it: what a trigger check needs, without
-        copying every market's orders (cheap on every stream message)."""
+        """One market's state and our orders in it (a list the caller may keep)."""
+        view = self.quote_view(condition_id)
+        return None if view is None else (view[0], list(view[1]))
+
+    def quote_view(self, condition_id: str) -> tuple[MarketState, tuple[OpenOrder, ...], str | None] | None:
+        """What a trigger check needs on every stream message, in one lock: the market's
+        state, our orders there and its stale reason. The books are frozen once per change
+        and the orders come from the per-market index, so the cost does not grow with the
+        number of markets (nothing is copied but the one market's small book mapping)."""
         with self._lock:
             market = self._markets.get(condition_id)
             if market is None:
                 return None
-            own = [o for o in self._account.orders.values() if o.market == condition_id]
-            return self._market_state(market), own
+            return self._market_state(market), self._account.market_orders(condition_id), market.stale_reason
 
     def _market_state(self, market: _Market) -> MarketState:
         return MarketState(
@@ -287,10 +293,9 @@ class ObservedStore:
 
     def open_orders(self, condition_id: str | None = None) -> list[OpenOrder]:
         with self._lock:
-            return sorted(
-                (o for o in self._account.orders.values() if condition_id is None or o.market == condition_id),
-                key=lambda o: o.id,
-            )
+            if condition_id is None:
+                return list(self._account.sorted_orders())
+            return list(self._account.market_orders(condition_id))
 
     # -- balances -------------------------------------------------------------------
 
@@ -306,20 +311,31 @@ class ObservedStore:
     # -- snapshots ------------------------------------------------------------------
 
     def snapshot(self, condition_ids: Iterable[str] | None = None, now: datetime | None = None) -> ObservedState:
-        """An immutable view for the planner: the named markets (default all), all orders, balances.
+        """An immutable view for the planner: the named markets (default all), their orders, balances.
 
+        The orders of the markets left out are not copied: what they lock arrives as one
+        ledger total (``ObservedState.locked_elsewhere``), so a one-market snapshot costs
+        the same with 10 markets or 1,000 and plans exactly as a snapshot of all of them.
         A market whose data is stale says so (``MarketState.stale``): the planner pulls its quotes.
         """
         with self._lock:
-            wanted = (
-                self._markets
-                if condition_ids is None
-                else {c: self._markets[c] for c in condition_ids if c in self._markets}
-            )
-            markets = {condition_id: self._market_state(market) for condition_id, market in wanted.items()}
+            if condition_ids is None:
+                markets = {c: self._market_state(m) for c, m in self._markets.items()}
+                orders = self._account.sorted_orders()
+                elsewhere = Locks()
+            else:
+                named = list(dict.fromkeys(condition_ids))
+                markets = {c: self._market_state(self._markets[c]) for c in named if c in self._markets}
+                if len(named) == 1:
+                    orders = self._account.market_orders(named[0])
+                else:
+                    picked = (o for c in named for o in self._account.market_orders(c))
+                    orders = tuple(sorted(picked, key=lambda o: o.id))
+                elsewhere = self._account.locks_outside(named)
             return ObservedState(
                 time=now or datetime.now(UTC),
                 markets=markets,
                 balances=self._account.balances(),
-                orders=self._account.sorted_orders(),  # every market's: they all lock balance
+                orders=orders,
+                locked_elsewhere=elsewhere,
             )

@@ -27,23 +27,30 @@ class StreamBook:
     # stream (exchange changed, stream said nothing) from a quiet market.
     stream_updates: int = 0
     synced: bool = False
+    # The frozen book, built once per change: trigger checks and snapshots read it on
+    # every stream message, and sorting the levels each time was most of their cost.
+    _frozen: Book | None = field(default=None, init=False, repr=False, compare=False)
 
     def freeze(self) -> Book:
-        return Book(
-            bids=tuple(Level(p, s) for p, s in sorted(self.bids.items(), reverse=True) if s > 0),
-            asks=tuple(Level(p, s) for p, s in sorted(self.asks.items()) if s > 0),
-        )
+        if self._frozen is None:
+            self._frozen = Book(
+                bids=tuple(Level(p, s) for p, s in sorted(self.bids.items(), reverse=True) if s > 0),
+                asks=tuple(Level(p, s) for p, s in sorted(self.asks.items()) if s > 0),
+            )
+        return self._frozen
 
     def replace_with(self, book: Book) -> None:
         """Take a REST book as ours (not a stream update)."""
         self.bids = {lv.price: lv.size for lv in book.bids}
         self.asks = {lv.price: lv.size for lv in book.asks}
+        self._frozen = None
         self.synced = True
 
     def apply_snapshot(self, book: Book) -> None:
         """A ``book`` event: the stream's full snapshot."""
         self.bids = {lv.price: lv.size for lv in book.bids}
         self.asks = {lv.price: lv.size for lv in book.asks}
+        self._frozen = None
         self.stream_updates += 1
 
     def apply_change(self, change: LevelChange) -> None:
@@ -53,6 +60,7 @@ class StreamBook:
             levels.pop(change.price, None)
         else:
             levels[change.price] = change.size
+        self._frozen = None
         self.stream_updates += 1
 
     def verdict(self, book: Book, stream_updates_seen: int | None) -> Verdict:

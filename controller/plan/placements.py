@@ -66,8 +66,11 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
         return order.id not in released
 
     # Free balances: every open order of the account locks (foreign ones too), unless released.
+    # Orders outside the snapshot come as one ledger total (``locked_elsewhere``): only the
+    # snapshot's own orders are walked, so a plan's cost does not grow with other markets.
+    elsewhere = state.locked_elsewhere
     all_live = [o for o in state.orders if live(o)]
-    free_collateral = state.balances.collateral - sum((o.locked_collateral for o in all_live), ZERO)
+    free_collateral = state.balances.collateral - sum((o.locked_collateral for o in all_live), elsewhere.collateral)
     locked_tokens: dict[str, Decimal] = {}
     for o in all_live:
         if o.side == "SELL":
@@ -158,6 +161,7 @@ def new_orders(ctx: Context, ledger: Ledger, released: frozenset[str]) -> tuple[
             sell_price = ONE - price if side == "bid" else price
             buy_price = price if side == "bid" else ONE - price
             inventory = state.balances.token(sell_token) - locked_tokens.get(sell_token, ZERO)
+            inventory -= elsewhere.token(sell_token)
             inventory -= ledger.tokens.get(sell_token, ZERO)
             collateral = free_collateral - ledger.collateral
             balance_cap = round_size_down(collateral / buy_price)

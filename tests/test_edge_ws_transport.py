@@ -84,3 +84,30 @@ def test_an_oversized_frame_drops_the_connection_not_the_process(channel_and_ser
     wait_for(lambda: got, "a book after the reconnect")
     assert channel.reconnects >= 1 and server.connections >= 2
     assert all(isinstance(e, BookEvent) for e in got), "the huge frame never reached the handler"
+
+
+def test_a_close_ends_the_read_loop_at_once_not_at_its_select_timeout() -> None:
+    import websocket
+
+    server = Server(huge=0)  # an empty first frame, then the connection stays open
+    opened = threading.Event()
+    app = websocket.WebSocketApp(f"ws://127.0.0.1:{server.port}/ws/market", on_open=lambda _ws: opened.set())
+    # The read loop waits up to ping_timeout (30 s here) between looks at its "stop" flag.
+    reader = threading.Thread(target=app.run_forever, kwargs={"ping_interval": 60, "ping_timeout": 30})
+    reader.start()
+    try:
+        assert opened.wait(10)
+        wait_for(lambda: getattr(getattr(app, "sock", None), "sock", None) is not None, "the open socket")
+        assert ws_transport.close_from_reader(app)
+        reader.join(10)
+        assert not reader.is_alive(), "the read loop slept through the close"
+    finally:
+        app.close()
+        reader.join(35)
+        server.stop()
+
+
+def test_a_close_before_the_socket_opens_says_so() -> None:
+    import websocket
+
+    assert not ws_transport.close_from_reader(websocket.WebSocketApp("ws://127.0.0.1:9/"))

@@ -174,7 +174,8 @@ class Channel:
         ws = self._ws
         if ws is not None:
             try:
-                ws.close()
+                if not ws_transport.close_from_reader(ws):
+                    ws.close()
             except Exception:  # already closed
                 log.debug("%s: close failed", self.name, exc_info=True)
 

@@ -269,7 +269,7 @@ def test_cancels_go_in_chunks_of_up_to_a_thousand_within_the_budget(stub: Stub) 
         result = venue.cancel_orders(ids + ids[:10])  # duplicates are sent once
     finally:
         venue.disconnect()
-    assert [len(b) for b in batches] == [1000, 1000, 500]
+    assert sorted(len(b) for b in batches) == [500, 1000, 1000]  # chunks are in flight together
     assert result.canceled == tuple(ids) and not result.ambiguous and not result.not_canceled
 
 
@@ -281,7 +281,7 @@ def test_cancel_chunks_never_exceed_the_cancel_burst(stub: Stub) -> None:
         result = venue.cancel_orders([f"0x{i:064x}" for i in range(300)])
     finally:
         venue.disconnect()
-    assert [len(b) for b in batches] == [120, 120, 60] and len(result.canceled) == 300
+    assert sorted(len(b) for b in batches) == [60, 120, 120] and len(result.canceled) == 300
 
 
 def test_fuzzed_answers_never_escape_the_venue_as_anything_but_venue_errors() -> None:

@@ -90,6 +90,11 @@ class ScriptedVenue:
         self.cancelled.extend(ids)
         return _Cancelled(canceled=tuple(ids))
 
+    def cancel_and_place(self, ids: list[str], requests: list[OrderRequest]) -> Any:
+        from controller.venue.trading import Sent
+
+        return Sent(self.cancel_orders(ids), self.place_orders(requests))  # type: ignore[arg-type]
+
     def get_orders(self, market: str | None = None) -> list[OpenOrder]:
         self.orders_reads += 1
         return list(self.open_orders)

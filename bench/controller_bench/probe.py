@@ -192,6 +192,21 @@ class Probe:
             self.actions["cancel"] += len(order_ids)
             return result
 
+        both = venue.cancel_and_place
+
+        def timed_both(order_ids: Sequence[str], orders: Sequence[OrderRequest]) -> Any:
+            # Cancels and places on the wire together: one call, recorded as both.
+            self._local.sign = 0.0
+            start = time.perf_counter()
+            result = both(order_ids, orders)
+            end = time.perf_counter()
+            cond = getattr(self._local, "cond", "?")
+            self.lines[cond].cancels.append(Call(start, end, len(order_ids)))
+            self.lines[cond].places.append(Call(start, end, len(orders), self._local.sign))
+            self.actions["cancel"] += len(order_ids)
+            self.actions["place"] += len(orders)
+            return result
+
         def counted_sleep(seconds: Any) -> None:
             self.rate_waits += 1
             sleep(seconds)
@@ -199,6 +214,7 @@ class Probe:
         venue._sign = timed_sign  # type: ignore[method-assign]
         venue.place_orders = timed_place  # type: ignore[method-assign]
         venue.cancel_orders = timed_cancel  # type: ignore[method-assign]
+        venue.cancel_and_place = timed_both  # type: ignore[method-assign]
         venue.budget._sleep = counted_sleep
 
     def attach_server(self, sim: Any) -> None:

@@ -1,6 +1,7 @@
 """Carry out one market's plan through the venue, and record what the exchange answered.
 
-Cancels go first (they free the balance the places may need); every answer goes
+Cancels and the places that need nothing they free go out together (the planner says
+which: ``after_cancels``); the other places follow the cancels' answer. Every answer goes
 straight into the observed store, so the next reconcile sees our own orders before
 the exchange's WebSocket confirms them. An answer of unknown outcome marks the market
 *unsettled*: its open orders are re-read before anything else is placed there.
@@ -22,10 +23,11 @@ from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.metrics import CANCEL_REFUSED
 from controller.plan.bands import MarketPlan, Placement
+from controller.plan.planner import after_cancels
 from controller.plan.ticks import format_decimal, format_price
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import OrderRequest, Venue
-from controller.venue.orders import PlaceProblem
+from controller.venue.orders import CancelResult, PlaceProblem, PlaceResult
 
 log = logging.getLogger("bandctl.reconciler")
 
@@ -90,34 +92,82 @@ def execute(
     force_post_only: bool = False,
     on_action: ActionHook | None = None,
 ) -> None:
-    """Send ``plan``'s cancels, then its places; fill ``outcome`` with what happened."""
+    """Send ``plan``'s cancels together with the places that need nothing they free, then
+    the rest of the places once the cancels are answered; fill ``outcome`` with what happened.
+
+    Which placements may overlap the cancels is the planner's word (``after_cancels``).
+    """
     condition_id = spec.market.condition_id
-    if plan.cancel:
-        cancel_answer = venue.cancel_orders([c.order_id for c in plan.cancel])
-        store.record_canceled(cancel_answer.gone)
-        outcome.canceled.extend(cancel_answer.canceled)
-        for order_id, why in cancel_answer.failed.items():
-            outcome.rejected.append(Rejection(f"cancel {order_id}", why, CANCEL_REFUSED))
-        canceled = set(cancel_answer.canceled)
-        for cancel in plan.cancel:
-            if cancel.order_id in canceled:
-                fields = _log_cancel(
-                    spec.name, plan, cancel.order_id, cancel.order, cancel.detail or str(cancel.reason)
-                )
-                if on_action is not None:
-                    on_action(spec.name, condition_id, "cancel", {**fields, "reason": str(cancel.reason)})
-        if cancel_answer.ambiguous:
-            store.set_unsettled(condition_id, "cancel outcome unknown")
-            outcome.error = f"{len(cancel_answer.ambiguous)} cancel(s) with unknown outcome; re-reading orders"
-            return
-    if not plan.place:
-        return
     tick = store.tick_size(condition_id)
     neg_risk = store.neg_risk(condition_id)
-    requests = [_request(spec, p, now, tick, neg_risk, force_post_only) for p in plan.place]
-    answers = venue.place_orders(requests)
+    waiting = after_cancels(spec, plan) if plan.cancel else frozenset()
+    early = [p for i, p in enumerate(plan.place) if i not in waiting]
+    late = [p for i, p in enumerate(plan.place) if i in waiting]
     accepted: list[str] = []
-    for placement, answer in zip(plan.place, answers, strict=True):
+    try:
+        if plan.cancel and early:
+            sent = venue.cancel_and_place(
+                [c.order_id for c in plan.cancel],
+                [_request(spec, p, now, tick, neg_risk, force_post_only) for p in early],
+            )
+            _record_places(spec, plan, early, sent.places, store, outcome, accepted, on_action)
+            if sent.cancel_error is not None:
+                raise sent.cancel_error  # nothing was cancelled: the reconcile retries soon
+            cancelled_ok = _record_cancels(spec, plan, sent.cancel, store, outcome, on_action)
+        elif plan.cancel:
+            cancelled_ok = _record_cancels(
+                spec, plan, venue.cancel_orders([c.order_id for c in plan.cancel]), store, outcome, on_action
+            )
+        else:
+            cancelled_ok, late = True, list(plan.place)
+        if late and cancelled_ok:
+            answers = venue.place_orders([_request(spec, p, now, tick, neg_risk, force_post_only) for p in late])
+            _record_places(spec, plan, late, answers, store, outcome, accepted, on_action)
+    finally:
+        if accepted and on_placed is not None:
+            on_placed(accepted)
+
+
+def _record_cancels(
+    spec: MarketMakerSpec,
+    plan: MarketPlan,
+    answer: CancelResult,
+    store: ObservedStore,
+    outcome: Outcome,
+    on_action: ActionHook | None,
+) -> bool:
+    """Record a cancel answer; False unless every cancel is known to be done (an unknown
+    outcome re-reads the market; a refused one may still rest, so nothing waits on it)."""
+    condition_id = spec.market.condition_id
+    store.record_canceled(answer.gone)
+    outcome.canceled.extend(answer.canceled)
+    for order_id, why in answer.failed.items():
+        outcome.rejected.append(Rejection(f"cancel {order_id}", why, CANCEL_REFUSED))
+    canceled = set(answer.canceled)
+    for cancel in plan.cancel:
+        if cancel.order_id in canceled:
+            fields = _log_cancel(spec.name, plan, cancel.order_id, cancel.order, cancel.detail or str(cancel.reason))
+            if on_action is not None:
+                on_action(spec.name, condition_id, "cancel", {**fields, "reason": str(cancel.reason)})
+    if answer.ambiguous:
+        store.set_unsettled(condition_id, "cancel outcome unknown")
+        outcome.error = f"{len(answer.ambiguous)} cancel(s) with unknown outcome; re-reading orders"
+        return False
+    return not answer.failed
+
+
+def _record_places(
+    spec: MarketMakerSpec,
+    plan: MarketPlan,
+    placements: list[Placement],
+    answers: list[PlaceResult],
+    store: ObservedStore,
+    outcome: Outcome,
+    accepted: list[str],
+    on_action: ActionHook | None,
+) -> None:
+    condition_id = spec.market.condition_id
+    for placement, answer in zip(placements, answers, strict=True):
         if answer.placed and answer.order_id:
             order = OpenOrder(
                 id=answer.order_id,
@@ -162,8 +212,6 @@ def execute(
                     spec.name, "reject", None, placement, token_id=placement.token_id, band=placement.band, reason=code
                 ),
             )
-    if accepted and on_placed is not None:
-        on_placed(accepted)
 
 
 def _request(

@@ -26,6 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from controller.loop.echo import CancelEcho
 from controller.loop.execute import ActionHook, Outcome, execute
 from controller.loop.holds import Holds
 from controller.loop.ownership import PlacedOrders
@@ -90,6 +91,10 @@ class Reconciler:
         self._rewards: dict[str, RewardParams] = {}
         self._short: set[str] = set()  # manifests whose last plan left a band short
         self._pool: WorkerPool | None = None
+        # Set by the stream handlers: lets the market stream apply what has already arrived
+        # (a burst of book updates) before a worker reads the state to plan.
+        self.before_plan: Callable[[], None] | None = None
+        self.echo = CancelEcho()
 
     # -- desired state --------------------------------------------------------------
 
@@ -270,6 +275,11 @@ class Reconciler:
             return
         if self.store.unsettled(condition_id):
             self._settle(condition_id)
+        if self.before_plan is not None:
+            self.before_plan()
+        # What every add of this key so far announced is in the state read next (callers
+        # change the state first): plan once for the whole burst, not once more after it.
+        self.queue.clear_dirty(name)
         now = self.now()
         state = self.store.snapshot([condition_id], now=now)
         market = state.markets.get(condition_id)
@@ -279,6 +289,7 @@ class Reconciler:
         with self._lock:
             end = self._end_times.get(condition_id)
             rewards = self._rewards.get(condition_id)
+        market = self.echo.apply(condition_id, market, (spec.market.yes_token, spec.market.no_token))
         state = replace(
             state,
             markets={**state.markets, condition_id: replace(market, end_time=end, rewards=rewards)},
@@ -313,6 +324,8 @@ class Reconciler:
             force_post_only=self._in_post_only_window(),
             on_action=self.on_action,
         )
+        done = set(outcome.canceled)
+        self.echo.record(c.order for c in result.cancel if c.order is not None and c.order_id in done)
         # Level-triggered: look again once the exchange has answered (balances freed by
         # cancels are only counted then). An empty plan ends the chain.
         if outcome.requeue_after is None and outcome.ok:

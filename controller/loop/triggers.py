@@ -2,7 +2,9 @@
 
 The streams say *when* to reconcile, never *what* to do (level-triggered). A market
 message that moves the reference price or the top of book queues the market's
-manifests; a user-channel message (our orders, our fills) queues them at once. A
+manifests; a user-channel message (our orders, our fills) queues them at once. Before a
+worker plans, it lets the market stream apply what has already arrived (``drain``), so a
+burst of book updates costs one plan. A
 market-stream disconnect (reported by the streams once it outlasts their short grace)
 marks every market stale, so the planner pulls the quotes it can no longer price; a
 reconnect re-reads REST first.
@@ -13,11 +15,13 @@ It plans nothing and sends nothing to the exchange.
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING, Any
 
 from controller.plan.bands import reference_price
 from controller.spec.types import MarketMakerSpec
+from controller.venue import ws_backlog
 from controller.venue.client import MarketInfo
 from controller.venue.wire_ws import MarketEvent, TickSizeChangeEvent, UserEvent
 
@@ -26,6 +30,11 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bandctl")
 
+# A worker waits at most this long for the market stream to apply what has arrived, and
+# looks at the socket again at least this often meanwhile.
+DRAIN_LIMIT_SECONDS = 0.005
+DRAIN_POLL_SECONDS = 0.0005
+
 
 class StreamHandlers:
     def __init__(self, controller: Controller, ws_validators: tuple[Any, Any] | None) -> None:
@@ -33,6 +42,7 @@ class StreamHandlers:
         self._ws_validators = ws_validators
         self._triggers: dict[str, tuple[Any, ...]] = {}
         self._market_down = False
+        self._applied = threading.Condition()  # notified after every market event is applied
 
     def connect(self) -> Any:
         """Open both channels and watch the market feed for a stall. Every frame is decoded and
@@ -50,7 +60,28 @@ class StreamHandlers:
         )
         c.venue.watch_feed(books=c.store, on_stalled=self.on_stalled)
         c.metrics.watch_ws_rejects(streams.rejected)
+        c.reconciler.before_plan = self.drain
         return streams
+
+    def drain(self) -> None:
+        """Before a worker plans: let the market stream apply the messages that have already
+        arrived (the rest of a burst), so one plan sees the settled book.
+
+        Waits only while the socket holds unread bytes, woken by each applied event, and
+        never longer than ``DRAIN_LIMIT_SECONDS`` in all (a stream thread that stopped
+        reading must not hold the workers)."""
+        streams = self.controller._streams
+        if streams is None:
+            return
+        deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
+        while ws_backlog.unread(streams):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            with self._applied:
+                # Re-checked at least every DRAIN_POLL_SECONDS: unread bytes may be a PONG,
+                # which applies no event.
+                self._applied.wait(min(left, DRAIN_POLL_SECONDS))
 
     def on_stalled(self, token_ids: list[str]) -> None:
         """The feed watch saw REST books move while the market stream stayed silent."""
@@ -69,6 +100,8 @@ class StreamHandlers:
     def on_market_event(self, channel: str, event: MarketEvent) -> None:
         c = self.controller
         changed = c.store.apply_market(event)
+        with self._applied:
+            self._applied.notify_all()
         if event.timestamp is not None:
             c.metrics.ws_lag(channel, time.time() - event.timestamp)
         if isinstance(event, TickSizeChangeEvent):

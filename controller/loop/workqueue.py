@@ -119,6 +119,15 @@ class WorkQueue:
                 if not self._shutdown and self._make_ready(key, self._clock()):
                     self._cond.notify()
 
+    def clear_dirty(self, key: str) -> None:
+        """The worker holding ``key`` is about to read the whole state: adds so far are covered.
+
+        Sound because every caller changes the state before it adds the key, so what an
+        add announced is already in what the worker reads next; a later add marks it again.
+        """
+        with self._cond:
+            self._dirty.discard(key)
+
     def shutdown(self) -> None:
         with self._cond:
             self._shutdown = True

@@ -19,8 +19,8 @@ from controller.plan import messages, rewards_fit
 from controller.plan.classify import classify
 from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Plan, PlanWarning, QuoteSide
 from controller.plan.placements import Context, Ledger, new_orders
-from controller.plan.reasons import PULL_CANCEL_REASONS, PullReason, WarningReason
-from controller.plan.reference import reference_price
+from controller.plan.reasons import PULL_CANCEL_REASONS, CancelReason, PullReason, WarningReason
+from controller.plan.reference import quote_view, reference_price
 from controller.plan.skew import inventory_skew
 from controller.plan.ticks import ZERO, on_grid
 from controller.spec.types import MarketMakerSpec
@@ -58,6 +58,32 @@ def plan_market(
     """Plan one market on its own (what the live reconciler calls per work item)."""
     market, ctx = _decide(spec, state, now, cancel_unmanaged)
     return _fill(market, ctx, Ledger(), frozenset(c.order_id for c in market.cancel))
+
+
+# A cancelled order with one of these reasons counts toward no band's amount: placing
+# beside it cannot take a band over maxAmount, whether or not its cancel has landed.
+_COUNTS_IN_NO_BAND = frozenset({CancelReason.OUTSIDE_BANDS, CancelReason.TOKEN_NOT_IN_MARKET})
+
+
+def after_cancels(spec: MarketMakerSpec, plan: MarketPlan) -> frozenset[int]:
+    """Indexes of ``plan.place`` that must wait until the plan's cancels are answered.
+
+    The others may go out together with the cancels. Balance never forces a wait here:
+    placements are sized with every cancelled order still locking its balance (what
+    the cancels free is placed by the next reconcile, ``awaiting_cancels``). A band's
+    maxAmount can: a placement waits when a cancelled order of the same quote side still
+    counts in a band (over maxAmount, too small to score), or is not known at all.
+    """
+    quoted, complement = spec.market.quoted_token, spec.market.complement_token
+    blocked: set[str] = set()
+    for cancel in plan.cancel:
+        if cancel.reason in _COUNTS_IN_NO_BAND:
+            continue
+        view = quote_view(cancel.order, quoted, complement) if cancel.order is not None else None
+        if view is None:
+            return frozenset(range(len(plan.place)))
+        blocked.add(view[0])
+    return frozenset(i for i, placement in enumerate(plan.place) if placement.quote_side in blocked)
 
 
 def _decide(

@@ -43,11 +43,12 @@ from typing import Any
 
 from controller.observe.state import Balances, OpenOrder
 from controller.ops.redact import Secret
+from controller.venue import books, fasthttp, heartbeats, inflight, rest, trading
 from controller.venue import clob_adapter as clob
-from controller.venue import heartbeats, rest, trading
 from controller.venue.config import VenueConfig
 from controller.venue.errors import Ambiguous, ConfigError, NotFound, RateLimited, VenueError
 from controller.venue.feedwatch import BookSource, FeedWatch, watch_venue_feed
+from controller.venue.inflight import InFlight
 from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, Price
 from controller.venue.ratebudget import RateBudget
 from controller.venue.rules import MarketRules
@@ -55,7 +56,6 @@ from controller.venue.signer import OrderSigner, SignedOrder, wire_json
 from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
-    WireError,
     is_position_market,
     parse_balance,
     parse_book_summary,
@@ -101,6 +101,8 @@ class Venue:
         self._rules_pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="venue-rules")
         # Called after every REST call with (endpoint, seconds, HTTP status or a word such as "timeout").
         self.on_request: Callable[[str, float, int | str], None] | None = None
+        # The lean keep-alive path of the requote's calls (None: everything through the client).
+        self.http: fasthttp.Http | None = None
 
     # -- lifecycle ------------------------------------------------------------------
 
@@ -142,6 +144,8 @@ class Venue:
         except Exception:  # pragma: no cover - only a tuning knob
             log.debug("could not set the client's HTTP timeout", exc_info=True)
         clob.route_responses(config.clob_host, self.signer_address, self.budget.observe_headers)
+        if self._client_factory is clob.ClobClient:  # a stand-in client keeps every call its own
+            self.http = fasthttp.lean_path(config, self.signer_address, creds, self.budget.observe_headers)
 
     @property
     def signer_address(self) -> str:
@@ -164,6 +168,9 @@ class Venue:
             self._streams = None
         if self._client is not None:
             clob.unroute_responses(self.config.clob_host, self.signer_address)
+        if self.http is not None:
+            self.http.close()
+            self.http = None
         self._rules_pool.shutdown(wait=False, cancel_futures=True)
         self._pool.shutdown(wait=False, cancel_futures=True)
 
@@ -204,6 +211,10 @@ class Venue:
         return self._feed_watch
 
     # -- plumbing -------------------------------------------------------------------
+
+    @property
+    def pool(self) -> ThreadPoolExecutor:
+        return self._pool
 
     def _call(self, endpoint: str, fn: Callable[..., Any], *args: Any, timeout: float | None = None) -> Any:
         """Run a client call on the pool with a deadline; classify failures (see ``rest``)."""
@@ -271,36 +282,7 @@ class Venue:
     def get_books(self, token_ids: Sequence[str]) -> dict[str, BookSnapshot]:
         """Books of these tokens (POST /books, 500 a request). A malformed book, or one we did
         not ask for, is left out and logged: that token simply has no fresh REST book."""
-        books: dict[str, BookSnapshot] = {}
-        problems: list[str] = []
-        wanted = set(token_ids)
-        for start in range(0, len(token_ids), 500):
-            chunk = [clob.BookParams(token_id=t) for t in token_ids[start : start + 500]]
-            raw = self._call("books", self.client.get_order_books, chunk)
-            if not isinstance(raw, list):
-                raise VenueError("malformed /books answer: expected a list")
-            for item in raw:
-                try:
-                    snapshot = parse_book_summary(item)
-                except WireError as exc:
-                    problems.append(str(exc))
-                    continue
-                if snapshot.token_id in wanted:
-                    books[snapshot.token_id] = snapshot
-        if problems:
-            log.error("books: %d malformed book(s) skipped, e.g. %s", len(problems), problems[0][:200])
-        # A book names its market's tick: one that disagrees with the rules we sign with
-        # sends us back to the rules (every resync reads books).
-        moved = [
-            token
-            for token, snapshot in books.items()
-            if snapshot.tick_size is not None
-            and (rules := self.rules.of_token(token)) is not None
-            and rules.tick_size != snapshot.tick_size
-        ]
-        if moved:
-            self.refresh_tick_size(moved)
-        return books
+        return books.get_books(self, token_ids)
 
     def get_price(self, token_id: str) -> Price:
         """Best bid and ask (mid and spread derived) of one token, from its book."""
@@ -378,15 +360,28 @@ class Venue:
         """Cancel by id in chunks of up to 1,000. Unknown ids come back in ``not_canceled``."""
         return trading.cancel_orders(self, order_ids)
 
+    def cancel_and_place(self, order_ids: Sequence[str], orders: Sequence[OrderRequest]) -> trading.Sent:
+        """Cancels and places on the wire together (``orders`` must need nothing the cancels free)."""
+        return trading.cancel_and_place(self, order_ids, orders)
+
     def cancel_market(self, condition_id: str) -> CancelResult:
         """Cancel every order of the account in one market."""
         return trading.cancel_market(self, condition_id)
 
-    def _post_signed(self, orders: Sequence[tuple[SignedOrder, OrderRequest]], post_only: bool) -> Any:
-        """``POST /orders`` with our own signed bodies, through the client's L2-signed REST path."""
+    def _start_post(self, orders: Sequence[tuple[SignedOrder, OrderRequest]], post_only: bool) -> InFlight:
+        """``POST /orders`` with our own signed bodies, started (read it with ``inflight.finish``)."""
         owner = self.api_creds.api_key
         payload = [order.to_wire(owner, request.order_type, post_only) for order, request in orders]
-        return self._call("post-orders", clob.post_signed_orders, self.client, payload, wire_json(payload))
+        text = wire_json(payload)
+        return inflight.start(
+            self, "post-orders", "POST", "/orders", text, lambda: clob.post_signed_orders(self.client, payload, text)
+        )
+
+    def _start_cancel(self, order_ids: list[str]) -> InFlight:
+        text = wire_json(order_ids)
+        return inflight.start(
+            self, "cancel-orders", "DELETE", "/orders", text, lambda: self.client.cancel_orders(order_ids)
+        )
 
     def _sign(self, request: OrderRequest) -> SignedOrder:
         """Exact amounts from the Decimal price and size (no float anywhere), signed locally."""

@@ -1,18 +1,22 @@
 """Placing and cancelling orders: batches, rate budget, and outcomes that never guess.
 
-The venue's write path. Orders are signed locally, posted in batches of at most 15
-(``POST /orders``) and every answer item is validated before it is believed: only a
-JSON ``true`` ``success`` is an acceptance, and the id the exchange answers must be
-the hash of the order we signed — anything else is an *unknown outcome* for that
-item (the caller re-reads the market), never an orphan. Cancels go in chunks of up
-to 1,000 ids (``DELETE /orders``), as large as the cancel budget's burst allows.
+The venue's write path. Orders are signed locally (the signer's EIP-712 digest is the
+order id), posted in batches of at most 15 (``POST /orders``) and every answer item is
+validated before it is believed: only a JSON ``true`` ``success`` is an acceptance, and
+the id the exchange answers must be the hash of the order we signed — anything else is
+an *unknown outcome* for that item (the caller re-reads the market), never an orphan.
+Cancels go in chunks of up to 1,000 ids (``DELETE /orders``), as large as the cancel
+budget's burst allows. Every request is started before any answer is read
+(``inflight``), so the posts and cancel chunks of one call, and :func:`cancel_and_place`'s
+cancels and places, overlap on the wire; which placements may overlap cancels is the
+caller's decision, never this module's.
 Signs with the market's REST-refreshed tick size. Knows nothing about bands.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from controller.ops.redact import scrub
@@ -21,6 +25,7 @@ from controller.venue import clob_adapter as clob
 from controller.venue.amounts import AmountError, AmountProblem
 from controller.venue.config import MAX_BATCH, MAX_CANCEL_BATCH
 from controller.venue.errors import Ambiguous, ExchangeUnavailable, RateLimited, VenueError
+from controller.venue.inflight import InFlight, finish
 from controller.venue.orders import CancelResult, OrderRequest, PlaceProblem, PlaceResult, SignRefused
 from controller.venue.signer import Exchange, OrderSigner, SignedOrder
 from controller.venue.wire import WireError, classify_rejection, parse_cancel, parse_post_answer
@@ -56,10 +61,78 @@ def sign(signer: OrderSigner, request: OrderRequest, rules: MarketInfo | None, v
         raise SignRefused(PlaceProblem.INVALID_REQUEST, f"could not sign order: {exc}") from None
 
 
+@dataclass
+class _Post:
+    """One ``POST /orders`` of signed orders sharing a post-only flag, sent or refused."""
+
+    items: list[tuple[int, OrderRequest, str]]  # (index in the batch, request, signed order id)
+    post_only: bool
+    flight: InFlight | None = None
+    refused: VenueError | None = None  # could not be sent at all (the payload failed to build)
+
+
+@dataclass
+class PlacesInFlight:
+    """Placements whose posts are on the wire: :func:`finish_places` reads the answers."""
+
+    requests: list[OrderRequest]
+    results: dict[int, PlaceResult] = field(default_factory=dict)
+    posts: list[_Post] = field(default_factory=list)
+
+
+@dataclass
+class CancelsInFlight:
+    chunks: list[tuple[list[str], InFlight | None]] = field(default_factory=list)
+    refused: dict[str, str] = field(default_factory=dict)  # id -> why it was not sent
+
+
+@dataclass
+class Sent:
+    """What one overlapped cancel+place call answered. ``cancel_error`` is the exchange being
+    unavailable for cancels (nothing cancelled); the placements' answers are kept either way."""
+
+    cancel: CancelResult
+    places: list[PlaceResult]
+    cancel_error: ExchangeUnavailable | None = None
+
+
 def place_orders(venue: Venue, orders: Sequence[OrderRequest]) -> list[PlaceResult]:
-    results: list[PlaceResult] = []
+    return finish_places(venue, start_places(venue, orders))
+
+
+def cancel_orders(venue: Venue, order_ids: Sequence[str]) -> CancelResult:
+    return finish_cancels(venue, start_cancels(venue, order_ids))
+
+
+def cancel_and_place(venue: Venue, order_ids: Sequence[str], orders: Sequence[OrderRequest]) -> Sent:
+    """Cancels and places on the wire together: sent back to back, then both answers read.
+
+    The caller decides that ``orders`` need nothing the cancels free (balance, a band's
+    maxAmount). Every placement's answer is read even when the cancels fail.
+    """
+    cancels = start_cancels(venue, order_ids) if order_ids else CancelsInFlight()
+    places = start_places(venue, orders) if orders else PlacesInFlight([])
+    error: ExchangeUnavailable | None = None
+    try:
+        cancel = finish_cancels(venue, cancels)
+    except ExchangeUnavailable as exc:
+        cancel, error = CancelResult(), exc
+    return Sent(cancel, finish_places(venue, places), error)
+
+
+def start_places(venue: Venue, orders: Sequence[OrderRequest]) -> PlacesInFlight:
+    started = PlacesInFlight(list(orders))
     for start in range(0, len(orders), MAX_BATCH):
-        results.extend(_place_batch(venue, list(orders[start : start + MAX_BATCH])))
+        _start_batch(venue, started, start, list(orders[start : start + MAX_BATCH]))
+    return started
+
+
+def finish_places(venue: Venue, started: PlacesInFlight) -> list[PlaceResult]:
+    for post in started.posts:
+        signed = [(i, r, lid) for i, r, lid in post.items]
+        for (index, _, _), result in zip(signed, _post_results(venue, post), strict=True):
+            started.results[index] = result
+    results = [started.results[i] for i in range(len(started.requests))]
     off_grid = {r.request.token_id for r in results if r.problem is PlaceProblem.OFF_GRID and _rules_stale(venue, r)}
     if off_grid:
         # The exchange (or our check) says the tick moved: re-read the market's rules now,
@@ -90,10 +163,10 @@ def _with_market_tick(venue: Venue, request: OrderRequest) -> OrderRequest | Pla
     return replace(request, tick_size=rules.tick_size)
 
 
-def _place_batch(venue: Venue, batch: list[OrderRequest]) -> list[PlaceResult]:
-    results: dict[int, PlaceResult] = {}
+def _start_batch(venue: Venue, started: PlacesInFlight, offset: int, batch: list[OrderRequest]) -> None:
+    results = started.results
     ready: list[tuple[int, OrderRequest]] = []
-    for index, request in enumerate(batch):
+    for index, request in enumerate(batch, start=offset):
         checked = _with_market_tick(venue, request)
         if isinstance(checked, PlaceResult):
             results[index] = checked
@@ -106,44 +179,50 @@ def _place_batch(venue: Venue, batch: list[OrderRequest]) -> list[PlaceResult]:
             for index, request in ready:
                 results[index] = PlaceResult(request, None, error=str(exc), problem=PlaceProblem.RATE_LIMITED)
             ready = []
-    signed: list[tuple[int, OrderRequest, Any, str]] = []
+    signed: list[tuple[int, OrderRequest, SignedOrder]] = []
     for index, request in ready:
         try:
-            order = venue._sign(request)
+            signed.append((index, request, venue._sign(request)))
         except SignRefused as exc:
             results[index] = PlaceResult(request, None, error=str(exc), problem=exc.problem)
-            continue
         except VenueError as exc:
             results[index] = PlaceResult(request, None, error=str(exc), problem=PlaceProblem.INVALID_REQUEST)
-            continue
-        signed.append((index, request, order, venue._order_hash(order, request)))
     # One POST carries one post-only flag: orders that differ in it go in separate posts.
     for post_only in (True, False):
         group = [item for item in signed if item[1].post_only is post_only]
-        if group:
-            for (index, _, _, _), result in zip(group, _post(venue, group, post_only), strict=True):
-                results[index] = result
-    return [results[i] for i in range(len(batch))]
+        if not group:
+            continue
+        # The signer's EIP-712 digest is the id the exchange assigns (checked on every answer).
+        post = _Post([(i, r, venue._order_hash(o, r)) for i, r, o in group], post_only)
+        try:
+            post.flight = venue._start_post([(o, r) for _, r, o in group], post_only)
+        except VenueError as exc:
+            post.refused = exc
+        started.posts.append(post)
 
 
-def _post(venue: Venue, signed: list[tuple[int, OrderRequest, Any, str]], post_only: bool) -> list[PlaceResult]:
+def _post_results(venue: Venue, post: _Post) -> list[PlaceResult]:
+    signed = post.items
     try:
-        raw = venue._post_signed([(order, request) for _, request, order, _ in signed], post_only)
+        if post.refused is not None:
+            raise post.refused
+        assert post.flight is not None
+        raw = finish(venue, post.flight)
     except Ambiguous as exc:
         return [
             PlaceResult(r, local_id, error=str(exc), ambiguous=True, problem=PlaceProblem.UNKNOWN_OUTCOME)
-            for _, r, _, local_id in signed
+            for _, r, local_id in signed
         ]
     except ExchangeUnavailable as exc:
         problem = PlaceProblem.POST_ONLY_MODE if exc.post_only else PlaceProblem.EXCHANGE_UNAVAILABLE
-        return [PlaceResult(r, None, error=str(exc), problem=problem) for _, r, _, _ in signed]
+        return [PlaceResult(r, None, error=str(exc), problem=problem) for _, r, _ in signed]
     except VenueError as exc:
         problem = PlaceProblem.RATE_LIMITED if isinstance(exc, RateLimited) else PlaceProblem.REJECTED
-        return [PlaceResult(r, None, error=str(exc), problem=problem) for _, r, _, _ in signed]
+        return [PlaceResult(r, None, error=str(exc), problem=problem) for _, r, _ in signed]
     items = raw if isinstance(raw, list) else []
     return [
         _place_result(venue, request, items[position] if position < len(items) else None, local_id)
-        for position, (_, request, _, local_id) in enumerate(signed)
+        for position, (_, request, local_id) in enumerate(signed)
     ]
 
 
@@ -177,10 +256,8 @@ def _place_result(venue: Venue, request: OrderRequest, item: Any, local_id: str)
     return PlaceResult(request, None, error=error, problem=problem)
 
 
-def cancel_orders(venue: Venue, order_ids: Sequence[str]) -> CancelResult:
-    canceled: list[str] = []
-    not_canceled: dict[str, str] = {}
-    ambiguous: list[str] = []
+def start_cancels(venue: Venue, order_ids: Sequence[str]) -> CancelsInFlight:
+    started = CancelsInFlight()
     ids = list(dict.fromkeys(order_ids))
     # As large as the exchange allows (1,000) and the cancel bucket's burst can ever admit.
     chunk = venue.budget.largest_batch(venue.budget.cancels, MAX_CANCEL_BATCH)
@@ -188,12 +265,28 @@ def cancel_orders(venue: Venue, order_ids: Sequence[str]) -> CancelResult:
         batch = ids[start : start + chunk]
         try:
             venue.budget.acquire(venue.budget.cancels, len(batch), max_wait=venue.config.request_timeout)
-            raw = venue._call("cancel-orders", venue.client.cancel_orders, batch)
+            started.chunks.append((batch, venue._start_cancel(batch)))
+        except VenueError as exc:
+            started.refused.update({order_id: str(exc) for order_id in batch})
+    return started
+
+
+def finish_cancels(venue: Venue, started: CancelsInFlight) -> CancelResult:
+    """Every chunk's answer is read before an unavailable exchange is raised."""
+    canceled: list[str] = []
+    not_canceled: dict[str, str] = dict(started.refused)
+    ambiguous: list[str] = []
+    unavailable: ExchangeUnavailable | None = None
+    for batch, flight in started.chunks:
+        assert flight is not None
+        try:
+            raw = finish(venue, flight)
         except Ambiguous:
             ambiguous.extend(batch)
             continue
-        except ExchangeUnavailable:
-            raise  # nothing was cancelled; the caller retries once the exchange is back
+        except ExchangeUnavailable as exc:
+            unavailable = exc  # nothing of this chunk was cancelled
+            continue
         except VenueError as exc:
             not_canceled.update({order_id: str(exc) for order_id in batch})
             continue
@@ -207,7 +300,12 @@ def cancel_orders(venue: Venue, order_ids: Sequence[str]) -> CancelResult:
         not_canceled.update({i: why for i, why in result.not_canceled.items() if i in wanted})
         answered = set(result.canceled) | set(result.not_canceled)
         ambiguous.extend(order_id for order_id in batch if order_id not in answered)
-    return CancelResult(tuple(canceled), not_canceled, tuple(ambiguous))
+    if unavailable is not None and not canceled and not ambiguous:
+        raise unavailable  # nothing was cancelled; the caller retries once the exchange is back
+    if unavailable is not None:
+        # Some chunks went through: report the rest as unknown so the market is re-read.
+        ambiguous.extend(i for batch, _ in started.chunks for i in batch if i not in canceled and i not in not_canceled)
+    return CancelResult(tuple(canceled), not_canceled, tuple(dict.fromkeys(ambiguous)))
 
 
 def cancel_market(venue: Venue, condition_id: str) -> CancelResult:

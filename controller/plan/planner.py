@@ -16,7 +16,7 @@ from decimal import Decimal
 
 from controller.observe.state import MarketState, ObservedState, OpenOrder
 from controller.plan import messages, rewards_fit
-from controller.plan.classify import classify
+from controller.plan.classify import band_positions, classify, in_band
 from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Plan, PlanWarning, QuoteSide
 from controller.plan.placements import Context, Ledger, new_orders
 from controller.plan.reasons import PULL_CANCEL_REASONS, CancelReason, PullReason, WarningReason
@@ -71,19 +71,31 @@ def after_cancels(spec: MarketMakerSpec, plan: MarketPlan) -> frozenset[int]:
     The others may go out together with the cancels. Balance never forces a wait here:
     placements are sized with every cancelled order still locking its balance (what
     the cancels free is placed by the next reconcile, ``awaiting_cancels``). A band's
-    maxAmount can: a placement waits when a cancelled order of the same quote side still
-    counts in a band (over maxAmount, too small to score), or is not known at all.
+    maxAmount can: a placement waits when a cancelled order still counts in the same
+    band of the same side (over maxAmount, too small to score). When that band cannot
+    be told (no reference price, bands refitted for rewards, an order not known), every
+    placement on that side waits; an order of unknown side holds them all.
     """
     quoted, complement = spec.market.quoted_token, spec.market.complement_token
-    blocked: set[str] = set()
+    p = plan.reference_price
+    exact = p is not None and spec.rewards.mode != "fit"
+    blocked: set[tuple[QuoteSide, int | None]] = set()
     for cancel in plan.cancel:
         if cancel.reason in _COUNTS_IN_NO_BAND:
             continue
         view = quote_view(cancel.order, quoted, complement) if cancel.order is not None else None
         if view is None:
             return frozenset(range(len(plan.place)))
-        blocked.add(view[0])
-    return frozenset(i for i, placement in enumerate(plan.place) if placement.quote_side in blocked)
+        side, q = view
+        band = None
+        if exact and p is not None:
+            band = next((i for i in band_positions(spec.bands) if in_band(spec.bands[i], p, side, q)), None)
+        blocked.add((side, band))
+    return frozenset(
+        i
+        for i, placement in enumerate(plan.place)
+        if (placement.quote_side, placement.band) in blocked or (placement.quote_side, None) in blocked
+    )
 
 
 def _decide(

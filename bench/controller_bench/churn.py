@@ -102,6 +102,8 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
             line = probe.lines[cond]
             inside = 0
             windows: list[tuple[float, bool, float]] = []  # (t0, reference price moved, naive cancel sent)
+            jumps: list[bool] = []  # the event moved the fair value by more than 2 ticks
+            fair_before = Decimal(str(start))
             previous = house_mid(start)
             cpu0 = time.process_time()
             t_start = time.perf_counter() + interval
@@ -118,6 +120,8 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
                     naive.on_event()
                 t0 = line.emits[emitted] if len(line.emits) > emitted else t_call
                 windows.append((t0, target != previous, naive.cancel_sent if naive is not None else math.nan))
+                jumps.append(abs(Decimal(fair) - fair_before) > 2 * TICK)
+                fair_before = Decimal(fair)
                 previous = target
             wait_until(t_start + len(path) * interval - SAMPLE_LEAD)
             inside += bands_filled(spec, exchange_view(sim.admin_state(0), cond))
@@ -128,6 +132,7 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
             actions = dict(probe.actions)
             fills = sim.admin_state(0)["tradeCount"] - trades_before
             out = out_of_band(line.places, windows, t_stop, naive=naive is not None)
+            per_event = per_event_counts(line, [w[0] for w in windows], t_stop)
         finally:
             if ctl is not None:
                 ctl.stop()
@@ -144,6 +149,10 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
         "inside_bands_sampled": round(inside / events, 4),
         "inside_bands_time_weighted": round(1 - out / (events * interval), 4),
         "fills": fills,
+        "per_jump": per_kind(per_event, jumps, [w[1] for w in windows], want_jump=True),
+        "per_reference_move": per_kind(per_event, jumps, [w[1] for w in windows], want_jump=False),
+        "rejections": sum(n for k, n in probe.problems.items() if k.startswith("rejected")),
+        "pulled_quotes": sum(n for k, n in probe.problems.items() if k.startswith("pulled")),
         "problems": dict(probe.problems),
         "process_cpu_s": round(cpu, 2),
         "load_before": load_before,
@@ -171,6 +180,35 @@ def out_of_band(
         elif naive and acks and not math.isnan(cancel_sent):
             total += min(max(acks), end) - cancel_sent
     return total
+
+
+def per_event_counts(line: Any, starts: Sequence[float], t_stop: float) -> list[tuple[int, int, int]]:
+    """(reconciles, reconciles with changes, order actions) started in each event's window."""
+    ends = [*starts[1:], t_stop]
+    counts = []
+    for t0, end in zip(starts, ends, strict=True):
+        recs = [r for r in line.reconciles if t0 <= r.start < end]
+        calls = [c for c in (*line.cancels, *line.places) if t0 <= c.start < end]
+        counts.append((len(recs), sum(1 for r in recs if r.changes), sum(c.n for c in calls)))
+    return counts
+
+
+def per_kind(
+    counts: Sequence[tuple[int, int, int]], jumps: Sequence[bool], moved: Sequence[bool], *, want_jump: bool
+) -> dict[str, Any]:
+    """Means over the jumps (or over every event that moved the reference price)."""
+    picked = [c for c, j, m in zip(counts, jumps, moved, strict=True) if (j if want_jump else m)]
+    if not picked:
+        return {"events": 0}
+    n = len(picked)
+    return {
+        "events": n,
+        "reconciles": round(sum(c[0] for c in picked) / n, 3),
+        "reconciles_with_changes": round(sum(c[1] for c in picked) / n, 3),
+        "share_with_one_changed_reconcile": round(sum(1 for c in picked if c[1] == 1) / n, 4),
+        "share_with_2plus_changed_reconciles": round(sum(1 for c in picked if c[1] > 1) / n, 4),
+        "order_actions": round(sum(c[2] for c in picked) / n, 3),
+    }
 
 
 CHURN_LOOPS = ("bandctl", "naive", "naive-on-change")

@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from typing import Any
 
+from .floor import measure_floor
 from .markets import house_mid, latency_path
 from .probe import Move, analyse
 from .session import SETTLE_TIMEOUT, converged, exchange_view, make_controller, one_market, wait_idle, wait_until
@@ -61,6 +62,8 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
                 wait_until(began + gap)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
             errors = sum(sim.admin_state(0)["errors"].values()) - errors_before
+            wait_idle(ctl)
+            floor = measure_floor(sim, market)  # same process, same emulator, controller idle
         finally:
             ctl.stop()
     return {
@@ -73,6 +76,7 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
         "problems": dict(probe.problems),
         "exchange_errors": errors,
         "tick_to_quote_ms": summary_ms([r.total for r in results]),
+        "floor": floor,
         "first_ack_ms": summary_ms([r.first_place for r in results]),
         "breakdown_ms": breakdown(results),
         "per_move": {

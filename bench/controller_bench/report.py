@@ -32,6 +32,12 @@ def print_latency(r: dict[str, Any]) -> None:
     print(_row(["first ack", *_lat(r["first_ack_ms"])]))
     for key, value in r["breakdown_ms"].items():
         print(_row([key, *_lat(value)]))
+    floor = r.get("floor", {})
+    for key in ("sign_post_delete_ms", "sign_post_ms", "sign_ms"):
+        if key in floor:
+            print(_row([f"floor: {key[:-3].replace('_', ' + ')}", *_lat(floor[key])]))
+    if floor:
+        print("floor: order id is the signed digest:", floor.get("order_id_is_signed_digest"))
     print("per move:", r["per_move"])
     print("problems:", r["problems"])
 
@@ -76,6 +82,10 @@ def print_churn(r: dict[str, Any]) -> None:
         )
     for run in r["runs"]:
         print(f"{run['mode']}: fills {run['fills']}, problems {run['problems']}")
+        print(
+            f"  per jump {run.get('per_jump')}\n  per reference move {run.get('per_reference_move')}\n"
+            f"  rejections {run.get('rejections')}, pulled quotes {run.get('pulled_quotes')}"
+        )
 
 
 def print_scaling(r: dict[str, Any]) -> None:

@@ -38,6 +38,7 @@ from controller.observe.store import ObservedStore
 from controller.ops import status as st
 from controller.ops.manifest_status import (
     ManifestStatus,
+    ObservedMarket,
     manifest_document,
     record_outcome,
     summary_line,
@@ -335,7 +336,8 @@ class Controller:
             spec = self.registry.specs.get(outcome.name)
             if status is None or spec is None or not status.registered:
                 return  # a reconcile that finished after its market closed says nothing new
-            record_outcome(status, spec, outcome, self.store.balances(), self.metrics, self.now())
+            observed = ObservedMarket(self.store.open_orders(spec.market.condition_id), self.store.balances())
+            record_outcome(status, spec, outcome, observed, self.metrics, self.now())
 
     # -- probes ---------------------------------------------------------------------
 

@@ -11,13 +11,16 @@ Reports only: nothing here sends an order or changes a plan.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from controller.observe.state import Balances
+from controller.observe.state import Balances, OpenOrder
 from controller.ops import status as st
 from controller.ops.metrics import Metrics
+from controller.plan.classify import classify
+from controller.plan.ticks import ZERO
 from controller.spec.types import MarketMakerSpec
 from controller.venue.wire import MarketInfo
 
@@ -54,9 +57,19 @@ class ManifestStatus:
 
 
 def record_outcome(
-    status: ManifestStatus, spec: MarketMakerSpec, outcome: Outcome, balances: Balances, metrics: Metrics, now: datetime
+    status: ManifestStatus,
+    spec: MarketMakerSpec,
+    outcome: Outcome,
+    observed: ObservedMarket,
+    metrics: Metrics,
+    now: datetime,
 ) -> None:
-    """Fold one reconcile's outcome into the manifest's status and metrics."""
+    """Fold one reconcile's outcome into the manifest's status and metrics.
+
+    ``Quoting`` is judged on ``observed`` (the store's orders and balances just after the
+    plan was carried out, as the next plan will see them), not on what the plan meant to
+    leave: an order filled or cancelled meanwhile, or placed and matched at once, does not
+    count."""
     result = "ok" if outcome.ok else ("error" if outcome.error else "rejected")
     if outcome.waiting is not None or outcome.unavailable:
         result = "waiting"
@@ -86,40 +99,54 @@ def record_outcome(
     else:
         set_condition(status, st.SYNCED, True, "ReconcileSucceeded", "plan executed", now, metrics)
     if outcome.plan is not None:
-        _update_quoting(spec, status, outcome, balances, metrics, now)
+        _update_quoting(spec, status, outcome, observed, metrics, now)
 
 
 def _update_quoting(
     spec: MarketMakerSpec,
     status: ManifestStatus,
     outcome: Outcome,
-    balances: Balances,
+    observed: ObservedMarket,
     metrics: Metrics,
     now: datetime,
 ) -> None:
     plan = outcome.plan
     assert plan is not None
+    ours = set(plan.keep) | {order_id for _placement, order_id in outcome.placed}
+    resting = [o for o in observed.orders if o.id in ours]
     counts = {"bid": [0] * len(spec.bands), "ask": [0] * len(spec.bands)}
-    for kept in plan.kept:
-        if 0 <= kept.band < len(spec.bands):
-            counts[kept.quote_side][kept.band] += 1
-    for placement, _order_id in outcome.placed:
-        counts[placement.quote_side][placement.band] += 1
+    amounts = {"bid": [ZERO] * len(spec.bands), "ask": [ZERO] * len(spec.bands)}
+    if plan.reference_price is not None:
+        _cancels, kept = classify(spec, plan.reference_price, resting)
+        for c in kept:
+            if c.band is not None:
+                counts[c.side][c.band] += 1
+                amounts[c.side][c.band] += c.order.remaining
     status.band_counts = counts
     metrics.set_band_orders(spec.name, counts)
     for side, per_band in counts.items():
         metrics.set_quotes_in_band(spec.name, side, sum(1 for n in per_band if n))
+    balances = observed.balances
     metrics.set_position(spec.name, position(spec, balances))
     metrics.set_collateral(spec.name, balances.collateral)
+    full = all(amounts[side][i] >= band.min_amount for side in amounts for i, band in enumerate(spec.bands))
     if plan.pull_reason is not None:
         set_condition(status, st.QUOTING, False, str(plan.pull_reason), plan.note, now, metrics)
-    elif all(n for per_band in counts.values() for n in per_band):
+    elif full:
         set_condition(status, st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now, metrics)
     elif plan.alerts:
         why = "; ".join(a.detail for a in plan.alerts)
         set_condition(status, st.QUOTING, False, str(plan.alerts[0].reason), why, now, metrics)
     else:
-        set_condition(status, st.QUOTING, False, "PartiallyQuoting", "some bands are empty", now, metrics)
+        set_condition(status, st.QUOTING, False, "PartiallyQuoting", "some bands are short", now, metrics)
+
+
+@dataclass(frozen=True)
+class ObservedMarket:
+    """The store's view of one market right after a reconcile: its open orders, the balances."""
+
+    orders: Sequence[OpenOrder]
+    balances: Balances
 
 
 def set_condition(

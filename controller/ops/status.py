@@ -21,8 +21,8 @@ read straight off it.
     ``OutsideSchedule``, ``NoReferencePrice``, ``StaleMarketData``, ``MarketNotInState``,
     ``AlreadyManaged``), or why a band is short (``InsufficientBalance``,
     ``MaxCollateral``, ``MaxPosition``, ``BelowMinOrderSize``, ``NoPriceInBand``,
-    ``SizeCapped``), or ``PartiallyQuoting`` (some bands are empty, e.g. while orders
-    are in flight).
+    ``SizeCapped``), or ``PartiallyQuoting`` (some band holds less than its minAmount of
+    resting orders on the exchange, e.g. just after a fill).
 
 The ``/status`` document (``schemas/status.schema.json``)::
 

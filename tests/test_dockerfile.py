@@ -284,7 +284,8 @@ def load_yaml(relative: str) -> list[dict[str, Any]]:
 
 
 @pytest.mark.parametrize(
-    "relative", ["deploy/kubernetes/deployment.yaml", "deploy/kubernetes/deployment-configmap.yaml"]
+    "relative",
+    ["deploy/kubernetes/controller/deployment.yaml", "deploy/kubernetes/controller/deployment-configmap.yaml"],
 )
 def test_kubernetes_deployment(relative: str) -> None:
     (deployment,) = load_yaml(relative)
@@ -317,7 +318,7 @@ def test_kubernetes_deployment(relative: str) -> None:
 
 
 def test_git_sync_shares_the_manifests_volume() -> None:
-    (deployment,) = load_yaml("deploy/kubernetes/deployment.yaml")
+    (deployment,) = load_yaml("deploy/kubernetes/controller/deployment.yaml")
     pod = deployment["spec"]["template"]["spec"]
     sidecar = next(c for c in pod["containers"] if c["name"] == "git-sync")
     assert "--root=/manifests" in sidecar["args"]

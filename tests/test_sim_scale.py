@@ -90,10 +90,24 @@ def test_admin_state_filters(busy):
     assert state(busy, since=full["time"])["tradeCount"] == 3  # totals are never filtered
 
 
+def test_admin_state_can_leave_out_books_and_the_market_map(busy):
+    full = state(busy)
+    lean = state(busy, books=0)
+    assert set(lean["markets"]) == set(full["markets"])
+    assert all("books" not in m for m in lean["markets"].values())
+    assert all("books" in m for m in full["markets"].values())
+    bare = state(busy, owner=ADDR0, markets=0, books=0, trades=0)
+    assert bare["markets"] == {} and bare["flow"]["marketSteps"] == {}
+    mine = [o for o in full["orders"] if ADDR0.lower() in (o["signer"], o["owner"].lower())]
+    assert bare["orders"] == mine, "the owner's orders, in the same order as unfiltered"
+    assert bare["flow"]["steps"] == full["flow"]["steps"]
+
+
 def test_admin_state_bad_filters(busy):
     assert httpx.get(busy.url + "/admin/state", params={"trades": "many"}).status_code == 400
     assert httpx.get(busy.url + "/admin/state", params={"owner": "bob"}).status_code == 400
     assert httpx.get(busy.url + "/admin/state", params={"since": "yesterday"}).status_code == 400
+    assert httpx.get(busy.url + "/admin/state", params={"books": "no"}).status_code == 400
 
 
 def test_admin_state_trades_are_capped_by_default():

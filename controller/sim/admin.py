@@ -2,12 +2,15 @@
 
 Never part of production's surface: tests and tools use it to see what really reached
 the exchange and to set up situations. ``GET /admin/state`` is filterable
-(``market``, ``owner``, ``since``) and returns at most ``trades`` trades, so polling it
-stays cheap on a busy exchange.
+(``market``, ``owner``, ``since``; ``books=0`` leaves the books out, ``markets=0``
+the market map) and returns at most
+``trades`` trades, so polling it stays cheap on a busy exchange.
 """
 
 from __future__ import annotations
 
+import asyncio
+from concurrent.futures import ThreadPoolExecutor
 from decimal import Decimal, InvalidOperation
 from typing import TYPE_CHECKING, Any
 
@@ -28,20 +31,49 @@ DEFAULT_STATE_TRADES = 100
 MAX_STATE_TRADES = 10_000
 
 
-def _order_row(o: Order) -> dict[str, Any]:
+# An open order's fields copied on the event loop (orders change under it); formatting
+# into rows and JSON may then run off the loop (``h_state``).
+OrderFields = tuple[str, str, str, str, str, str, int, int, int, str, float]
+
+
+def _order_fields(o: Order) -> OrderFields:
+    return (
+        o.id,
+        o.maker_checksum,
+        o.owner,
+        o.token_id,
+        o.market.condition_id,
+        o.side,
+        o.price,
+        o.size,
+        o.matched,
+        o.order_type,
+        o.created_at,
+    )
+
+
+def _order_row(f: OrderFields) -> dict[str, Any]:
     return {
-        "id": o.id,
-        "owner": o.maker_checksum,
-        "signer": o.owner,
-        "tokenId": o.token_id,
-        "market": o.market.condition_id,
-        "side": o.side,
-        "price": fmt_price(o.price),
-        "size": fmt_size(o.size),
-        "sizeMatched": fmt_size(o.matched),
-        "orderType": o.order_type,
-        "createdAt": o.created_at,
+        "id": f[0],
+        "owner": f[1],
+        "signer": f[2],
+        "tokenId": f[3],
+        "market": f[4],
+        "side": f[5],
+        "price": fmt_price(f[6]),
+        "size": fmt_size(f[7]),
+        "sizeMatched": fmt_size(f[8]),
+        "orderType": f[9],
+        "createdAt": f[10],
     }
+
+
+def _render(doc: dict[str, Any], orders: list[OrderFields]) -> str:
+    return wire.dumps(_with_rows(doc, orders))
+
+
+def _with_rows(doc: dict[str, Any], orders: list[OrderFields]) -> dict[str, Any]:
+    return {**doc, "orders": [_order_row(f) for f in orders]}
 
 
 def _trade_row(t: Trade) -> dict[str, Any]:
@@ -66,6 +98,12 @@ def _trade_row(t: Trade) -> dict[str, Any]:
 class Admin:
     def __init__(self, server: SimServer) -> None:
         self.s = server
+        self._render: ThreadPoolExecutor | None = None  # made on first use, shut down by close()
+
+    def close(self) -> None:
+        if self._render is not None:
+            self._render.shutdown(wait=True)
+            self._render = None
 
     def routes(self) -> list[tuple[str, str, Any]]:
         return [
@@ -86,8 +124,26 @@ class Admin:
     # ------------------------------------------------------------ state
 
     def state(
-        self, trades_limit: int = 1000, market: str | None = None, owner: str | None = None, since: float | None = None
+        self,
+        trades_limit: int = 1000,
+        market: str | None = None,
+        owner: str | None = None,
+        since: float | None = None,
+        books: bool = True,
+        markets_map: bool = True,
     ) -> dict[str, Any]:
+        return _with_rows(*self._collect(trades_limit, market, owner, since, books, markets_map))
+
+    def _collect(
+        self,
+        trades_limit: int,
+        market: str | None,
+        owner: str | None,
+        since: float | None,
+        books: bool,
+        markets_map: bool,
+    ) -> tuple[dict[str, Any], list[OrderFields]]:
+        """The state document without its order rows, and the orders' fields (on the loop)."""
         s, engine = self.s, self.s.engine
         now = s.clock.now()
         cond = market.lower() if market else None
@@ -108,8 +164,8 @@ class Admin:
                 and (since is None or t.match_time >= since)
             )
 
-        markets = {}
-        for c, m in engine.markets.items():
+        markets: dict[str, Any] = {}
+        for c, m in engine.markets.items() if markets_map else ():
             if cond is not None and c != cond:
                 continue
             markets[c] = {
@@ -119,15 +175,16 @@ class Admin:
                 "exchange": m.cfg.exchange,
                 "tickSize": m.tick_str,
                 "fairValue": round(s.flow.fair_value(c), 6),
-                "books": {
+            }
+            if books:
+                markets[c]["books"] = {
                     tok: {
                         k: v
                         for k, v in wire.book_summary(m, tok, now).items()
                         if k in ("bids", "asks", "last_trade_price", "hash")
                     }
                     for tok in (m.cfg.yes, m.cfg.no)
-                },
-            }
+                }
         balances = {
             addr: {
                 "collateral": fmt_size(b.collateral),
@@ -149,10 +206,11 @@ class Admin:
                 if trade_ok(t):
                     picked.append(t)
             picked.reverse()
+        orders = [_order_fields(o) for o in sorted(self._open_orders(who, order_ok), key=lambda o: o.seq)]
         return {
             "time": now,
             "markets": markets,
-            "orders": [_order_row(o) for o in sorted(engine.all_open_orders(), key=lambda o: o.seq) if order_ok(o)],
+            "orders": [],
             "balances": balances,
             "trades": [_trade_row(t) for t in picked],
             "tradeCount": engine.trades.total,
@@ -164,11 +222,25 @@ class Admin:
             "flow": {
                 "enabled": s.flow.enabled,
                 "steps": s.flow.steps,
-                "marketSteps": {c: mf.steps for c, mf in s.flow.markets.items() if cond is None or c == cond},
+                "marketSteps": {
+                    c: mf.steps for c, mf in s.flow.markets.items() if markets_map and (cond is None or c == cond)
+                },
             },
             "websockets": s.hub.counts(),
             "rewards": s.rewards.snapshot(),
-        }
+        }, orders
+
+    def _open_orders(self, who: str | None, order_ok: Any) -> list[Order]:
+        """Open orders that pass the filter, filtered before sorting; an owner's own orders
+        come from the engine's per-owner index (others only when they name it as maker)."""
+        by_owner = self.s.engine.open_by_owner
+        if who is None:
+            return [o for owned in by_owner.values() for o in owned.values() if order_ok(o)]
+        picked = [o for o in by_owner.get(who, {}).values() if order_ok(o)]
+        for owner, owned in by_owner.items():
+            if owner != who:
+                picked.extend(o for o in owned.values() if o.maker == who and order_ok(o))
+        return picked
 
     async def h_state(self, request: web.Request) -> web.Response:
         q = request.query
@@ -180,7 +252,16 @@ class Admin:
         market, owner = q.get("market") or None, q.get("owner") or None
         if owner is not None and not is_address(owner):
             raise ApiError(400, "owner must be an address")
-        return json_response(self.state(limit, market, owner, since))
+        flags = {name: q.get(name, "1") for name in ("books", "markets")}
+        if any(v not in ("0", "1") for v in flags.values()):
+            raise ApiError(400, "books and markets must be 0 or 1")
+        doc, orders = self._collect(limit, market, owner, since, flags["books"] == "1", flags["markets"] == "1")
+        # Thousands of order rows take tens of ms to format and encode: off the event loop,
+        # so that a probe polling the state does not hold up matching and the streams.
+        if self._render is None:
+            self._render = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sim-admin-render")
+        text = await asyncio.get_running_loop().run_in_executor(self._render, _render, doc, orders)
+        return web.Response(text=text, content_type="application/json")
 
     # ------------------------------------------------------------ faults
 

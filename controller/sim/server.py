@@ -159,6 +159,7 @@ class SimServer:
         await self.hub.close_all()
         if self.runner is not None:
             await self.runner.cleanup()
+        self.admin.close()  # its render thread, once no request can reach it
 
     async def _ticker(self) -> None:
         while True:

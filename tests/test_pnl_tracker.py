@@ -106,3 +106,19 @@ def test_malformed_exchange_trades_are_counted_not_raised(tmp_path: Path) -> Non
     assert journal.malformed == 2
     assert journal.flush(10) and len(journal.fills()) == 1
     journal.close(10)
+
+
+def test_add_unseen_counts_new_fills_only_not_repeats_or_status_changes() -> None:
+    tracker = PnlTracker([MARKET])
+    pending = rest_trade(
+        "p",
+        match_time=T0,
+        status="TRADE_STATUS_MATCHED",
+        makers=[maker_order("0xp", side="BUY", price="0.4", size="5")],
+    )
+    first = fills_from_rest(pending, seen_at=T0 + 1)
+    assert tracker.add_unseen(first) == 1
+    assert tracker.add_unseen(first) == 0  # the trade history repeats what the user channel said
+    confirmed = fills_from_rest({**pending, "status": "TRADE_STATUS_CONFIRMED"}, seen_at=T0 + 2)
+    assert tracker.add_unseen(confirmed) == 0  # news for PnL, but not a missed fill
+    assert tracker.add_all(confirmed) == 0, "the confirmation was taken in"

@@ -75,6 +75,15 @@ class PnlTracker:
     def add_all(self, records: Iterable[TradeRecord]) -> int:
         return sum(self.add(r) for r in records)
 
+    def add_unseen(self, records: Iterable[TradeRecord]) -> int:
+        """Add ``records``; how many were fills the tracker had not seen at all (not a status change)."""
+        unseen = 0
+        for record in records:
+            with self._lock:
+                unseen += record.key not in self._fills.get(record.condition_id, {})
+            self.add(record)
+        return unseen
+
     def market(self, condition_id: str, *, mid: Decimal | None, now: float, since: float | None = None) -> MarketPnl:
         """PnL of one market marked at ``mid`` (the quoted outcome's), over ``since`` … ``now``.
 

@@ -18,7 +18,16 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
-from controller.journal import Journal, MarketRecord, MidSampler, PnlTracker, Source, backfill, open_journal
+from controller.journal import (
+    Journal,
+    MarketRecord,
+    MidSampler,
+    PnlTracker,
+    Source,
+    TradeRecord,
+    backfill,
+    open_journal,
+)
 from controller.ops.metrics import Metrics
 from controller.plan.ticks import format_decimal
 from controller.spec.types import MarketMakerSpec
@@ -94,13 +103,20 @@ class Journaling:
 
     def backfill(self) -> None:
         """Journal every fill of ours the exchange reports since the last one journaled."""
+        unseen = 0
+
+        def take(fills: list[TradeRecord]) -> None:
+            nonlocal unseen
+            unseen += self.tracker.add_unseen(fills)
+
         try:
-            result = backfill(self.journal, self.venue.trades_page, on_fills=self.tracker.add_all)
+            backfill(self.journal, self.venue.trades_page, on_fills=take)
         except VenueError as exc:
             log.warning("trade history not read (the next resync tries again): %s", str(exc)[:200])
             return
-        if result.fills:
-            log.info("journal: %d fill(s) recovered from the exchange's trade history", result.fills)
+        # The history overlaps what the user channel delivered: only fills it missed are news.
+        if unseen:
+            log.info("journal: %d fill(s) the user channel missed, recovered from the trade history", unseen)
 
     def pnl_of(self, name: str | None, window: timedelta) -> Decimal | None:
         """Realized + unrealized PnL over the trailing ``window`` (None: no market of that name)."""

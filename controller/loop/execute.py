@@ -6,7 +6,8 @@ straight into the observed store, so the next reconcile sees our own orders befo
 the exchange's WebSocket confirms them. An answer of unknown outcome marks the market
 *unsettled*: its open orders are re-read before anything else is placed there.
 
-It logs one line per order action, in ``bandctl diff``'s vocabulary. It plans nothing:
+It logs one line per order action, in ``bandctl diff``'s vocabulary, through
+``actionlog`` (never waiting on a log handler while the reconcilers run). It plans nothing:
 the plan is an argument, and it never decides to send anything the plan does not hold.
 """
 
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from controller.loop.actionlog import ACTIONS
 from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.metrics import CANCEL_REFUSED
@@ -245,7 +247,9 @@ def order_text(plan: MarketPlan, side: str, token_id: str, price: Decimal, size:
 
 def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str) -> dict[str, Any]:
     fields = action_fields(name, "place", order_id, placement, token_id=placement.token_id, band=placement.band)
-    log.info(
+    ACTIONS.log(
+        log,
+        logging.INFO,
         "%s: + %s band %d  %s",
         name,
         order_text(plan, placement.side, placement.token_id, placement.price, placement.size),
@@ -258,7 +262,9 @@ def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str)
 
 def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str) -> dict[str, Any]:
     what = f"{order_text(plan, order.side, order.token_id, order.price, order.remaining)}  " if order else ""
-    log.info(
+    ACTIONS.log(
+        log,
+        logging.INFO,
         "%s: - %s  %s%s",
         name,
         short_id(order_id),

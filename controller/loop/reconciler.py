@@ -26,6 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
+from controller.loop.actionlog import ACTIONS
 from controller.loop.echo import CancelEcho
 from controller.loop.execute import ActionHook, Outcome, execute
 from controller.loop.holds import Holds
@@ -35,7 +36,8 @@ from controller.loop.workqueue import WorkQueue
 from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.telemetry import reconcile_scope
-from controller.plan.bands import plan_market
+from controller.plan.bands import MarketPlan, plan_market
+from controller.plan.reasons import PullReason
 from controller.plan.rewards import RewardParams
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import Ambiguous, RateLimited, Venue, VenueError
@@ -94,7 +96,11 @@ class Reconciler:
         # Set by the stream handlers: lets the market stream apply what has already arrived
         # (a burst of book updates) before a worker reads the state to plan.
         self.before_plan: Callable[[], None] | None = None
+        # Set by the stream handlers: waits until a market's book has stopped changing; True
+        # when it changed meanwhile (then a pull on a one-sided book is planned again).
+        self.settle: Callable[[str], bool] | None = None
         self.echo = CancelEcho()
+        self._logging_actions = False  # this reconciler is a user of the action-log thread
 
     # -- desired state --------------------------------------------------------------
 
@@ -190,6 +196,9 @@ class Reconciler:
 
     def start(self, workers: int = 2) -> None:
         self._pool = WorkerPool(self.queue, self._handle, size=workers, on_restart=self.on_worker_restart)
+        if not self._logging_actions:
+            self._logging_actions = True
+            ACTIONS.start()
         self._pool.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
@@ -197,7 +206,11 @@ class Reconciler:
         if self._pool is None:
             self.queue.shutdown()
             return True
-        return self._pool.stop(timeout)
+        stopped = self._pool.stop(timeout)
+        if self._logging_actions:
+            self._logging_actions = False
+            ACTIONS.stop()  # flushes the queued lines and joins its thread
+        return stopped
 
     @property
     def worker_restarts(self) -> int:
@@ -275,36 +288,20 @@ class Reconciler:
             return
         if self.store.unsettled(condition_id):
             self._settle(condition_id)
-        if self.before_plan is not None:
-            self.before_plan()
-        # What every add of this key so far announced is in the state read next (callers
-        # change the state first): plan once for the whole burst, not once more after it.
-        self.queue.clear_dirty(name)
-        now = self.now()
-        state = self.store.snapshot([condition_id], now=now)
-        market = state.markets.get(condition_id)
-        if market is None or spec.market.quoted_token not in market.books:
+        planned = self._plan(spec, name)
+        if planned is None:
             outcome.waiting = "the market's first book has not arrived yet"
             return
-        with self._lock:
-            end = self._end_times.get(condition_id)
-            rewards = self._rewards.get(condition_id)
-        market = self.echo.apply(condition_id, market, (spec.market.yes_token, spec.market.no_token))
-        state = replace(
-            state,
-            markets={**state.markets, condition_id: replace(market, end_time=end, rewards=rewards)},
-            placed_ids=self.placed.ids() if spec.ownership == "shared" else frozenset(),
-            holds=self.holds.snapshot(now),
-        )
-        if self.on_mid is not None:
-            book = market.books.get(spec.market.quoted_token)
-            mid = (
-                None
-                if book is None or book.best_bid is None or book.best_ask is None
-                else (book.best_bid + book.best_ask) / 2
-            )
-            self.on_mid(condition_id, spec.market.quoted_token, mid)
-        result = plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged)
+        result, now = planned
+        # A one-sided or crossed book is what a re-quote looks like halfway (stale quotes
+        # cancelled, new ones not yet in): if the book is still changing, plan again once it
+        # has settled instead of pulling every quote and placing them all back.
+        unpriced = result.pull_reason is PullReason.NO_REFERENCE_PRICE
+        if unpriced and self.settle is not None and self.settle(condition_id):
+            planned = self._plan(spec, name)
+            if planned is None:
+                return
+            result, now = planned
         outcome.plan = result
         with self._lock:
             if result.alerts:
@@ -330,6 +327,35 @@ class Reconciler:
         # cancels are only counted then). An empty plan ends the chain.
         if outcome.requeue_after is None and outcome.ok:
             outcome.requeue_after = 0.0
+
+    def _plan(self, spec: MarketMakerSpec, name: str) -> tuple[MarketPlan, datetime] | None:
+        """Plan on the state as it is now (None: the market's first book is not in yet)."""
+        condition_id = spec.market.condition_id
+        if self.before_plan is not None:
+            self.before_plan()
+        # What every add of this key so far announced is in the state read next (callers
+        # change the state first): plan once for the whole burst, not once more after it.
+        self.queue.clear_dirty(name)
+        now = self.now()
+        state = self.store.snapshot([condition_id], now=now)
+        market = state.markets.get(condition_id)
+        if market is None or spec.market.quoted_token not in market.books:
+            return None
+        with self._lock:
+            end = self._end_times.get(condition_id)
+            rewards = self._rewards.get(condition_id)
+        market = self.echo.apply(condition_id, market, (spec.market.yes_token, spec.market.no_token))
+        state = replace(
+            state,
+            markets={**state.markets, condition_id: replace(market, end_time=end, rewards=rewards)},
+            placed_ids=self.placed.ids() if spec.ownership == "shared" else frozenset(),
+            holds=self.holds.snapshot(now),
+        )
+        if self.on_mid is not None:
+            book = market.books.get(spec.market.quoted_token)
+            bid, ask = (None, None) if book is None else (book.best_bid, book.best_ask)
+            self.on_mid(condition_id, spec.market.quoted_token, None if bid is None or ask is None else (bid + ask) / 2)
+        return plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged), now
 
     def _in_post_only_window(self) -> bool:
         with self._lock:

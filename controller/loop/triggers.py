@@ -34,6 +34,10 @@ log = logging.getLogger("bandctl")
 # looks at the socket again at least this often meanwhile.
 DRAIN_LIMIT_SECONDS = 0.005
 DRAIN_POLL_SECONDS = 0.0005
+# Before pulling every quote on a one-sided or crossed book, wait for the book to have gone
+# this long without a change, for at most the limit.
+SETTLE_QUIET_SECONDS = 0.002
+SETTLE_LIMIT_SECONDS = 0.010
 
 
 class StreamHandlers:
@@ -43,6 +47,7 @@ class StreamHandlers:
         self._triggers: dict[str, tuple[Any, ...]] = {}
         self._market_down = False
         self._applied = threading.Condition()  # notified after every market event is applied
+        self._changed_at: dict[str, tuple[float, int]] = {}  # market -> (last book change, count)
 
     def connect(self) -> Any:
         """Open both channels and watch the market feed for a stall. Every frame is decoded and
@@ -61,7 +66,26 @@ class StreamHandlers:
         c.venue.watch_feed(books=c.store, on_stalled=self.on_stalled)
         c.metrics.watch_ws_rejects(streams.rejected)
         c.reconciler.before_plan = self.drain
+        c.reconciler.settle = self.settle
         return streams
+
+    def settle(self, condition_id: str) -> bool:
+        """Wait until the market's book has gone ``SETTLE_QUIET_SECONDS`` without a change
+        (at most ``SETTLE_LIMIT_SECONDS``); True when it changed meanwhile.
+
+        Only for a plan that would pull every quote on a one-sided or crossed book: that is
+        what another maker's re-quote looks like halfway, and its next message fixes it."""
+        deadline = time.monotonic() + SETTLE_LIMIT_SECONDS
+        with self._applied:
+            before = self._changed_at.get(condition_id, (0.0, 0))[1]
+            while True:
+                now = time.monotonic()
+                last, _ = self._changed_at.get(condition_id, (0.0, 0))
+                wait = min(last + SETTLE_QUIET_SECONDS, deadline) - now
+                if wait <= 0:
+                    break
+                self._applied.wait(wait)
+            return self._changed_at.get(condition_id, (0.0, 0))[1] != before
 
     def drain(self) -> None:
         """Before a worker plans: let the market stream apply the messages that have already
@@ -101,6 +125,10 @@ class StreamHandlers:
         c = self.controller
         changed = c.store.apply_market(event)
         with self._applied:
+            stamp = time.monotonic()
+            for condition_id in changed:
+                count = self._changed_at.get(condition_id, (0.0, 0))[1]
+                self._changed_at[condition_id] = (stamp, count + 1)
             self._applied.notify_all()
         if event.timestamp is not None:
             c.metrics.ws_lag(channel, time.time() - event.timestamp)

@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from controller.observe.state import Book, BookSide, MarketState, OpenOrder
+from controller.observe.state import Book, BookSide, Level, MarketState, OpenOrder
 from controller.plan.model import QuoteSide
 from controller.plan.ticks import ONE, format_decimal
 from controller.spec.types import MarketMakerSpec
 
 _MICROPRICE_QUANTUM = Decimal("0.000001")
+_ZERO = Decimal(0)
 
 
 def reference_price(
@@ -69,13 +70,34 @@ def quote_view(order: OpenOrder, quoted: str, complement: str) -> tuple[QuoteSid
 
 def without_orders(book: Book, orders: Iterable[OpenOrder], quoted: str, complement: str) -> Book:
     """``book`` (the quoted token's) minus the remaining size of ``orders``, clamped at zero."""
+    # One pass over the book, whatever the number of orders: this runs on every stream
+    # message (the trigger check) and in every plan.
+    cut: dict[BookSide, dict[Decimal, Decimal]] = {"bids": {}, "asks": {}}
     for order in orders:
         view = quote_view(order, quoted, complement)
         if view is None or order.remaining <= 0:
             continue
         side, q = view
-        book = book.adjusted(book_side(side), q, -order.remaining)
-    return book
+        levels = cut[book_side(side)]
+        levels[q] = levels.get(q, _ZERO) + order.remaining
+    if not cut["bids"] and not cut["asks"]:
+        return book
+    return Book(
+        bids=_cut(book.bids, cut["bids"]), asks=_cut(book.asks, cut["asks"]), last_trade_price=book.last_trade_price
+    )
+
+
+def _cut(levels: tuple[Level, ...], cut: dict[Decimal, Decimal]) -> tuple[Level, ...]:
+    if not cut:
+        return levels
+    out = []
+    for level in levels:
+        less = cut.get(level.price)
+        if less is None:
+            out.append(level)
+        elif level.size > less:
+            out.append(Level(level.price, level.size - less))
+    return tuple(out)
 
 
 def book_side(side: QuoteSide) -> BookSide:

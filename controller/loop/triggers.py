@@ -97,6 +97,9 @@ class StreamHandlers:
         streams = self.controller._streams
         if streams is None:
             return
+        # Give the interpreter lock away once first: a thread that has a frame in hand (the
+        # stream's reader) or is about to write one (an in-process exchange) runs before we plan.
+        time.sleep(0)
         deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
         while ws_backlog.unread(streams):
             left = deadline - time.monotonic()

@@ -104,9 +104,7 @@ class Controller:
         ws_validators: tuple[Any, Any] | None = None,
         metrics: Metrics | None = None,
     ) -> None:
-        self.venue = venue
-        self.options = options
-        self.now = now
+        self.venue, self.options, self.now = venue, options, now
         self.metrics = metrics or Metrics()
         venue.on_request = self.metrics.api_request
         self.metrics.watch_rate_budget({"orders": venue.budget.orders, "cancels": venue.budget.cancels})
@@ -171,7 +169,7 @@ class Controller:
         if self.options.state_dir is not None and self.journaling is None:
             self._open_journal(self.options.state_dir)
         self.reload(force=True, enqueue=False)
-        if self.rewards is not None:
+        if self.rewards is not None and any(s.rewards.mode == "fit" for s in self.reconciler.specs().values()):
             self.rewards.refresh()  # before the first plan, so a fitted manifest's first orders score
         self.resync(initial=True)
         if self.journaling is not None:
@@ -210,6 +208,8 @@ class Controller:
                 id=name,
                 max_instances=1,
                 coalesce=True,
+                # Rewards data not needed for the first plan is read right after start.
+                next_run_time=datetime.now(UTC) if name == "rewards" else None,
             )
         self.threads.spawn("heartbeat", self.heartbeat.run)
         scheduler.start()

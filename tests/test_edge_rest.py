@@ -385,3 +385,15 @@ def test_heartbeat_rechains_on_the_id_the_exchange_names(stub: Stub) -> None:
     finally:
         venue.disconnect()
     assert seen == ["", "hb-expected"]
+
+
+def test_one_markets_open_orders_with_a_bad_item_are_an_error_not_a_short_list(stub: Stub) -> None:
+    page = {"data": [ORDER, {k: v for k, v in ORDER.items() if k != "id"}], "next_cursor": "LTE="}
+    stub.routes[("GET", "/data/orders")] = lambda h, b: answer(200, page)
+    venue = venue_for(stub)
+    try:
+        with pytest.raises(VenueError, match="incomplete"):
+            venue.get_orders(market=ORDER["market"])
+        assert not venue.open_orders().complete_for(ORDER["market"])
+    finally:
+        venue.disconnect()

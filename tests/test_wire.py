@@ -138,3 +138,15 @@ def test_iso_times_are_aware_utc() -> None:
     for bad in bads:
         with pytest.raises(WireError):
             wire.iso_time(bad, "t")
+
+
+def test_a_bad_item_makes_its_markets_list_incomplete() -> None:
+    good = {"id": "0x1", "market": "0xm", "asset_id": "7", "side": "BUY", "original_size": "10", "price": "0.5"}
+    other = {**good, "id": "0x2", "market": "0xn"}
+    answer = wire.parse_open_orders([good, other, {k: v for k, v in other.items() if k != "id"}])
+    assert answer.incomplete == frozenset({"0xn"})
+    assert answer.complete_for("0xm") and not answer.complete_for("0xn")
+    nameless = wire.parse_open_orders([good, 5])
+    assert nameless.incomplete is None, "a bad item naming no market leaves no list whole"
+    assert not nameless.complete_for("0xm")
+    assert wire.parse_open_orders([good]).complete_for("0xm")

@@ -27,9 +27,10 @@ from collections.abc import Callable
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
 from controller.loop.threads import Threads
-from controller.observe.state import ObservedState
+from controller.observe.state import ObservedState, OpenOrder
 from controller.observe.store import ObservedStore
 from controller.venue.client import Ambiguous, Venue, VenueError
+from controller.venue.wire import OpenOrders
 
 log = logging.getLogger("bandctl.resync")
 
@@ -66,6 +67,17 @@ class Resync:
         self._balance_cursor = 0
         self.failures = 0
 
+    def _whole_orders(self, answer: OpenOrders, managed: set[str]) -> list[OpenOrder]:
+        """REST's orders of the managed markets; for a market whose list a malformed item left
+        incomplete, our own view instead (an order missing from it is not gone), and the
+        market unsettled: nothing is placed there until a complete list is read."""
+        whole = [m for m in managed if answer.complete_for(m)]
+        orders = [o for o in answer.orders if o.market in managed and answer.complete_for(o.market)]
+        for condition_id in managed.difference(whole):
+            orders.extend(self.store.open_orders(condition_id))
+            self.store.set_unsettled(condition_id, "its open orders came back incomplete")
+        return orders
+
     def run(self, initial: bool = False) -> bool:
         """Re-read books, open orders and balances; requeue. False if the read failed."""
         with self._lock:
@@ -78,7 +90,7 @@ class Resync:
             audited, cursor = (tokens, 0) if everything else _rolling(tokens, self._balance_cursor, BALANCES_PER_RESYNC)
             try:
                 books = self.venue.get_books(tokens) if tokens else {}
-                orders = self.venue.get_orders()
+                answer = self.venue.open_orders()
                 balances = self.venue.get_balances(audited)
             except (VenueError, Ambiguous) as exc:
                 self.failures += 1
@@ -91,7 +103,8 @@ class Resync:
                 if verdict == "missed":
                     suspects[token] = seen[token]
             managed = set(markets)
-            self.store.replace_orders(None, [o for o in orders if o.market in managed], as_of=as_of)
+            orders = self._whole_orders(answer, managed)
+            self.store.replace_orders(None, orders, as_of=as_of)
             self.store.replace_balances(balances, as_of=as_of)
             first_read = self.reconciler.set_orders_known()
             shared = any(s.ownership == "shared" for s in self.reconciler.specs().values())

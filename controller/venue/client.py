@@ -56,6 +56,7 @@ from controller.venue.signer import OrderSigner, SignedOrder, wire_json
 from controller.venue.wire import (
     BookSnapshot,
     MarketInfo,
+    OpenOrders,
     is_position_market,
     parse_balance,
     parse_book_summary,
@@ -291,8 +292,9 @@ class Venue:
 
     # -- account --------------------------------------------------------------------
 
-    def get_orders(self, market: str | None = None) -> list[OpenOrder]:
-        """Every open order of the account (optionally of one market), all pages."""
+    def open_orders(self, market: str | None = None) -> OpenOrders:
+        """Every open order of the account (optionally of one market), all pages, with the
+        markets whose list a malformed item left incomplete (see ``OpenOrders``)."""
         # Several pages: allow more than one request's time.
         deadline = self.config.request_timeout * 4
         raw = self._call(
@@ -304,6 +306,14 @@ class Venue:
             log.error(
                 "open orders: %d malformed item(s) skipped, e.g. %s", len(answer.problems), answer.problems[0][:200]
             )
+        return answer
+
+    def get_orders(self, market: str | None = None) -> list[OpenOrder]:
+        """``open_orders`` as a list; an incomplete list of ``market`` is a ``VenueError``
+        (an order missing from it would look gone, and be placed again)."""
+        answer = self.open_orders(market)
+        if market is not None and not answer.complete_for(market):
+            raise VenueError(f"open orders of {market[:10]}: a malformed item left the list incomplete")
         return list(answer.orders)
 
     def get_order(self, order_id: str) -> OpenOrder | None:

@@ -218,6 +218,12 @@ class OpenOrders:
 
     orders: tuple[OpenOrder, ...]
     problems: tuple[str, ...] = ()
+    # Markets whose list is incomplete (a bad item names them); None: a bad item named no
+    # market, so no market's list can be trusted to be whole.
+    incomplete: frozenset[str] | None = frozenset()
+
+    def complete_for(self, condition_id: str) -> bool:
+        return self.incomplete is not None and condition_id not in self.incomplete
 
 
 # --------------------------------------------------------------------------- REST parsers
@@ -301,12 +307,18 @@ def parse_open_orders(raw: Any) -> OpenOrders:
     if not isinstance(raw, list):
         raise WireError(f"malformed open orders answer: expected a list, got {_kind(raw)}")
     orders, problems = [], []
+    incomplete: set[str] | None = set()
     for index, item in enumerate(raw):
         try:
             orders.append(parse_open_order(item))
         except WireError as exc:
             problems.append(f"item {index}: {exc}")
-    return OpenOrders(tuple(orders), tuple(problems))
+            market = item.get("market") if isinstance(item, Mapping) else None
+            if incomplete is not None and isinstance(market, str) and market:
+                incomplete.add(market)
+            else:
+                incomplete = None
+    return OpenOrders(tuple(orders), tuple(problems), None if incomplete is None else frozenset(incomplete))
 
 
 def parse_balance(raw: Any, what: str) -> Decimal:

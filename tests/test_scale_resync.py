@@ -11,12 +11,13 @@ from decimal import Decimal as D
 
 from fakeclock import FakeClock
 
+from controller.loop import resync as resync_module
 from controller.loop.ownership import PlacedOrders
 from controller.loop.resync import BALANCES_PER_RESYNC, Resync
 from controller.loop.threads import Threads
 from controller.observe.state import Balances, Book, Level
 from controller.observe.store import ObservedStore
-from controller.venue.wire import BookSnapshot
+from controller.venue.wire import BookSnapshot, OpenOrders
 
 N_MARKETS = BALANCES_PER_RESYNC  # 2 tokens each: a full audit takes two resyncs plus one
 MARKETS = {f"0x{m:064x}": (f"{m}01", f"{m}02") for m in range(1, N_MARKETS + 1)}
@@ -33,8 +34,8 @@ class StubVenue:
         market = {t: c for c, pair in MARKETS.items() for t in pair}
         return {t: BookSnapshot(t, market[t], BOOK, "h", None, None, None) for t in token_ids}
 
-    def get_orders(self):  # type: ignore[no-untyped-def]
-        return []
+    def open_orders(self):  # type: ignore[no-untyped-def]
+        return OpenOrders(())
 
     def get_balances(self, token_ids):  # type: ignore[no-untyped-def]
         wanted = list(token_ids)
@@ -151,3 +152,28 @@ def test_a_failed_read_audits_the_same_slice_next_time() -> None:
     clock.t += 15
     assert resync.run()
     assert venue.balance_reads[-1] == failed != first
+
+
+def test_books_are_compared_a_slice_at_a_time_and_stale_markets_always(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setattr(resync_module, "BOOKS_PER_RESYNC", 50)
+    resync, venue, _reconciler, store, clock = make()
+    asked: list[list[str]] = []
+    real = venue.get_books
+
+    def counted(token_ids):  # type: ignore[no-untyped-def]
+        asked.append(list(token_ids))
+        return real(token_ids)
+
+    venue.get_books = counted  # type: ignore[method-assign]
+    assert resync.run(initial=True)
+    assert sorted(asked[0]) == store.token_ids(), "the first read compares every book"
+    stale_market = next(iter(MARKETS))
+    store.mark_stale(stale_market, "the market stream went down")
+    clock.t += 15
+    assert resync.run()
+    assert len(asked[1]) <= 50 + 2 and set(MARKETS[stale_market]) <= set(asked[1]), "a slice, and the stale market"
+    assert store.stale_reason(stale_market) is None, "REST made the stale market fresh at once"
+    for _ in range(len(store.token_ids()) // 50):
+        clock.t += 15
+        assert resync.run()
+    assert {t for a in asked[1:] for t in a} == set(store.token_ids()), "every book compared in turn"

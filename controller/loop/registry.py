@@ -12,6 +12,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 
 from controller.loop.reconciler import Reconciler
@@ -23,6 +24,11 @@ from controller.spec.types import MarketMakerSpec
 from controller.venue.client import MarketInfo, Venue, VenueError
 
 log = logging.getLogger("bandctl")
+
+# Markets read side by side while registering (the venue's rate budget still applies).
+FETCH_WORKERS = 8
+# A market's rules (or why they could not be read) and its end time (or why not).
+_Fetched = tuple[MarketInfo | VenueError, datetime | VenueError | None]
 
 
 class Registry:
@@ -77,14 +83,16 @@ class Registry:
         self.register_markets()
 
     def register_markets(self) -> None:
-        for spec in list(self.specs.values()):
+        specs = list(self.specs.values())
+        fetched = self._fetch_new_markets(sorted({s.market.condition_id for s in specs} - set(self.markets)))
+        for spec in specs:
             status = self.status[spec.name]
             condition_id = spec.market.condition_id
-            try:
-                info = self.markets.get(condition_id) or self.venue.get_market(condition_id)
-            except VenueError as exc:
+            known = self.markets.get(condition_id)
+            info, end_time = (known, None) if known is not None else fetched[condition_id]
+            if isinstance(info, VenueError):
                 status.registered = False
-                status.invalid("MarketNotFound", f"market {condition_id}: {exc}", self.now())
+                status.invalid("MarketNotFound", f"market {condition_id}: {info}", self.now())
                 log.error("%s: %s", spec.name, status.message)
                 continue
             problem = market_problem(spec, info)
@@ -94,9 +102,16 @@ class Registry:
                 status.invalid(reason, message, self.now())
                 log.error("%s: %s", spec.name, message)
                 continue
-            self.markets[condition_id] = info
-            # The market's details say when it ends and whether it trades position ids (V3).
-            self.learn_end_time(condition_id)
+            if known is None:
+                self.markets[condition_id] = info
+                # The market's details say when it ends (and whether it trades position ids,
+                # V3: the venue notes that as it reads them).
+                if isinstance(end_time, VenueError):
+                    log.warning(
+                        "market %s: end time unknown (risk.stopBefore cannot apply): %s", condition_id[:10], end_time
+                    )
+                else:
+                    self.reconciler.set_end_time(condition_id, end_time)
             self.store.track_market(
                 condition_id,
                 info.token_ids,
@@ -105,6 +120,26 @@ class Registry:
                 info.neg_risk,
             )
             status.registered = True
+
+    def _fetch_new_markets(self, condition_ids: list[str]) -> dict[str, _Fetched]:
+        """Rules and end time of the markets not known yet, several reads at a time: at the
+        start of 1,000 manifests two REST reads a market one after the other took seconds.
+        A known market is not read again (a manifest edit used to re-read every end time)."""
+
+        def fetch(condition_id: str) -> _Fetched:
+            try:
+                info = self.venue.get_market(condition_id)
+            except VenueError as exc:
+                return exc, None
+            try:
+                return info, self.venue.get_end_time(condition_id)
+            except VenueError as exc:
+                return info, exc
+
+        if len(condition_ids) <= 1:
+            return {c: fetch(c) for c in condition_ids}
+        with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="register") as pool:
+            return dict(zip(condition_ids, pool.map(fetch, condition_ids), strict=True))
 
     def learn_end_time(self, condition_id: str) -> None:
         try:

@@ -57,6 +57,9 @@ class _Market:
     unsettled: str | None = None  # why our orders there must be re-read before placing
 
 
+_UNSYNCED = StreamBook()  # what a token without a book yet looks like
+
+
 class ObservedStore:
     """Thread-safe; every method may be called from any thread."""
 
@@ -218,6 +221,17 @@ class ObservedStore:
             local = self._book(token_id)
             if local is not None:
                 local.replace_with(book)
+
+    def unsure_tokens(self) -> list[str]:
+        """Tokens whose book a resync must compare with REST whatever its rolling slice: those
+        of stale markets and books never confirmed by REST."""
+        with self._lock:
+            return [
+                t
+                for m in self._markets.values()
+                for t in m.token_ids
+                if m.stale_reason is not None or not m.books.get(t, _UNSYNCED).synced
+            ]
 
     def stream_updates(self, token_id: str) -> int:
         with self._lock:

@@ -219,3 +219,57 @@ def test_the_same_check_on_one_market_plan() -> None:
     )
     result = plan_market(s, state, NOW)
     assert not result.cancel or {p.price for p in result.place}.isdisjoint({D("0.45")})
+
+
+# --------------------------------------------------------------------------- a re-quote caught halfway
+
+
+def _book(bid: str, ask: str | None) -> Book:
+    asks = [Level(D(ask), D(100))] if ask is not None else []
+    return Book.from_levels([Level(D(bid), D(100))], asks)
+
+
+def test_a_pull_on_a_one_sided_book_waits_for_the_book_to_settle_and_plans_again() -> None:
+    reconciler, venue, store = make()
+    reconciler.set_orders_known()
+    reconciler.reconcile("m")  # quoting around 0.50
+    quoted = len(venue.placed)
+    store.adopt_book(YES, _book("0.48", None))  # the other maker's asks cancelled, new ones not in yet
+    settled: list[str] = []
+
+    def settle(condition_id: str) -> bool:
+        settled.append(condition_id)
+        store.adopt_book(YES, _book("0.48", "0.52"))  # ... and in now
+        return True
+
+    reconciler.settle = settle
+    outcome = reconciler.reconcile("m")
+    assert settled == [MARKET]
+    assert outcome.plan is not None and outcome.plan.pull_reason is None and not outcome.plan.has_changes
+    assert len(venue.placed) == quoted and not venue.cancelled, "no quote pulled and placed back"
+
+
+def test_a_book_that_changed_while_planning_is_planned_again() -> None:
+    reconciler, _, _ = make()
+    reconciler.set_orders_known()
+    versions = iter([0, 1, 1, 1])  # one book change lands between the read and the plan's end
+    reads: list[int] = []
+
+    def version(condition_id: str) -> int:
+        value = next(versions, 1)
+        reads.append(value)
+        return value
+
+    reconciler.book_version = version
+    plans: list[MarketPlan] = []
+    reconciler.on_outcome = lambda o: plans.append(o.plan) if o.plan is not None else None
+    original = reconciler._plan
+    calls: list[int] = []
+
+    def counted(spec: Any, name: str) -> Any:
+        calls.append(1)
+        return original(spec, name)
+
+    reconciler._plan = counted  # type: ignore[method-assign]
+    reconciler.reconcile("m")
+    assert len(calls) == 2 and len(plans) == 1, "planned twice, executed once"

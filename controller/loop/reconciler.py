@@ -29,6 +29,7 @@ from decimal import Decimal
 from controller.loop.actionlog import ACTIONS
 from controller.loop.echo import CancelEcho
 from controller.loop.execute import ActionHook, Outcome, execute
+from controller.loop.halfway import Halfway
 from controller.loop.holds import Holds
 from controller.loop.ownership import PlacedOrders
 from controller.loop.workers import WorkerPool
@@ -37,7 +38,6 @@ from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.telemetry import reconcile_scope
 from controller.plan.bands import MarketPlan, plan_market
-from controller.plan.reasons import PullReason
 from controller.plan.rewards import RewardParams
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import Ambiguous, RateLimited, Venue, VenueError
@@ -99,6 +99,8 @@ class Reconciler:
         # Set by the stream handlers: waits until a market's book has stopped changing; True
         # when it changed meanwhile (then a pull on a one-sided book is planned again).
         self.settle: Callable[[str], bool] | None = None
+        self.book_version: Callable[[str], int] | None = None  # counts a market's book changes
+        self.halfway = Halfway()
         self.echo = CancelEcho()
         self._logging_actions = False  # this reconciler is a user of the action-log thread
 
@@ -288,20 +290,11 @@ class Reconciler:
             return
         if self.store.unsettled(condition_id):
             self._settle(condition_id)
-        planned = self._plan(spec, name)
+        planned = self._plan_settled(spec, name)
         if planned is None:
             outcome.waiting = "the market's first book has not arrived yet"
             return
         result, now = planned
-        # A one-sided or crossed book is what a re-quote looks like halfway (stale quotes
-        # cancelled, new ones not yet in): if the book is still changing, plan again once it
-        # has settled instead of pulling every quote and placing them all back.
-        unpriced = result.pull_reason is PullReason.NO_REFERENCE_PRICE
-        if unpriced and self.settle is not None and self.settle(condition_id):
-            planned = self._plan(spec, name)
-            if planned is None:
-                return
-            result, now = planned
         outcome.plan = result
         with self._lock:
             if result.alerts:
@@ -328,11 +321,27 @@ class Reconciler:
         if outcome.requeue_after is None and outcome.ok:
             outcome.requeue_after = 0.0
 
-    def _plan(self, spec: MarketMakerSpec, name: str) -> tuple[MarketPlan, datetime] | None:
-        """Plan on the state as it is now (None: the market's first book is not in yet)."""
+    def _plan_settled(self, spec: MarketMakerSpec, name: str) -> tuple[MarketPlan, datetime] | None:
+        """Plan; once more if the book changed while planning (the rest of a burst), and once
+        more after it settles if the plan looks like another maker's re-quote caught halfway."""
+        cid, version = spec.market.condition_id, self.book_version
+        planned = self._plan(spec, name)
+        if planned is not None and version is not None and version(cid) != planned[2]:
+            planned = self._plan(spec, name)
+        suspect = planned is not None and self.halfway.suspect(name, planned[0])
+        if suspect and self.settle is not None and self.settle(cid):
+            planned = self._plan(spec, name)
+        if planned is None:
+            return None
+        self.halfway.remember(name, planned[0])
+        return planned[0], planned[1]
+
+    def _plan(self, spec: MarketMakerSpec, name: str) -> tuple[MarketPlan, datetime, int] | None:
+        """Plan on the state as it is now, with the book version read (None: no first book yet)."""
         condition_id = spec.market.condition_id
         if self.before_plan is not None:
             self.before_plan()
+        seen = self.book_version(condition_id) if self.book_version is not None else 0
         # What every add of this key so far announced is in the state read next (callers
         # change the state first): plan once for the whole burst, not once more after it.
         self.queue.clear_dirty(name)
@@ -355,7 +364,7 @@ class Reconciler:
             book = market.books.get(spec.market.quoted_token)
             bid, ask = (None, None) if book is None else (book.best_bid, book.best_ask)
             self.on_mid(condition_id, spec.market.quoted_token, None if bid is None or ask is None else (bid + ask) / 2)
-        return plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged), now
+        return plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged), now, seen
 
     def _in_post_only_window(self) -> bool:
         with self._lock:

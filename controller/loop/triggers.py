@@ -46,7 +46,7 @@ class StreamHandlers:
         self._ws_validators = ws_validators
         self._triggers: dict[str, tuple[Any, ...]] = {}
         self._market_down = False
-        self._applied = threading.Condition()  # notified after every market event is applied
+        self._applied = threading.Condition()  # notified after every stream event is applied
         self._changed_at: dict[str, tuple[float, int]] = {}  # market -> (last book change, count)
 
     def connect(self) -> Any:
@@ -67,7 +67,13 @@ class StreamHandlers:
         c.metrics.watch_ws_rejects(streams.rejected)
         c.reconciler.before_plan = self.drain
         c.reconciler.settle = self.settle
+        c.reconciler.book_version = self.book_version
         return streams
+
+    def book_version(self, condition_id: str) -> int:
+        """How many stream events have changed this market's book so far."""
+        with self._applied:
+            return self._changed_at.get(condition_id, (0.0, 0))[1]
 
     def settle(self, condition_id: str) -> bool:
         """Wait until the market's book has gone ``SETTLE_QUIET_SECONDS`` without a change
@@ -88,8 +94,8 @@ class StreamHandlers:
             return self._changed_at.get(condition_id, (0.0, 0))[1] != before
 
     def drain(self) -> None:
-        """Before a worker plans: let the market stream apply the messages that have already
-        arrived (the rest of a burst), so one plan sees the settled book.
+        """Before a worker plans: let the streams apply the messages that have already
+        arrived (the rest of a burst, our fills in it), so one plan sees the settled book.
 
         Waits only while the socket holds unread bytes, woken by each applied event, and
         never longer than ``DRAIN_LIMIT_SECONDS`` in all (a stream thread that stopped
@@ -99,9 +105,12 @@ class StreamHandlers:
             return
         # Give the interpreter lock away once first: a thread that has a frame in hand (the
         # stream's reader) or is about to write one (an in-process exchange) runs before we plan.
-        time.sleep(0)
+        for _ in range(3):
+            time.sleep(0)
         deadline = time.monotonic() + DRAIN_LIMIT_SECONDS
-        while ws_backlog.unread(streams):
+        # Both channels: a fill of ours that came with the burst (another maker's re-quote
+        # trading through our quote) belongs in the same plan.
+        while ws_backlog.unread(streams, "market") or ws_backlog.unread(streams, "user"):
             left = deadline - time.monotonic()
             if left <= 0:
                 return
@@ -175,6 +184,8 @@ class StreamHandlers:
         c = self.controller
         for condition_id in c.store.apply_user(event):
             c.reconciler.enqueue_market(condition_id)
+        with self._applied:
+            self._applied.notify_all()
 
     # -- connection changes ------------------------------------------------------------
 

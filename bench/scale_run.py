@@ -111,7 +111,10 @@ class Hooks:
         self.measuring = False
         handlers, reconciler = ctl.handlers, ctl.reconciler
         on_market, on_user = handlers.on_market_event, handlers.on_user_event
-        add, clear_dirty, reconcile = reconciler.queue.add, reconciler.queue.clear_dirty, reconciler.reconcile
+        add, reconcile = reconciler.queue.add, reconciler.reconcile
+        # Older controllers (the "before" runs) have no clear_dirty: a reconcile covers what
+        # was queued before it started.
+        clear_dirty = getattr(reconciler.queue, "clear_dirty", None)
         taken: dict[str, float] = {}  # manifest -> earliest event its running reconcile covers
 
         def timed(handler: Any) -> Any:
@@ -141,7 +144,7 @@ class Hooks:
         def timed_clear_dirty(name: str) -> Any:
             # The reconcile reads the whole state next: every event so far is covered by it.
             take(name)
-            return clear_dirty(name)
+            return clear_dirty(name) if clear_dirty is not None else None
 
         def timed_reconcile(name: str) -> Any:
             take(name)
@@ -161,8 +164,9 @@ class Hooks:
 
         handlers.on_market_event = timed(on_market)  # type: ignore[method-assign]
         handlers.on_user_event = timed(on_user)  # type: ignore[method-assign]
-        reconciler.queue.add = timed_add  # type: ignore[method-assign]
-        reconciler.queue.clear_dirty = timed_clear_dirty  # type: ignore[method-assign]
+        reconciler.queue.add = timed_add  # type: ignore[method-assign, assignment]
+        if clear_dirty is not None:
+            reconciler.queue.clear_dirty = timed_clear_dirty  # type: ignore[method-assign, assignment]
         reconciler.reconcile = timed_reconcile  # type: ignore[method-assign]
 
 
@@ -205,61 +209,77 @@ def run_one(n: int, seconds: float, steps_per_second: float, poll_interval: floa
         manifests = Path(tmp) / "manifests"
         write_manifests(manifests, markets)
         proc, url = start_sim_process(config)
-        rss0 = rss_kb()
-        venue = Venue(
-            VenueConfig(
-                private_key=Secret(DEMO_PRIVATE_KEY),
-                clob_host=url,
-                ws_host=url.replace("http://", "ws://"),
-                order_rate=ORDER_RATE,
-                order_burst=ORDER_BURST,
-                cancel_rate=CANCEL_RATE,
-                cancel_burst=CANCEL_BURST,
-            )
-        )
-        ctl = Controller(venue, LiveOptions(manifest_paths=[str(manifests)], state_dir=str(Path(tmp) / "state")))
-        hooks = Hooks(ctl)
         try:
-            t0, cpu0 = time.perf_counter(), time.process_time()
-            ctl.start()
-            deadline = t0 + max(120.0, n * 0.3)
-            while len(hooks.converged) < n:
-                if time.perf_counter() > deadline:
-                    raise SystemExit(f"scale: N={n}: {len(hooks.converged)} of {n} markets converged in time")
-                time.sleep(0.05)
-            startup_s, startup_cpu = time.perf_counter() - t0, time.process_time() - cpu0
-            time.sleep(min(5.0, step))  # the start-up's echoes settle
-            rss = rss_kb()
-            admin = httpx.get(url + "/admin/state", params={"trades": 0, "books": 0}, timeout=30).json()
-            steps0 = admin["flow"]["steps"]
-            balance0 = sum(v for k, v in admin["requests"].items() if "balance" in k)
-            with hooks.lock:
-                hooks.measuring, hooks.events, hooks.reconciles, hooks.problems = True, 0, 0, 0
-            cpu0, sim0, w0 = time.process_time(), process_cpu(proc.pid), time.perf_counter()
-            with Poller(url, poll_interval) as poller:
-                time.sleep(seconds)
-            wall = time.perf_counter() - w0
-            cpu = time.process_time() - cpu0 - poller.cpu
-            sim_cpu = process_cpu(proc.pid) - sim0
-            with hooks.lock:
-                hooks.measuring = False
-                latencies, events, reconciles, problems = (
-                    list(hooks.latencies),
-                    hooks.events,
-                    hooks.reconciles,
-                    hooks.problems,
-                )
-            admin = httpx.get(
-                url + "/admin/state", params={"owner": ADDRESS, "trades": 0, "books": 0, "markets": 0}, timeout=30
-            )
-            state = admin.json()
-            open_orders = len(state["orders"])
-            steps = state["flow"]["steps"] - steps0
-            requests = state["requests"]
+            return _measure(n, seconds, step, poll_interval, proc, url, manifests, Path(tmp), load_before)
         finally:
-            ctl.stop()
             proc.terminate()
             proc.wait(timeout=30)
+
+
+def _measure(
+    n: int,
+    seconds: float,
+    step: float,
+    poll_interval: float,
+    proc: Any,
+    url: str,
+    manifests: Path,
+    tmp: Path,
+    load_before: tuple[float, float, float],
+) -> dict[str, Any]:
+    rss0 = rss_kb()
+    venue = Venue(
+        VenueConfig(
+            private_key=Secret(DEMO_PRIVATE_KEY),
+            clob_host=url,
+            ws_host=url.replace("http://", "ws://"),
+            order_rate=ORDER_RATE,
+            order_burst=ORDER_BURST,
+            cancel_rate=CANCEL_RATE,
+            cancel_burst=CANCEL_BURST,
+        )
+    )
+    ctl = Controller(venue, LiveOptions(manifest_paths=[str(manifests)], state_dir=str(tmp / "state")))
+    try:
+        hooks = Hooks(ctl)
+        t0, cpu0 = time.perf_counter(), time.process_time()
+        ctl.start()
+        deadline = t0 + max(120.0, n * 0.3)
+        while len(hooks.converged) < n:
+            if time.perf_counter() > deadline:
+                raise SystemExit(f"scale: N={n}: {len(hooks.converged)} of {n} markets converged in time")
+            time.sleep(0.05)
+        startup_s, startup_cpu = time.perf_counter() - t0, time.process_time() - cpu0
+        time.sleep(min(5.0, step))  # the start-up's echoes settle
+        rss = rss_kb()
+        admin = httpx.get(url + "/admin/state", params={"trades": 0, "books": 0}, timeout=30).json()
+        steps0 = admin["flow"]["steps"]
+        balance0 = sum(v for k, v in admin["requests"].items() if "balance" in k)
+        with hooks.lock:
+            hooks.measuring, hooks.events, hooks.reconciles, hooks.problems = True, 0, 0, 0
+        cpu0, sim0, w0 = time.process_time(), process_cpu(proc.pid), time.perf_counter()
+        with Poller(url, poll_interval) as poller:
+            time.sleep(seconds)
+        wall = time.perf_counter() - w0
+        cpu = time.process_time() - cpu0 - poller.cpu
+        sim_cpu = process_cpu(proc.pid) - sim0
+        with hooks.lock:
+            hooks.measuring = False
+            latencies, events, reconciles, problems = (
+                list(hooks.latencies),
+                hooks.events,
+                hooks.reconciles,
+                hooks.problems,
+            )
+        admin = httpx.get(
+            url + "/admin/state", params={"owner": ADDRESS, "trades": 0, "books": 0, "markets": 0}, timeout=30
+        )
+        state = admin.json()
+        open_orders = len(state["orders"])
+        steps = state["flow"]["steps"] - steps0
+        requests = state["requests"]
+    finally:
+        ctl.stop()
     ms = [x * 1000 for x in latencies]
     return {
         "markets": n,

@@ -119,6 +119,17 @@ def test_a_place_into_a_band_whose_excess_is_being_cancelled_waits() -> None:
     assert after_cancels(TWO_BANDS, result) == frozenset({0}), "same side and band only"
 
 
+def test_a_place_that_would_cross_a_cancelled_order_of_ours_waits() -> None:
+    # After a jump up: our old ask (BUY NO at 0.52 = ask 0.48 in YES terms) is below the new bid.
+    stale_ask = order("o1", "BUY", "0.52", "20", token=NO, market=MARKET)
+    result = _plan(
+        [Cancellation("o1", CancelReason.OUTSIDE_BANDS, "", stale_ask)],
+        [_bid("0.49", 0), _bid("0.47", 1)],
+        p="0.50",
+    )
+    assert after_cancels(TWO_BANDS, result) == frozenset({0}), "the exchange may take the place first"
+
+
 def test_a_cancel_of_an_unknown_order_holds_every_place() -> None:
     result = _plan([Cancellation("o1", CancelReason.OVER_MAX_AMOUNT, "", None)], [_bid("0.48", 0), _bid("0.46", 1)])
     assert after_cancels(TWO_BANDS, result) == frozenset({0, 1})
@@ -273,3 +284,32 @@ def test_a_book_that_changed_while_planning_is_planned_again() -> None:
     reconciler._plan = counted  # type: ignore[method-assign]
     reconciler.reconcile("m")
     assert len(calls) == 2 and len(plans) == 1, "planned twice, executed once"
+
+
+@PROPS
+@given(scenario())
+def test_what_goes_out_with_the_cancels_never_exceeds_a_band_nor_crosses_our_own(case: Any) -> None:
+    """Whatever order the exchange takes them in: each band's resting amount (cancelled
+    orders still counted) plus the overlapped placements stays within maxAmount wherever
+    it did not already exceed it, and no overlapped placement crosses a cancelled order."""
+    from controller.plan.classify import band_positions, in_band
+    from controller.plan.reference import quote_view
+
+    specs, state, cancel_unmanaged = case
+    result = plan(specs, state, NOW, cancel_unmanaged=cancel_unmanaged)
+    for s, mp in zip(specs, result.markets, strict=True):
+        if not mp.place or mp.reference_price is None or s.rewards.mode == "fit":
+            continue
+        p, quoted, complement = mp.reference_price, s.market.quoted_token, s.market.complement_token
+        early = [pl for i, pl in enumerate(mp.place) if i not in after_cancels(s, mp)]
+        views = [quote_view(c.order, quoted, complement) for c in mp.cancel if c.order is not None]
+        for placement in early:
+            q = placement.price if placement.token_id == quoted else 1 - placement.price
+            for view in views:
+                if view is None:
+                    continue
+                side, other = view
+                assert not (placement.quote_side == "bid" and side == "ask" and other <= q)
+                assert not (placement.quote_side == "ask" and side == "bid" and other >= q)
+                band = next((i for i in band_positions(s.bands) if in_band(s.bands[i], p, side, other)), None)
+                assert (side, band) != (placement.quote_side, placement.band) or band is None

@@ -17,12 +17,21 @@ from decimal import Decimal
 from controller.observe.state import MarketState, ObservedState, OpenOrder
 from controller.plan import messages, rewards_fit
 from controller.plan.classify import band_positions, classify, in_band
-from controller.plan.model import Cancellation, ForeignOrder, Kept, MarketPlan, Plan, PlanWarning, QuoteSide
+from controller.plan.model import (
+    Cancellation,
+    ForeignOrder,
+    Kept,
+    MarketPlan,
+    Placement,
+    Plan,
+    PlanWarning,
+    QuoteSide,
+)
 from controller.plan.placements import Context, Ledger, new_orders
 from controller.plan.reasons import PULL_CANCEL_REASONS, CancelReason, PullReason, WarningReason
 from controller.plan.reference import quote_view, reference_price
 from controller.plan.skew import inventory_skew
-from controller.plan.ticks import ZERO, on_grid
+from controller.plan.ticks import ONE, ZERO, on_grid
 from controller.spec.types import MarketMakerSpec
 
 
@@ -68,34 +77,45 @@ _COUNTS_IN_NO_BAND = frozenset({CancelReason.OUTSIDE_BANDS, CancelReason.TOKEN_N
 def after_cancels(spec: MarketMakerSpec, plan: MarketPlan) -> frozenset[int]:
     """Indexes of ``plan.place`` that must wait until the plan's cancels are answered.
 
-    The others may go out together with the cancels. Balance never forces a wait here:
-    placements are sized with every cancelled order still locking its balance (what
-    the cancels free is placed by the next reconcile, ``awaiting_cancels``). A band's
-    maxAmount can: a placement waits when a cancelled order still counts in the same
-    band of the same side (over maxAmount, too small to score). When that band cannot
-    be told (no reference price, bands refitted for rewards, an order not known), every
-    placement on that side waits; an order of unknown side holds them all.
+    The others may go out together with the cancels, and the exchange may then take them
+    in either order. Balance never forces a wait here: placements are sized with every
+    cancelled order still locking its balance (what the cancels free is placed by the next
+    reconcile, ``awaiting_cancels``). Two things do: a band's maxAmount (a cancelled order
+    still counts in the same band of the same side: over maxAmount, too small to score)
+    and our own quotes (a placement that would cross a cancelled order of ours would trade
+    with it, or be refused as post-only). When the band cannot be told (no reference price,
+    bands refitted for rewards), every placement on that side waits; a cancelled order not
+    known at all holds every placement.
     """
     quoted, complement = spec.market.quoted_token, spec.market.complement_token
     p = plan.reference_price
     exact = p is not None and spec.rewards.mode != "fit"
     blocked: set[tuple[QuoteSide, int | None]] = set()
+    cancelled: list[tuple[QuoteSide, Decimal]] = []
     for cancel in plan.cancel:
-        if cancel.reason in _COUNTS_IN_NO_BAND:
-            continue
         view = quote_view(cancel.order, quoted, complement) if cancel.order is not None else None
         if view is None:
+            if cancel.reason is CancelReason.TOKEN_NOT_IN_MARKET:
+                continue  # another market's token: neither in a band nor in this book
             return frozenset(range(len(plan.place)))
+        cancelled.append(view)
+        if cancel.reason in _COUNTS_IN_NO_BAND:
+            continue
         side, q = view
         band = None
         if exact and p is not None:
             band = next((i for i in band_positions(spec.bands) if in_band(spec.bands[i], p, side, q)), None)
         blocked.add((side, band))
-    return frozenset(
-        i
-        for i, placement in enumerate(plan.place)
-        if (placement.quote_side, placement.band) in blocked or (placement.quote_side, None) in blocked
-    )
+
+    def waits(placement: Placement) -> bool:
+        if (placement.quote_side, placement.band) in blocked or (placement.quote_side, None) in blocked:
+            return True
+        q = placement.price if placement.token_id == quoted else ONE - placement.price
+        if placement.quote_side == "bid":
+            return any(side == "ask" and other <= q for side, other in cancelled)
+        return any(side == "bid" and other >= q for side, other in cancelled)
+
+    return frozenset(i for i, placement in enumerate(plan.place) if waits(placement))
 
 
 def _decide(

@@ -34,6 +34,7 @@ class _Server:
     def __init__(self) -> None:
         self.connections: set[int] = set()
         self.close_after_answer = False
+        self.hang_up = False  # read the request, then close without an answer
         self.status = 200
         server = self
 
@@ -47,6 +48,9 @@ class _Server:
 
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("content-length") or 0))
+                if server.hang_up:
+                    self.close_connection = True
+                    return
                 data = json.dumps({"echo": json.loads(body), "sig": self.headers.get("POLY_SIGNATURE")}).encode()
                 self.send_response(server.status)
                 self.send_header("content-length", str(len(data)))
@@ -152,3 +156,18 @@ def test_an_oversized_answer_is_refused(server: _Server) -> None:
     with pytest.raises(clob.PolyApiException, match="limit"):
         http.call("POST", "/orders", json.dumps(["x" * 50]))
     http.close()
+
+
+def test_a_request_the_server_read_but_never_answered_is_an_unknown_outcome(server: _Server) -> None:
+    from controller.venue import rest
+    from controller.venue.errors import Ambiguous
+    from controller.venue.inflight import INLINE
+
+    server.hang_up = True
+    http = _client(server.url)
+    try:
+        pending = http.begin("POST", "/orders", "[1]")
+        with pytest.raises(Ambiguous):
+            rest.call(INLINE, "post-orders", pending.result, (), 5.0, None)
+    finally:
+        http.close()

@@ -179,3 +179,23 @@ def test_a_shared_market_leaves_foreign_orders_alone_unless_cancel_unmanaged(sim
         wait_for(lambda: manual_id not in {o["id"] for o in our_orders(sim)}, "the unmanaged order to go")
     finally:
         second.stop()
+
+
+def test_a_manifest_deleted_while_its_reconcile_plans_is_still_retired(sim, manifests, controller) -> None:
+    wait_for(lambda: converged(sim, manifests / "btc.yaml"), "initial quotes")
+    wait_for(lambda: controller.reconciler.queue.idle(), "the loop to settle")
+    reconciler = controller.reconciler
+    drain = reconciler.before_plan
+    deleted: list[bool] = []
+
+    def delete_meanwhile() -> None:  # the manifest goes after this reconcile read it, before it plans
+        if not deleted:
+            deleted.append(True)
+            reconciler.set_specs([])
+        if drain is not None:
+            drain()
+
+    reconciler.before_plan = delete_meanwhile
+    reconciler.enqueue_all()
+    wait_for(lambda: deleted, "the reconcile to reach its plan")
+    wait_for(lambda: not our_orders(sim), "the deleted manifest's orders to be cancelled")

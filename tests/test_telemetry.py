@@ -326,3 +326,25 @@ def test_no_dsn_is_a_no_op() -> None:
 
 def test_sentry_sends_no_pii(sentry: MemoryTransport) -> None:
     assert sentry_sdk.get_client().should_send_default_pii() is False
+
+
+def test_libraries_chatter_is_quiet_at_info_and_shown_at_debug() -> None:
+    import io
+
+    stream = io.StringIO()
+    handler = setup_logging("text", "INFO", stream=stream)
+    try:
+        logging.getLogger("websocket").error("Connection to remote host was lost. - goodbye")
+        logging.getLogger("httpx").info("HTTP Request: POST http://127.0.0.1/orders")
+        logging.getLogger("bandctl").info("market channel: reconnect in 0.30s")
+        assert stream.getvalue().splitlines()[-1].endswith("market channel: reconnect in 0.30s")
+        assert "goodbye" not in stream.getvalue() and "HTTP Request" not in stream.getvalue()
+    finally:
+        logging.getLogger().removeHandler(handler)
+    stream = io.StringIO()
+    handler = setup_logging("text", "DEBUG", stream=stream)
+    try:
+        logging.getLogger("websocket").error("Connection to remote host was lost. - goodbye")
+        assert "goodbye" in stream.getvalue()
+    finally:
+        logging.getLogger().removeHandler(handler)

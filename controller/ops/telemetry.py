@@ -31,14 +31,14 @@ LOG_FORMATS = ("text", "json")
 # Everything a LogRecord carries by itself; the rest came in through ``extra=``.
 _RECORD_ATTRS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
 
-# Libraries that log every routine step at INFO (APScheduler: each job run).
-# Libraries' own chatter, quieted unless LOG_LEVEL=DEBUG: httpx logs a line per request,
-# and py-clob-client-v2 logs every non-200 answer at ERROR with its whole body, even the
-# expected "key already exists" at start-up; the venue reports failures itself, once.
+# Libraries' own chatter, quieted unless LOG_LEVEL=DEBUG: APScheduler logs each job run,
+# httpx a line per request, py-clob-client-v2 every non-200 answer at ERROR with its whole
+# body (even the expected "key already exists" at start-up), websocket-client an ERROR on
+# every dropped connection; the venue and the streams report those themselves, once.
 _NOISY_LOGGERS = {
     "apscheduler": logging.WARNING,
     "urllib3": logging.WARNING,
-    "websocket": logging.WARNING,
+    "websocket": logging.CRITICAL,
     "httpx": logging.WARNING,
     "httpcore": logging.WARNING,
     "py_clob_client_v2": logging.CRITICAL,

@@ -35,7 +35,7 @@ def test_adds_announced_before_the_worker_reads_the_state_cost_no_second_reconci
     queue.add("m")
     assert queue.get() == "m"
     for _ in range(3):  # the rest of the burst, applied while the worker drains
-        queue.add("m")
+        queue.add("m", coalescible=True)
     queue.clear_dirty("m")  # ... then it reads the state: they are all in it
     queue.done("m")
     assert queue.try_get() is None and queue.idle()
@@ -46,7 +46,17 @@ def test_an_add_after_the_state_was_read_still_reconciles_again() -> None:
     queue.add("m")
     assert queue.get() == "m"
     queue.clear_dirty("m")
-    queue.add("m")  # a change the plan did not see
+    queue.add("m", coalescible=True)  # a change the plan did not see
+    queue.done("m")
+    assert queue.try_get() == "m"
+
+
+def test_a_plain_add_while_processing_always_runs_the_key_again() -> None:
+    queue = WorkQueue()
+    queue.add("m")
+    assert queue.get() == "m"
+    queue.add("m")  # no promise that the state already holds what it is about
+    queue.clear_dirty("m")
     queue.done("m")
     assert queue.try_get() == "m"
 
@@ -61,7 +71,7 @@ def test_a_burst_drained_before_planning_leads_to_one_plan() -> None:
             bid = Book.from_levels([Level(D(price), D(100))], [Level(D(price) + D("0.04"), D(100))])
             store.adopt_book(YES, bid)
             store.adopt_book(NO, bid.mirrored())
-            reconciler.queue.add("m")  # what the stream handler does after applying each
+            reconciler.queue.add("m", coalescible=True)  # what the stream handler does after each
 
     reconciler.before_plan = drain
     reconciler.queue.add("m")

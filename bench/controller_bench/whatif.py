@@ -28,11 +28,11 @@ class DebouncedQueue:
     def __init__(self, inner: Any) -> None:
         self._inner = inner
 
-    def add(self, key: str) -> None:
+    def add(self, key: str, **options: Any) -> None:
         if threading.current_thread().name == "ws-market":
             self._inner.add_after(key, DEBOUNCE)
         else:
-            self._inner.add(key)
+            self._inner.add(key, **options)
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._inner, name)

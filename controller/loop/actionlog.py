@@ -3,7 +3,8 @@
 Why: ``execute`` logs a line per order action on the reconcile worker, and a log handler
 may block (a full stderr pipe, a slow terminal, a JSON formatter walking the extras):
 that time came straight out of the next requote. While started, lines go into a bounded
-queue and one tracked thread hands them to the logger; when the queue is full a line is
+queue and one thread per reconciler (started and joined with its workers) hands them to
+the logger; when the queue is full a line is
 dropped and counted, never waited for. Not started (one-shot ``apply``, unit tests), a
 line is logged at once on the caller's thread. It formats nothing itself and decides
 nothing; warnings and errors elsewhere keep logging directly.
@@ -23,9 +24,9 @@ _Line = tuple[logging.Logger, int, str, tuple[Any, ...], dict[str, Any] | None]
 
 class ActionLog:
     def __init__(self, capacity: int = CAPACITY) -> None:
-        self._queue: queue.Queue[_Line | None] = queue.Queue(maxsize=capacity)
+        self._capacity = capacity
+        self._queue: queue.Queue[_Line | None] = queue.Queue(maxsize=capacity + 1)  # + the stop marker
         self._lock = threading.Lock()
-        self._users = 0
         self._thread: threading.Thread | None = None
         self.dropped = 0
 
@@ -34,32 +35,29 @@ class ActionLog:
     ) -> None:
         if not logger.isEnabledFor(level):
             return
-        if self._thread is None:
-            logger.log(level, msg, *args, extra=extra)
-            return
-        try:
-            self._queue.put_nowait((logger, level, msg, args, extra))
-        except queue.Full:
-            with self._lock:
-                self.dropped += 1
+        with self._lock:  # never queued behind the stop marker
+            if self._thread is not None:
+                if self._queue.qsize() < self._capacity:
+                    self._queue.put_nowait((logger, level, msg, args, extra))
+                else:
+                    self.dropped += 1
+                return
+        logger.log(level, msg, *args, extra=extra)
 
     def start(self) -> None:
-        """One more user (a started reconciler); the first starts the writer thread."""
+        """Start the writer thread (once)."""
         with self._lock:
-            self._users += 1
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="action-log", daemon=True)
                 self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        """One user fewer; the last one flushes what is queued and joins the thread."""
+        """Write what is queued, then end and join the thread; later lines are logged at once."""
         with self._lock:
-            self._users = max(0, self._users - 1)
-            thread = self._thread if self._users == 0 else None
+            thread, self._thread = self._thread, None
             if thread is not None:
-                self._thread = None
+                self._queue.put(None)  # the queue holds at most CAPACITY lines: room is kept below
         if thread is not None:
-            self._queue.put(None)
             thread.join(timeout)
 
     def _run(self) -> None:
@@ -70,6 +68,3 @@ class ActionLog:
             except Exception:  # a broken handler must not end the writer
                 with self._lock:
                     self.dropped += 1
-
-
-ACTIONS = ActionLog()

@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from controller.loop.actionlog import ACTIONS
+from controller.loop.actionlog import ActionLog
 from controller.observe.state import OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.metrics import CANCEL_REFUSED
@@ -35,6 +35,9 @@ log = logging.getLogger("bandctl.reconciler")
 
 # (manifest name, condition id, "place" | "cancel" | "reject", the action's fields)
 ActionHook = Callable[[str, str, str, dict[str, Any]], None]
+
+# Not started: logs each line at once (one-shot uses, unit tests).
+_DIRECT = ActionLog()
 
 # The exchange insists GTD orders live at least this long past "now" (a security threshold).
 GTD_SECURITY_SECONDS = 60
@@ -93,6 +96,7 @@ def execute(
     on_placed: Callable[[list[str]], None] | None = None,
     force_post_only: bool = False,
     on_action: ActionHook | None = None,
+    actions: ActionLog | None = None,
 ) -> None:
     """Send ``plan``'s cancels together with the places that need nothing they free, then
     the rest of the places once the cancels are answered; fill ``outcome`` with what happened.
@@ -100,6 +104,7 @@ def execute(
     Which placements may overlap the cancels is the planner's word (``after_cancels``).
     """
     condition_id = spec.market.condition_id
+    out = actions if actions is not None else _DIRECT
     tick = store.tick_size(condition_id)
     neg_risk = store.neg_risk(condition_id)
     waiting = after_cancels(spec, plan) if plan.cancel else frozenset()
@@ -112,19 +117,19 @@ def execute(
                 [c.order_id for c in plan.cancel],
                 [_request(spec, p, now, tick, neg_risk, force_post_only) for p in early],
             )
-            _record_places(spec, plan, early, sent.places, store, outcome, accepted, on_action)
+            _record_places(spec, plan, early, sent.places, store, outcome, accepted, on_action, out)
             if sent.cancel_error is not None:
                 raise sent.cancel_error  # nothing was cancelled: the reconcile retries soon
-            cancelled_ok = _record_cancels(spec, plan, sent.cancel, store, outcome, on_action)
+            cancelled_ok = _record_cancels(spec, plan, sent.cancel, store, outcome, on_action, out)
         elif plan.cancel:
             cancelled_ok = _record_cancels(
-                spec, plan, venue.cancel_orders([c.order_id for c in plan.cancel]), store, outcome, on_action
+                spec, plan, venue.cancel_orders([c.order_id for c in plan.cancel]), store, outcome, on_action, out
             )
         else:
             cancelled_ok, late = True, list(plan.place)
         if late and cancelled_ok:
             answers = venue.place_orders([_request(spec, p, now, tick, neg_risk, force_post_only) for p in late])
-            _record_places(spec, plan, late, answers, store, outcome, accepted, on_action)
+            _record_places(spec, plan, late, answers, store, outcome, accepted, on_action, out)
     finally:
         if accepted and on_placed is not None:
             on_placed(accepted)
@@ -137,6 +142,7 @@ def _record_cancels(
     store: ObservedStore,
     outcome: Outcome,
     on_action: ActionHook | None,
+    out: ActionLog,
 ) -> bool:
     """Record a cancel answer; False unless every cancel is known to be done (an unknown
     outcome re-reads the market; a refused one may still rest, so nothing waits on it)."""
@@ -148,7 +154,9 @@ def _record_cancels(
     canceled = set(answer.canceled)
     for cancel in plan.cancel:
         if cancel.order_id in canceled:
-            fields = _log_cancel(spec.name, plan, cancel.order_id, cancel.order, cancel.detail or str(cancel.reason))
+            fields = _log_cancel(
+                out, spec.name, plan, cancel.order_id, cancel.order, cancel.detail or str(cancel.reason)
+            )
             if on_action is not None:
                 on_action(spec.name, condition_id, "cancel", {**fields, "reason": str(cancel.reason)})
     if answer.ambiguous:
@@ -167,6 +175,7 @@ def _record_places(
     outcome: Outcome,
     accepted: list[str],
     on_action: ActionHook | None,
+    out: ActionLog,
 ) -> None:
     condition_id = spec.market.condition_id
     for placement, answer in zip(placements, answers, strict=True):
@@ -182,7 +191,7 @@ def _record_places(
             store.record_placed(order, answer.status)
             accepted.append(answer.order_id)
             outcome.placed.append((placement, answer.order_id))
-            fields = _log_place(spec.name, plan, placement, answer.order_id)
+            fields = _log_place(out, spec.name, plan, placement, answer.order_id)
             if on_action is not None:
                 on_action(spec.name, condition_id, "place", {**fields, "reason": str(placement.reason)})
         elif answer.problem in (PlaceProblem.EXCHANGE_UNAVAILABLE, PlaceProblem.POST_ONLY_MODE):
@@ -245,9 +254,9 @@ def order_text(plan: MarketPlan, side: str, token_id: str, price: Decimal, size:
     return f"{side} {plan.outcome(token_id)} {format_price(price, plan.tick_size)} × {format_decimal(size)}"
 
 
-def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str) -> dict[str, Any]:
+def _log_place(out: ActionLog, name: str, plan: MarketPlan, placement: Placement, order_id: str) -> dict[str, Any]:
     fields = action_fields(name, "place", order_id, placement, token_id=placement.token_id, band=placement.band)
-    ACTIONS.log(
+    out.log(
         log,
         logging.INFO,
         "%s: + %s band %d  %s",
@@ -260,9 +269,11 @@ def _log_place(name: str, plan: MarketPlan, placement: Placement, order_id: str)
     return fields
 
 
-def _log_cancel(name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str) -> dict[str, Any]:
+def _log_cancel(
+    out: ActionLog, name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str
+) -> dict[str, Any]:
     what = f"{order_text(plan, order.side, order.token_id, order.price, order.remaining)}  " if order else ""
-    ACTIONS.log(
+    out.log(
         log,
         logging.INFO,
         "%s: - %s  %s%s",

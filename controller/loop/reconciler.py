@@ -26,7 +26,7 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from controller.loop.actionlog import ACTIONS
+from controller.loop.actionlog import ActionLog
 from controller.loop.echo import CancelEcho
 from controller.loop.execute import ActionHook, Outcome, execute
 from controller.loop.halfway import Halfway
@@ -102,7 +102,7 @@ class Reconciler:
         self.book_version: Callable[[str], int] | None = None  # counts a market's book changes
         self.halfway = Halfway()
         self.echo = CancelEcho()
-        self._logging_actions = False  # this reconciler is a user of the action-log thread
+        self.actions = ActionLog()  # its order-action log lines, written off the workers
 
     # -- desired state --------------------------------------------------------------
 
@@ -133,9 +133,9 @@ class Reconciler:
         with self._lock:
             return self._by_market.get(condition_id, ())
 
-    def enqueue_market(self, condition_id: str) -> None:
+    def enqueue_market(self, condition_id: str, *, coalescible: bool = False) -> None:
         for name in self.names_for_market(condition_id):
-            self.queue.add(name)
+            self.queue.add(name, coalescible=coalescible)
 
     def enqueue_markets(self, condition_ids: Iterable[str]) -> None:
         for condition_id in condition_ids:
@@ -198,9 +198,7 @@ class Reconciler:
 
     def start(self, workers: int = 2) -> None:
         self._pool = WorkerPool(self.queue, self._handle, size=workers, on_restart=self.on_worker_restart)
-        if not self._logging_actions:
-            self._logging_actions = True
-            ACTIONS.start()
+        self.actions.start()
         self._pool.start()
 
     def stop(self, timeout: float = 10.0) -> bool:
@@ -209,9 +207,7 @@ class Reconciler:
             self.queue.shutdown()
             return True
         stopped = self._pool.stop(timeout)
-        if self._logging_actions:
-            self._logging_actions = False
-            ACTIONS.stop()  # flushes the queued lines and joins its thread
+        self.actions.stop()  # writes the queued lines and joins its thread
         return stopped
 
     @property
@@ -313,6 +309,7 @@ class Reconciler:
             on_placed=lambda ids: self._record_placed(spec, ids),
             force_post_only=self._in_post_only_window(),
             on_action=self.on_action,
+            actions=self.actions,
         )
         done = set(outcome.canceled)
         self.echo.record(c.order for c in result.cancel if c.order is not None and c.order_id in done)
@@ -342,7 +339,7 @@ class Reconciler:
         if self.before_plan is not None:
             self.before_plan()
         seen = self.book_version(condition_id) if self.book_version is not None else 0
-        # What every add of this key so far announced is in the state read next (callers
+        # What every stream add of this key so far announced is in the state read next (they
         # change the state first): plan once for the whole burst, not once more after it.
         self.queue.clear_dirty(name)
         with self._lock:

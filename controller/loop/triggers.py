@@ -152,7 +152,7 @@ class StreamHandlers:
         for condition_id in changed:
             for name in c.reconciler.names_for_market(condition_id):
                 if self._trigger_changed(name):
-                    c.reconciler.queue.add(name)
+                    c.reconciler.queue.add(name, coalescible=True)
 
     def on_rules(self, info: MarketInfo) -> None:
         """A REST read found a market's rules changed (tick size, minimum size): adopt, requeue."""
@@ -183,7 +183,7 @@ class StreamHandlers:
     def on_user_event(self, channel: str, event: UserEvent) -> None:
         c = self.controller
         for condition_id in c.store.apply_user(event):
-            c.reconciler.enqueue_market(condition_id)
+            c.reconciler.enqueue_market(condition_id, coalescible=True)
         with self._applied:
             self._applied.notify_all()
 

@@ -49,6 +49,7 @@ class WorkQueue:
         self._ready_since: dict[str, float] = {}  # queued key -> when it became ready
         self._processing: dict[str, float] = {}  # key -> when a worker took it
         self._dirty: set[str] = set()
+        self._covered: set[str] = set()  # dirty only by coalescible adds
         self._delayed: list[tuple[float, int, str]] = []
         self._seq = itertools.count()
         self._failures: dict[str, int] = {}
@@ -58,10 +59,12 @@ class WorkQueue:
 
     # -- adding ----------------------------------------------------------------------
 
-    def add(self, key: str) -> None:
+    def add(self, key: str, *, coalescible: bool = False) -> None:
+        """Queue ``key``. ``coalescible``: the caller changed the state before adding (a stream
+        event), so a worker about to read the state covers it (:meth:`clear_dirty`)."""
         with self._cond:
             self.adds += 1
-            if not self._shutdown and self._make_ready(key, self._clock()):
+            if not self._shutdown and self._make_ready(key, self._clock(), coalescible):
                 self._cond.notify()
 
     def add_after(self, key: str, delay: float) -> None:
@@ -114,19 +117,18 @@ class WorkQueue:
         with self._cond:
             self._processing.pop(key, None)
             self._last_progress = self._clock()
-            if key in self._dirty:
+            if key in self._dirty or key in self._covered:
                 self._dirty.discard(key)
+                self._covered.discard(key)
                 if not self._shutdown and self._make_ready(key, self._clock()):
                     self._cond.notify()
 
     def clear_dirty(self, key: str) -> None:
-        """The worker holding ``key`` is about to read the whole state: adds so far are covered.
-
-        Sound because every caller changes the state before it adds the key, so what an
-        add announced is already in what the worker reads next; a later add marks it again.
-        """
+        """The worker holding ``key`` is about to read the whole state: the coalescible adds
+        so far are covered (their callers changed the state first, so it is in what the worker
+        reads next); a later add marks the key again. Plain adds always run the key again."""
         with self._cond:
-            self._dirty.discard(key)
+            self._covered.discard(key)
 
     def shutdown(self) -> None:
         with self._cond:
@@ -164,10 +166,10 @@ class WorkQueue:
 
     # -- internals (under the condition's lock) ----------------------------------------
 
-    def _make_ready(self, key: str, now: float) -> bool:
+    def _make_ready(self, key: str, now: float, coalescible: bool = False) -> bool:
         """Queue ``key`` unless it is queued or in a worker (then: dirty). True if queued."""
         if key in self._processing:
-            self._dirty.add(key)
+            (self._covered if coalescible else self._dirty).add(key)
             return False
         if key in self._ready_since:
             return False

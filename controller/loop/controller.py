@@ -208,8 +208,9 @@ class Controller:
                 id=name,
                 max_instances=1,
                 coalesce=True,
-                # Rewards data not needed for the first plan is read right after start.
-                next_run_time=datetime.now(UTC) if name == "rewards" else None,
+                # Rewards data not needed for the first plan is read right after start. (Only
+                # then: APScheduler adds a job with next_run_time=None paused, never to run.)
+                **({"next_run_time": datetime.now(UTC)} if name == "rewards" else {}),
             )
         self.threads.spawn("heartbeat", self.heartbeat.run)
         scheduler.start()

@@ -199,3 +199,18 @@ def test_a_manifest_deleted_while_its_reconcile_plans_is_still_retired(sim, mani
     reconciler.enqueue_all()
     wait_for(lambda: deleted, "the reconcile to reach its plan")
     wait_for(lambda: not our_orders(sim), "the deleted manifest's orders to be cancelled")
+
+
+def test_the_periodic_jobs_run_on_their_own(sim, manifests) -> None:
+    controller = make_controller(sim, manifests, resync_interval=0.2, reload_interval=0.2)
+    runs: list[str] = []
+    resync, reload = controller.resync, controller.reload
+    controller.resync = lambda *a, **k: (runs.append("resync"), resync(*a, **k))[1]  # type: ignore[method-assign]
+    controller.reload = lambda *a, **k: (runs.append("reload"), reload(*a, **k))[1]  # type: ignore[method-assign]
+    controller.start()
+    try:
+        started = len(runs)
+        wait_for(lambda: runs[started:].count("resync") >= 2, "the resync job to run twice")
+        wait_for(lambda: runs[started:].count("reload") >= 2, "the reload job to run twice")
+    finally:
+        controller.stop()

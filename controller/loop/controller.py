@@ -169,8 +169,10 @@ class Controller:
         if self.options.state_dir is not None and self.journaling is None:
             self._open_journal(self.options.state_dir)
         self.reload(force=True, enqueue=False)
-        if self.rewards is not None and any(s.rewards.mode == "fit" for s in self.reconciler.specs().values()):
-            self.rewards.refresh()  # before the first plan, so a fitted manifest's first orders score
+        if self.rewards is not None:
+            # Before the first plan: plans depend on it (a fitted manifest's first orders score,
+            # and a restart plans with what its predecessor planned with).
+            self.rewards.refresh()
         self.resync(initial=True)
         if self.journaling is not None:
             self.journaling.track(self.reconciler.specs().values())
@@ -208,9 +210,6 @@ class Controller:
                 id=name,
                 max_instances=1,
                 coalesce=True,
-                # Rewards data not needed for the first plan is read right after start. (Only
-                # then: APScheduler adds a job with next_run_time=None paused, never to run.)
-                **({"next_run_time": datetime.now(UTC)} if name == "rewards" else {}),
             )
         self.threads.spawn("heartbeat", self.heartbeat.run)
         scheduler.start()

@@ -30,8 +30,9 @@ def measure_floor(sim: Any, market: MarketIds, samples: int = 150, gap: float = 
     try:
         sim.fund(venue.funder_address, collateral="1000")
         venue.get_market(market.condition_id)
-        http = venue.http
-        assert http is not None, "the lean HTTP path is not in use"
+        http = getattr(venue, "http", None)
+        if http is None:  # a controller from before the lean path: no floor measured with it
+            return {}
         owner = venue.api_creds.api_key
         sign_post: list[float] = []
         post_delete: list[float] = []

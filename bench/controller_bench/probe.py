@@ -192,12 +192,13 @@ class Probe:
             self.actions["cancel"] += len(order_ids)
             return result
 
-        both = venue.cancel_and_place
+        both = getattr(venue, "cancel_and_place", None)  # None: a controller from before it existed
 
         def timed_both(order_ids: Sequence[str], orders: Sequence[OrderRequest]) -> Any:
             # Cancels and places on the wire together: one call, recorded as both.
             self._local.sign = 0.0
             start = time.perf_counter()
+            assert both is not None
             result = both(order_ids, orders)
             end = time.perf_counter()
             cond = getattr(self._local, "cond", "?")
@@ -214,7 +215,8 @@ class Probe:
         venue._sign = timed_sign  # type: ignore[method-assign]
         venue.place_orders = timed_place  # type: ignore[method-assign]
         venue.cancel_orders = timed_cancel  # type: ignore[method-assign]
-        venue.cancel_and_place = timed_both  # type: ignore[method-assign]
+        if both is not None:
+            venue.cancel_and_place = timed_both  # type: ignore[method-assign]
         venue.budget._sleep = counted_sleep
 
     def attach_server(self, sim: Any) -> None:

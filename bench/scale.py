@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import json
 import logging
-import os
 import statistics
 import subprocess
 import sys
@@ -68,6 +67,8 @@ def run_child(n: int, args: argparse.Namespace) -> dict[str, Any]:
         str(args.steps_per_second),
         "--poll-interval",
         str(args.poll_interval),
+        "--resync-interval",
+        str(args.resync_interval),
     ]
     done = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=False)
     if done.returncode != 0:
@@ -119,8 +120,10 @@ def plot(rows: list[dict[str, Any]], path: str) -> None:
     axes[1].set_ylabel("controller CPU, ms")
     axes[1].set_ylim(bottom=0)
     axes[1].legend()
-    axes[2].plot(n, [r["rss_kb_per_market"] for r in rows], "o-")
-    axes[2].set_ylabel("RSS per market, KB")
+    axes[2].plot(n, [r["rss_mb"] for r in rows], "o-")
+    for row in rows[1:]:
+        axes[2].annotate(f"+{row['rss_kb_marginal']:.0f} KB/market", (row["markets"], row["rss_mb"]), fontsize=8)
+    axes[2].set_ylabel("controller process RSS, MB")
     axes[2].set_ylim(bottom=0)
     for ax in axes:
         ax.set_xscale("log")
@@ -140,26 +143,34 @@ def main() -> int:
     parser.add_argument("--poll-interval", type=float, default=1.0, help="the /admin/state probe's interval")
     parser.add_argument("--json-out")
     parser.add_argument("--plot")
+    parser.add_argument("--resync-interval", type=float, default=15.0, help="the controller's (production: 15 s)")
+    parser.add_argument("--from-json", help="print and plot an earlier run's --json-out instead of running")
     parser.add_argument("--one", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     logging.basicConfig(level=logging.CRITICAL)
     if args.one is not None:
         from scale_run import run_one
 
-        print(json.dumps(run_one(args.one, args.seconds, args.steps_per_second, args.poll_interval)))
+        result = run_one(args.one, args.seconds, args.steps_per_second, args.poll_interval, args.resync_interval)
+        print(json.dumps(result))
         return 0
-    sizes = [int(s) for s in args.sizes.split(",")]
-    runs: dict[int, list[dict[str, Any]]] = {n: [] for n in sizes}
-    load = os.getloadavg()
-    for _ in range(args.repeats):
-        for n in sizes:  # interleaved, so that a change of the machine's load hits every N alike
-            runs[n].append(run_child(n, args))
+    if args.from_json:
+        runs = {int(n): r for n, r in json.loads(Path(args.from_json).read_text())["runs"].items()}
+        sizes = sorted(runs)
+    else:
+        sizes = [int(s) for s in args.sizes.split(",")]
+        runs = {n: [] for n in sizes}
+        for _ in range(args.repeats):
+            for n in sizes:  # interleaved, so that a change of the machine's load hits every N alike
+                runs[n].append(run_child(n, args))
     rows = [{"markets": n, **medians(runs[n])} for n in sizes]
     for row in rows:  # what one more market costs, against the smallest N of this run
         base = rows[0]
         grown = row["markets"] - base["markets"]
         row["rss_kb_marginal"] = round(1024 * (row["rss_mb"] - base["rss_mb"]) / grown, 1) if grown else None
-    print(f"load before {load[0]:.2f}, after {os.getloadavg()[0]:.2f}; medians of {args.repeats} repeat(s)\n")
+    repeats = len(runs[sizes[0]])
+    loads = [x for rs in runs.values() for r in rs for x in (r["load_before"][0], r["load_after"][0])]
+    print(f"1-minute load at the runs' starts and ends {min(loads):.2f}-{max(loads):.2f}; medians of {repeats} runs\n")
     print(table(rows))
     if args.json_out:
         Path(args.json_out).write_text(json.dumps({"runs": runs, "medians": rows}, indent=1))

@@ -199,7 +199,9 @@ class Poller:
         self._thread.join()
 
 
-def run_one(n: int, seconds: float, steps_per_second: float, poll_interval: float) -> dict[str, Any]:
+def run_one(
+    n: int, seconds: float, steps_per_second: float, poll_interval: float, resync_interval: float = 15.0
+) -> dict[str, Any]:
     markets = synthetic_markets(n)
     step = n / steps_per_second
     load_before = os.getloadavg()
@@ -210,7 +212,9 @@ def run_one(n: int, seconds: float, steps_per_second: float, poll_interval: floa
         write_manifests(manifests, markets)
         proc, url = start_sim_process(config)
         try:
-            return _measure(n, seconds, step, poll_interval, proc, url, manifests, Path(tmp), load_before)
+            return _measure(
+                n, seconds, step, poll_interval, resync_interval, proc, url, manifests, Path(tmp), load_before
+            )
         finally:
             proc.terminate()
             proc.wait(timeout=30)
@@ -221,6 +225,7 @@ def _measure(
     seconds: float,
     step: float,
     poll_interval: float,
+    resync_interval: float,
     proc: Any,
     url: str,
     manifests: Path,
@@ -239,7 +244,10 @@ def _measure(
             cancel_burst=CANCEL_BURST,
         )
     )
-    ctl = Controller(venue, LiveOptions(manifest_paths=[str(manifests)], state_dir=str(tmp / "state")))
+    options = LiveOptions(
+        manifest_paths=[str(manifests)], state_dir=str(tmp / "state"), resync_interval=resync_interval
+    )
+    ctl = Controller(venue, options)
     try:
         hooks = Hooks(ctl)
         t0, cpu0 = time.perf_counter(), time.process_time()

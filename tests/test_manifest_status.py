@@ -131,3 +131,24 @@ def test_orders_of_others_in_the_market_do_not_count() -> None:
     outcome = Outcome("m", plan=plan(keep=(BID.id,)))
     record_outcome(status, SPEC, outcome, ObservedMarket((BID, ASK), Balances()), Metrics(), NOW)
     assert status.band_counts == {"bid": [1], "ask": [0]}
+
+
+def test_condition_lines_follow_the_order_actions_that_caused_them(caplog) -> None:
+    import logging
+
+    from controller.loop.actionlog import ActionLog
+
+    actions = ActionLog()
+    actions.start()
+    status = ManifestStatus.new("m", NOW, say=actions.log)
+    reconciler_log = logging.getLogger("bandctl.reconciler")
+    with caplog.at_level(logging.INFO):
+        actions.log(reconciler_log, logging.INFO, "m: + BUY YES 0.48 × 20 band 0")
+        record_outcome(
+            status, SPEC, Outcome("m", plan=kept_plan()), ObservedMarket((BID, ASK), Balances()), Metrics(), NOW
+        )
+        actions.stop()
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines.index("m: + BUY YES 0.48 × 20 band 0") < lines.index(
+        "m: Quoting=True QuotingAllBands: orders rest in every band"
+    )

@@ -1,4 +1,5 @@
-"""Order-action log lines, written by a thread of their own while the reconcilers run.
+"""Order-action log lines (and the condition changes they cause, so that those print after
+them), written by a thread of their own while the reconcilers run.
 
 Why: ``execute`` logs a line per order action on the reconcile worker, and a log handler
 may block (a full stderr pipe, a slow terminal, a JSON formatter walking the extras):

@@ -11,7 +11,7 @@ Reports only: nothing here sends an order or changes a plan.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
@@ -29,6 +29,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bandctl")
 
+# (logger, level, message, *arguments): how a condition line is logged (``ActionLog.log``).
+Say = Callable[..., None]
+
 
 @dataclass
 class ManifestStatus:
@@ -43,10 +46,13 @@ class ManifestStatus:
     reconciled_once: bool = False
     conditions: st.Conditions = field(default_factory=st.Conditions)
     band_counts: dict[str, list[int]] = field(default_factory=dict)
+    # Where its condition lines go: the reconciler's order-action log, so that a condition
+    # is printed after the order actions that caused it (None: logged at once).
+    say: Say | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def new(cls, name: str, now: datetime) -> ManifestStatus:
-        status = cls(name)
+    def new(cls, name: str, now: datetime, say: Say | None = None) -> ManifestStatus:
+        status = cls(name, say=say)
         for kind in (st.SYNCED, st.QUOTING):
             status.conditions.set(kind, None, "NotYetReconciled", "waiting for the first reconcile", now)
         return status
@@ -165,7 +171,12 @@ def set_condition(
     if status.conditions.set(kind, value, reason, message, now):
         word = {True: "True", False: "False", None: "Unknown"}[value]
         level = logging.WARNING if value is False else logging.INFO
-        log.log(level, "%s: %s=%s %s%s", status.name, kind, word, reason, f": {message[:200]}" if message else "")
+        say = status.say or _say_now
+        say(log, level, "%s: %s=%s %s%s", status.name, kind, word, reason, f": {message[:200]}" if message else "")
+
+
+def _say_now(logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
+    logger.log(level, msg, *args)
 
 
 def summary_line(status: ManifestStatus, spec: MarketMakerSpec, balances: Balances) -> str:

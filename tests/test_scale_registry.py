@@ -14,6 +14,7 @@ from decimal import Decimal as D
 
 from test_bands_support import spec
 
+from controller.loop.actionlog import ActionLog
 from controller.loop.registry import Registry
 from controller.observe.store import ObservedStore
 from controller.venue.client import MarketInfo, VenueError
@@ -49,6 +50,7 @@ class StubVenue:
 class StubReconciler:
     def __init__(self) -> None:
         self.end_times: dict[str, datetime | None] = {}
+        self.actions = ActionLog()  # not started: lines are logged at once
 
     def set_end_time(self, condition_id: str, end: datetime | None) -> None:
         self.end_times[condition_id] = end

@@ -130,9 +130,19 @@ def _cmd_control(args: argparse.Namespace) -> int:
 
 
 def _cmd_live(args: argparse.Namespace) -> int:
-    from controller.cli.run import run_command
+    from controller.cli.run import parse_loss_limit, run_command
 
-    return run_command(args)
+    selector = _selector(args)
+    if selector is False:
+        return 2
+    max_loss = None
+    if args.max_loss:
+        try:
+            max_loss = parse_loss_limit(args.max_loss)
+        except ValueError as exc:
+            print(f"error: --max-loss: {exc}", file=sys.stderr)
+            return 2
+    return run_command(args, selector=selector, max_loss=max_loss)
 
 
 def build_parser() -> argparse.ArgumentParser:

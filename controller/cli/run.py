@@ -61,7 +61,7 @@ def venue_config(sim: Any) -> VenueConfig:
     return VenueConfig.from_env()
 
 
-def run_command(args: argparse.Namespace) -> int:
+def run_command(args: argparse.Namespace, selector: Any = None, max_loss: AccountLossLimit | None = None) -> int:
     from controller.ops.telemetry import init_sentry_from_env, setup_logging
 
     setup_logging(args.log_format, os.environ.get("LOG_LEVEL", "INFO"))
@@ -80,7 +80,14 @@ def run_command(args: argparse.Namespace) -> int:
         return 2
     try:
         venue = Venue(venue_config(sim))
-        options = LiveOptions(manifest_paths=paths, cancel_unmanaged=args.cancel_unmanaged, state_dir=args.state_dir)
+        options = LiveOptions(
+            manifest_paths=paths,
+            cancel_unmanaged=args.cancel_unmanaged,
+            state_dir=args.state_dir,
+            selector=selector,
+            journal=args.journal,
+            max_account_loss=max_loss,
+        )
         controller = Controller(venue, options)
         if args.live_mode == "apply":
             return _apply(controller)

@@ -111,3 +111,24 @@ def test_a_close_before_the_socket_opens_says_so() -> None:
     import websocket
 
     assert not ws_transport.close_from_reader(websocket.WebSocketApp("ws://127.0.0.1:9/"))
+
+
+def test_a_close_keeps_the_tls_layer_of_a_wss_socket() -> None:
+    import socket
+    import ssl
+    from types import SimpleNamespace
+
+    ours, _peer = socket.socketpair()
+    tls = ssl.create_default_context().wrap_socket(ours, do_handshake_on_connect=False, server_hostname="x")
+    session = object()
+    tls._sslobj = session  # type: ignore[attr-defined]  # stands for an established TLS session
+    app = SimpleNamespace(sock=SimpleNamespace(sock=tls), keep_running=True)
+    try:
+        assert ws_transport.close_from_reader(app)
+        # SSLSocket.shutdown would drop it, and the close frame would go out in plaintext.
+        assert tls._sslobj is session  # type: ignore[attr-defined]
+        assert app.keep_running is False
+    finally:
+        tls._sslobj = None  # type: ignore[attr-defined]
+        tls.close()
+        _peer.close()

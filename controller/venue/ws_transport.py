@@ -80,5 +80,7 @@ def close_from_reader(app: Any) -> bool:
     # Internal: the flag run_forever's read loop checks before every read.
     app.keep_running = False
     with suppress(OSError):
-        raw.shutdown(socket.SHUT_RD)
+        # The plain socket's shutdown even on a TLS socket: SSLSocket.shutdown drops the TLS
+        # layer, and the close frame would then go out unencrypted.
+        socket.socket.shutdown(raw, socket.SHUT_RD)
     return True

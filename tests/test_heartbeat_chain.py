@@ -109,3 +109,30 @@ def test_an_unexpected_error_does_not_end_the_beating() -> None:
     started = time.monotonic()
     heartbeat.run()
     assert len(calls) == 2 and time.monotonic() - started < 5
+
+
+def test_the_beating_starts_once_the_account_is_claimed_not_after_the_start_up(tmp_path) -> None:
+    from live_helpers import make_controller, wait_for, write_manifest
+
+    sim = start_sim(quiet_config(), seed=3)
+    manifests = tmp_path / "manifests"
+    manifests.mkdir()
+    write_manifest(manifests)
+    controller = make_controller(sim, manifests)
+    reload = controller.reload
+
+    def slow_reload(*args: Any, **kwargs: Any) -> None:  # a start-up longer than a beat (many markets)
+        claimed = sim.admin_state()["requests"].get("POST /v1/heartbeats", 0)
+        wait_for(
+            lambda: sim.admin_state()["requests"].get("POST /v1/heartbeats", 0) > claimed,
+            "a heartbeat while the start-up is still reading",
+            timeout=10,
+        )
+        reload(*args, **kwargs)
+
+    controller.reload = slow_reload  # type: ignore[method-assign]
+    try:
+        controller.start()
+    finally:
+        controller.stop()
+        sim.stop()

@@ -72,8 +72,7 @@ class LiveOptions:
     workers: int = 2
     shutdown_timeout: float = 20.0
     heartbeat: HeartbeatPolicy = field(default_factory=HeartbeatPolicy)
-    # How long a stream may stay silent about a change REST already shows before it is
-    # declared frozen (a live stream delivers it within milliseconds).
+    # How long a stream may stay silent about a change REST already shows: then it is frozen.
     freeze_confirm_seconds: float = 2.0
     # At start, how long to watch the account's heartbeat chain for another live holder
     # (a little longer than a heartbeat interval; 0 skips the check).
@@ -82,8 +81,7 @@ class LiveOptions:
     rewards_interval: float = 120.0
     # One log line per market this often (0: never).
     summary_interval: float = 60.0
-    # At start REST is the truth; if the market stream has not connected after this
-    # long, the markets are marked stale (quotes pulled) until it does.
+    # If the market stream has not connected this long after start, markets go stale.
     stream_connect_grace_seconds: float = 10.0
 
 
@@ -160,19 +158,20 @@ class Controller:
 
     # -- start / stop ---------------------------------------------------------------
 
-    def prepare(self) -> None:
-        """Connect, load manifests, register markets, read the account: everything but running."""
+    def prepare(self, keep_alive: bool = False) -> None:
+        """Connect, load manifests, register markets, read the account: everything but running.
+        ``keep_alive``: beat once the account is claimed (the rest may outlast the 10 s deadline)."""
         self.venue.connect()
         claim_account(self.venue, self.state_lock, self.options.lease_wait_seconds)
+        if keep_alive:
+            self.threads.spawn("heartbeat", self.heartbeat.run)
         self.placed.load()
         self.holds.load()
         if self.options.state_dir is not None and self.journaling is None:
             self._open_journal(self.options.state_dir)
         self.reload(force=True, enqueue=False)
         if self.rewards is not None:
-            # Before the first plan: plans depend on it (a fitted manifest's first orders score,
-            # and a restart plans with what its predecessor planned with).
-            self.rewards.refresh()
+            self.rewards.refresh()  # before the first plan: plans depend on it (fitted bands)
         self.resync(initial=True)
         if self.journaling is not None:
             self.journaling.track(self.reconciler.specs().values())
@@ -188,7 +187,11 @@ class Controller:
         """Run: streams, scheduler, workers. Returns at once."""
         from apscheduler.schedulers.background import BackgroundScheduler
 
-        self.prepare()
+        try:
+            self.prepare(keep_alive=True)
+        except BaseException:
+            self.heartbeat.stop()
+            raise
         self._started_at = time.monotonic()
         self._streams = self.handlers.connect()
         self._update_subscriptions()
@@ -211,7 +214,6 @@ class Controller:
                 max_instances=1,
                 coalesce=True,
             )
-        self.threads.spawn("heartbeat", self.heartbeat.run)
         scheduler.start()
         self._scheduler = scheduler
         self.reconciler.start(options.workers)

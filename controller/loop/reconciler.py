@@ -342,10 +342,6 @@ class Reconciler:
         # What every stream add of this key so far announced is in the state read next (they
         # change the state first): plan once for the whole burst, not once more after it.
         self.queue.clear_dirty(name)
-        with self._lock:
-            spec_changed = self._specs.get(name) is not spec
-        if spec_changed:  # edited or deleted since this reconcile read it: that add must stand
-            self.queue.add(name)
         now = self.now()
         state = self.store.snapshot([condition_id], now=now)
         market = state.markets.get(condition_id)

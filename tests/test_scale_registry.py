@@ -83,3 +83,24 @@ def test_new_markets_are_read_once_side_by_side_and_known_ones_never_again() -> 
     registry.use_specs(specs([MISSING]))
     assert venue.reads == {"rules": 1}
     assert all(registry.status[f"m{i}"].registered for i in range(len(MARKETS)))
+
+
+def test_an_end_time_that_could_not_be_read_is_read_again_until_it_is() -> None:
+    venue, reconciler, store = StubVenue(), StubReconciler(), ObservedStore()
+    registry = Registry(venue, store, reconciler, StubMetrics(), lambda: END)  # type: ignore[arg-type]
+    registry.use_specs(specs())
+    failing = f"0x{2:064x}"
+    assert failing not in reconciler.end_times
+    venue.reads.clear()
+    registry.retry_end_times()  # the exchange still fails it
+    assert venue.reads == {"end": 1} and failing not in reconciler.end_times
+    registry.retry_end_times()
+    assert venue.reads == {"end": 2}, "only the unknown one is read, every time until it succeeds"
+    original = venue.get_end_time
+    venue.get_end_time = lambda condition_id: END  # type: ignore[method-assign]
+    registry.retry_end_times()
+    assert reconciler.end_times[failing] == END
+    venue.get_end_time = original  # type: ignore[method-assign]
+    venue.reads.clear()
+    registry.retry_end_times()
+    assert venue.reads == {}, "known now: never read again"

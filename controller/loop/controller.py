@@ -297,11 +297,11 @@ class Controller:
     def _resync_job(self) -> None:
         with self._lock:
             unregistered = any(not s.registered for s in self.status.values())
-        if unregistered:
-            # A market that was missing or closed may have appeared: try again.
+        if unregistered:  # a market that was missing or closed may have appeared: try again
             self.registry.markets.clear()
             self.reload(force=True)
         self.handlers.check_started()
+        self.registry.retry_end_times()
         self.resync()
         journaling = self.journaling
         if journaling is not None:

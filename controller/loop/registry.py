@@ -45,6 +45,7 @@ class Registry:
         self.status: dict[str, ManifestStatus] = {}
         self.specs: dict[str, MarketMakerSpec] = {}
         self.markets: dict[str, MarketInfo] = {}
+        self._end_unknown: set[str] = set()  # end time not read yet: retried every resync
 
     def registered_specs(self) -> list[MarketMakerSpec]:
         with self.lock:
@@ -107,9 +108,8 @@ class Registry:
                 # The market's details say when it ends (and whether it trades position ids,
                 # V3: the venue notes that as it reads them).
                 if isinstance(end_time, VenueError):
-                    log.warning(
-                        "market %s: end time unknown (risk.stopBefore cannot apply): %s", condition_id[:10], end_time
-                    )
+                    log.warning("market %s: end time unknown (retried every resync): %s", condition_id[:10], end_time)
+                    self._end_unknown.add(condition_id)
                 else:
                     self.reconciler.set_end_time(condition_id, end_time)
             self.store.track_market(
@@ -141,11 +141,20 @@ class Registry:
         with ThreadPoolExecutor(max_workers=FETCH_WORKERS, thread_name_prefix="register") as pool:
             return dict(zip(condition_ids, pool.map(fetch, condition_ids), strict=True))
 
-    def learn_end_time(self, condition_id: str) -> None:
-        try:
-            self.reconciler.set_end_time(condition_id, self.venue.get_end_time(condition_id))
-        except VenueError as exc:
-            log.warning("market %s: end time unknown (risk.stopBefore cannot apply): %s", condition_id[:10], exc)
+    def retry_end_times(self) -> None:
+        """Read again the end times registration could not (``risk.stopBefore`` needs them, and
+        the same read tells the venue which exchange contract the market trades on)."""
+        with self.lock:
+            pending = sorted(self._end_unknown)
+        for condition_id in pending:
+            try:
+                end_time = self.venue.get_end_time(condition_id)
+            except VenueError as exc:
+                log.debug("market %s: end time still unknown: %s", condition_id[:10], exc)
+                continue
+            self.reconciler.set_end_time(condition_id, end_time)
+            with self.lock:
+                self._end_unknown.discard(condition_id)
 
     def market_closed(self, condition_id: str) -> bool:
         """The exchange stopped taking orders in this market (resolved, closed): its manifests

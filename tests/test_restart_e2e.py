@@ -208,7 +208,8 @@ def test_a_second_controller_on_the_same_account_refuses_to_start(sim, manifests
     first = start(sim, manifests, started)
     wait_for(lambda: converged(sim, manifests / "btc.yaml"), "the first controller to quote")
     # Another machine (its own state directory): the exchange's heartbeat chain gives it away.
-    second = make_controller(sim, manifests, state_dir=str(manifests.parent / "elsewhere"))
+    # It watches the chain for three of the first one's 1 s beats: a late beat cannot pass for silence.
+    second = make_controller(sim, manifests, state_dir=str(manifests.parent / "elsewhere"), lease_wait_seconds=3.0)
     with pytest.raises(AccountInUse, match="another process is heartbeating for this account"):
         second.prepare()
     second.venue.disconnect()

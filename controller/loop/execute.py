@@ -273,19 +273,12 @@ def _log_cancel(
     out: ActionLog, name: str, plan: MarketPlan, order_id: str, order: OpenOrder | None, reason: str
 ) -> dict[str, Any]:
     what = f"{order_text(plan, order.side, order.token_id, order.price, order.remaining)}  " if order else ""
-    out.log(
-        log,
-        logging.INFO,
-        "%s: - %s  %s%s",
-        name,
-        short_id(order_id),
-        what,
-        reason,
-        # Never a key LogRecord owns ("message", "msg", "args"...): logging raises on those.
-        extra=(fields := action_fields(name, "cancel", order_id, order, reason=reason, detail=reason)),
-    )
+    # Complete before it is queued: the action log's thread reads it later.
+    # Never a key LogRecord owns ("message", "msg", "args"...): logging raises on those.
+    fields = action_fields(name, "cancel", order_id, order, reason=reason, detail=reason)
     if order is not None:
         fields["token_id"] = order.token_id
+    out.log(log, logging.INFO, "%s: - %s  %s%s", name, short_id(order_id), what, reason, extra=fields)
     return fields
 
 

@@ -133,6 +133,8 @@ def _drop_unscored(
         for p in unscored:
             where = "no scoring midpoint" if mid is None else f"midpoint {_fmt(mid)} after the plan"
             why = f"{p.quote_side} band {p.band}: {_fmt(p.price)} would not score ({where}); not placed"
+            if attempt == 3 and scores(quote(p), mid, params):  # the give-up pass drops scoring ones too
+                why = f"{p.quote_side} band {p.band}: {_fmt(p.price)} not placed: the midpoint did not settle"
             alerts.append(PlanWarning(WarningReason.REWARDS_NOT_SCORING, why, p.quote_side, p.band))
         place = [p for p in place if p not in unscored]
     return replace(market, place=tuple(place), alerts=tuple(alerts))

@@ -1,8 +1,8 @@
 """Benchmarks of the live controller against the emulator on loopback.
 
-    python bench/bench_controller.py [latency|churn|scaling|all] [--quick] [--json]
+    python bench/bench_controller.py [latency|churn|scaling|all] [--repeats N] [--quick] [--json]
 
-* ``latency``: tick-to-quote. The emulator (in-process, real clock, quiet flow: no takers,
+* ``latency``: tick-to-quote. The emulator (a child process, real clock, quiet flow: no takers,
   volatility 0, no jumps; house liquidity on) moves one market's fair value; the house
   re-quotes and the reference price moves by 1-2 ticks, which usually pushes some of our
   orders out of their bands (moves that need no replacement are not counted). Measured
@@ -11,8 +11,9 @@
   response of the last replacement order (the order is then resting: the
   emulator matches and rests an order before it answers). Hooks wrap the controller's WS
   handler and schema validator, ``Reconciler.reconcile``, ``Venue.cancel_orders``,
-  ``Venue.place_orders`` and ``Venue._sign`` (benchmark-side monkeypatching, no controller
-  change) to break the time down.
+  ``Venue.place_orders``, ``Venue.cancel_and_place`` and ``Venue._sign`` (benchmark-side
+  monkeypatching, no controller change) to break the time down; the emulator's book-change
+  dispatch is hooked in its own process (``controller_bench/simproc.py``).
 * ``churn``: order actions (places + cancels sent) per 1,000 price events on a seeded
   fair-value path (steps of 0.5 or 1 tick, 2% jumps of 3-8 ticks), for bandctl and for a
   naive loop that on every price event cancels all its orders and places one at every
@@ -24,6 +25,12 @@
   (``bandctl sim``) so its CPU is not counted; fair values are moved through its admin
   endpoint, one market at a time, and we measure tick-to-quote and the controller
   process's CPU time.
+
+The latency and churn runs start the emulator in a child process (its own interpreter lock,
+as a remote exchange would be), driven over a pipe; ``--sim-in-process`` runs it on a thread
+of this process instead (the set-up before, for comparison). ``--repeats N`` runs latency or
+churn N times, each with a fresh emulator and controller, and reports each run and the
+median of every figure over the runs.
 
 ``--what-if`` applies experimental patches on top of the shipped controller (from this
 script only) to size the optimisations proposed in BENCHMARKS.md.
@@ -54,7 +61,14 @@ if str(ROOT) not in sys.path:
 
 from controller_bench.churn import CHURN_LOOPS, bench_churn  # noqa: E402
 from controller_bench.latency import bench_latency  # noqa: E402
-from controller_bench.report import print_churn, print_latency, print_scaling  # noqa: E402
+from controller_bench.repeats import repeated  # noqa: E402
+from controller_bench.report import (  # noqa: E402
+    print_churn,
+    print_churn_repeats,
+    print_latency,
+    print_latency_repeats,
+    print_scaling,
+)
 from controller_bench.scaling import bench_scaling  # noqa: E402
 from controller_bench.stats import load  # noqa: E402
 from controller_bench.whatif import WHAT_IF, WHAT_IFS, apply_process_what_ifs  # noqa: E402
@@ -67,6 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--json", action="store_true", help="print the results as JSON")
     parser.add_argument("--json-out", metavar="PATH", help="also write the results as JSON to PATH")
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--repeats", type=int, default=1, metavar="N", help="latency, churn: N runs, each reported, and their medians"
+    )
+    parser.add_argument(
+        "--sim-in-process",
+        action="store_true",
+        help="latency, churn: the emulator on a thread of this process (the old set-up) instead of a child process",
+    )
     parser.add_argument(
         "--moves",
         type=int,
@@ -97,6 +119,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"experiments, comma-separated, not the shipped behaviour: {', '.join(WHAT_IFS)}",
     )
     args = parser.parse_args(argv)
+    if args.repeats < 1:
+        parser.error("--repeats must be at least 1")
     WHAT_IF.update(x for x in args.what_if.split(",") if x)
     if WHAT_IF - set(WHAT_IFS):
         parser.error(f"unknown --what-if: {', '.join(sorted(WHAT_IF - set(WHAT_IFS)))}")
@@ -112,17 +136,33 @@ def main(argv: Sequence[str] | None = None) -> int:
     if WHAT_IF and not args.json:
         print(f"WHAT-IF experiments (not the shipped controller): {', '.join(sorted(WHAT_IF))}")
     t_all = time.perf_counter()
+    results["emulator"] = "in process" if args.sim_in_process else "child process"
     if args.which in ("latency", "all"):
-        results["latency"] = bench_latency(args.moves or (60 if quick else 1000), args.seed, args.gap)
-        if not args.json:
-            print_latency(results["latency"])
+        runs = []
+        for _ in range(args.repeats):
+            runs.append(
+                bench_latency(
+                    args.moves or (60 if quick else 1000), args.seed, args.gap, in_process=args.sim_in_process
+                )
+            )
+            if not args.json:
+                print_latency(runs[-1])
+        results["latency"] = runs[0] if args.repeats == 1 else repeated(runs)
+        if args.repeats > 1 and not args.json:
+            print_latency_repeats(results["latency"])
     if args.which in ("churn", "all"):
         loops = [x for x in args.churn_loops.split(",") if x]
         if set(loops) - set(CHURN_LOOPS):
             parser.error(f"unknown --churn-loops: {', '.join(sorted(set(loops) - set(CHURN_LOOPS)))}")
-        results["churn"] = bench_churn(args.events or (80 if quick else 1000), args.seed, args.interval, loops)
-        if not args.json:
-            print_churn(results["churn"])
+        runs = []
+        for _ in range(args.repeats):
+            events = args.events or (80 if quick else 1000)
+            runs.append(bench_churn(events, args.seed, args.interval, loops, in_process=args.sim_in_process))
+            if not args.json:
+                print_churn(runs[-1])
+        results["churn"] = runs[0] if args.repeats == 1 else repeated(runs)
+        if args.repeats > 1 and not args.json:
+            print_churn_repeats(results["churn"])
     if args.which in ("scaling", "all"):
         sizes = (
             [int(x) for x in args.markets.split(",")] if args.markets else ([1, 20] if quick else [1, 10, 50, 100, 200])

@@ -71,12 +71,12 @@ class NaiveLoop:
                 )
 
 
-def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, Any]:
+def run_churn(mode: str, events: int, seed: int, interval: float, *, in_process: bool = False) -> dict[str, Any]:
     """mode: "bandctl", "naive" (every event) or "naive-on-change"."""
     path = churn_path(events, seed)
     load_before = load()
     start = 0.5025
-    with one_market(start, seed, rate_limits=False) as world:
+    with one_market(start, seed, rate_limits=False, in_process=in_process) as world:
         market, spec, manifests, sim, probe = world.market, world.spec, world.manifests, world.sim, world.probe
         cond = market.condition_id
         ctl: Controller | None = None
@@ -105,7 +105,7 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
             jumps: list[bool] = []  # the event moved the fair value by more than 2 ticks
             fair_before = Decimal(str(start))
             previous = house_mid(start)
-            cpu0 = time.process_time()
+            cpu0, sim_cpu0 = time.process_time(), sim.cpu()
             t_start = time.perf_counter() + interval
             for k, fair in enumerate(path):
                 target = house_mid(float(fair))
@@ -125,7 +125,7 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
                 previous = target
             wait_until(t_start + len(path) * interval - SAMPLE_LEAD)
             inside += bands_filled(spec, exchange_view(sim.admin_state(0), cond))
-            cpu = time.process_time() - cpu0
+            cpu, sim_cpu = time.process_time() - cpu0, sim.cpu() - sim_cpu0
             t_stop = time.perf_counter()
             if ctl is not None:
                 wait_idle(ctl)
@@ -140,6 +140,7 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
     total = actions.get("place", 0) + actions.get("cancel", 0)
     return {
         "mode": mode,
+        "emulator": sim.where,
         "events": events,
         "reference_changes": changes,
         "places": actions.get("place", 0),
@@ -155,6 +156,7 @@ def run_churn(mode: str, events: int, seed: int, interval: float) -> dict[str, A
         "pulled_quotes": sum(n for k, n in probe.problems.items() if k.startswith("pulled")),
         "problems": dict(probe.problems),
         "process_cpu_s": round(cpu, 2),
+        "emulator_cpu_s": round(sim_cpu, 2),
         "load_before": load_before,
         "load_after": load(),
     }
@@ -214,8 +216,10 @@ def per_kind(
 CHURN_LOOPS = ("bandctl", "naive", "naive-on-change")
 
 
-def bench_churn(events: int, seed: int, interval: float, loops: Sequence[str] = CHURN_LOOPS) -> dict[str, Any]:
-    runs = [run_churn(mode, events, seed, interval) for mode in loops]
+def bench_churn(
+    events: int, seed: int, interval: float, loops: Sequence[str] = CHURN_LOOPS, *, in_process: bool = False
+) -> dict[str, Any]:
+    runs = [run_churn(mode, events, seed, interval, in_process=in_process) for mode in loops]
     by_mode = {run["mode"]: run for run in runs}
     ratio = math.nan
     if "bandctl" in by_mode and "naive" in by_mode and by_mode["naive"]["actions_per_1000_events"]:

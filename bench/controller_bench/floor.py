@@ -1,8 +1,9 @@
 """The floor of a requote, measured in the same run: one raw signed POST /order and DELETE /order.
 
-Same process, same emulator, same moment as the latency run (the controller idle but
-running), through the venue's own lean HTTP path: sign one order with the exact signer,
-post it, cancel it. Nothing of the controller's loop is involved, so this is the least a
+Same emulator (the same child process, or this process with ``--sim-in-process``), same
+moment as the latency run (the controller idle but running), from the controller's process,
+through the venue's own lean HTTP path: sign one order with the exact signer, post it,
+cancel it. Nothing of the controller's loop is involved, so this is the least a
 tick-to-quote can cost here. It also checks that the exchange's order id is the signer's
 digest. A separate funded account, so the controller never sees these orders.
 """

@@ -1,4 +1,4 @@
-"""The tick-to-quote latency run: one market, in-process emulator, standard rate-limit tier.
+"""The tick-to-quote latency run: one market, the emulator in a child process, standard rate-limit tier.
 
 See the command's docstring (bench_controller.py) and BENCHMARKS.md for what is measured.
 """
@@ -18,13 +18,14 @@ from .stats import breakdown, load, mean, summary_ms
 # --------------------------------------------------------------------------- latency
 
 
-def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
+def bench_latency(moves: int, seed: int, gap: float, *, in_process: bool = False) -> dict[str, Any]:
     load_before = load()
     start = 0.505
-    with one_market(start, seed, rate_limits=True) as world:
+    with one_market(start, seed, rate_limits=True, in_process=in_process) as world:
         market, spec, manifests, sim, probe = world.market, world.spec, world.manifests, world.sim, world.probe
         ctl = make_controller(sim.url, manifests, probe, rate_limits=True)
         initial = probe.expect(market.name, house_mid(start))
+        clock = sim.clock_check()
         try:
             ctl.start()
             if not initial.wait(30):
@@ -36,7 +37,7 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
             path = latency_path(int(moves * 1.3), seed)  # moves needing no replacement are not counted
             line = probe.lines[market.condition_id]
             errors_before = sum(sim.admin_state(0)["errors"].values())
-            cpu0, wall0 = time.process_time(), time.perf_counter()
+            cpu0, sim_cpu0, wall0 = time.process_time(), sim.cpu(), time.perf_counter()
             attempted = 0
             for index, fair in enumerate(path):
                 if len(results) >= moves:
@@ -61,12 +62,15 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
                     not_converged += 1  # cross-check against the exchange (outside any timed window)
                 wait_until(began + gap)
             cpu, wall = time.process_time() - cpu0, time.perf_counter() - wall0
+            sim_cpu = sim.cpu() - sim_cpu0
             errors = sum(sim.admin_state(0)["errors"].values()) - errors_before
             wait_idle(ctl)
-            floor = measure_floor(sim, market)  # same process, same emulator, controller idle
+            floor = measure_floor(sim, market)  # same run, same emulator, controller idle
         finally:
             ctl.stop()
     return {
+        "emulator": sim.where,
+        "clock_check": clock,
         "moves": attempted,
         "measured": len(results),
         "timeouts": timeouts,
@@ -87,6 +91,7 @@ def bench_latency(moves: int, seed: int, gap: float) -> dict[str, Any]:
             "share_needing_2plus_changed_reconciles": mean([float(r.changed_reconciles > 1) for r in results]),
         },
         "process_cpu_s": round(cpu, 2),
+        "emulator_cpu_s": round(sim_cpu, 2),
         "wall_s": round(wall, 2),
         "load_before": load_before,
         "load_after": load(),

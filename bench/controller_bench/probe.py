@@ -1,8 +1,9 @@
 """Benchmark-side hooks: timestamps from a price change to the placement ack, and their attribution.
 
 The hooks wrap the controller's WS handler and validator, ``Reconciler.reconcile``,
-``Venue.cancel_orders``/``place_orders``/``_sign`` and the emulator's book-change dispatch
-(monkeypatching in the benchmark process; no controller change). ``analyse`` turns the
+``Venue.cancel_orders``/``place_orders``/``cancel_and_place``/``_sign`` (monkeypatching in the
+benchmark process; no controller change); the emulator's book-change dispatch is hooked where
+the emulator runs (``simproc``). ``analyse`` turns the
 records of one move into a :class:`Move`. It decides nothing about the controller.
 """
 
@@ -52,7 +53,7 @@ class Rec:
 
 @dataclass
 class Timeline:
-    emits: list[float] = field(default_factory=list)  # emulator enqueued a price change (in-process only)
+    emits: list[float] = field(default_factory=list)  # emulator enqueued a price change (latency, churn)
     recvs: list[float] = field(default_factory=list)  # controller parsed a market-channel message
     handled: list[float] = field(default_factory=list)  # ... and validated it (handler entry)
     reconciles: list[Rec] = field(default_factory=list)
@@ -79,7 +80,6 @@ class Probe:
         self.cond_of_token: dict[str, str] = {}
         self.actions: Counter[str] = Counter()
         self.problems: Counter[str] = Counter()  # rejected placements, reconcile errors, pulled quotes
-        self.armed: str | None = None
         self.rate_waits = 0
         self._targets: dict[str, Decimal] = {}
         self._settled: dict[str, threading.Event] = {}
@@ -219,19 +219,6 @@ class Probe:
             venue.cancel_and_place = timed_both  # type: ignore[method-assign]
         venue.budget._sleep = counted_sleep
 
-    def attach_server(self, sim: Any) -> None:
-        """In-process emulator: timestamp every book change it sends while a move is armed."""
-        server = sim._server
-        book_change = server._book_change
-
-        def timed_book_change(e: Any) -> None:
-            book_change(e)
-            armed = self.armed
-            if armed is not None and armed == e.market.condition_id:
-                self.lines[armed].emits.append(time.perf_counter())
-
-        server._book_change = timed_book_change
-
     def set_cond(self, cond: str) -> None:
         """For callers outside a reconcile (the naive loop): attribute cancels to ``cond``."""
         self._local.cond = cond
@@ -255,7 +242,7 @@ class Move:
     changed_reconciles: int
     places: int
     cancels: int
-    burst: float  # first -> last emulator message of the re-quote (in-process only)
+    burst: float  # first -> last emulator message of the re-quote (latency, churn)
 
 
 def analyse(line: Timeline, marks: tuple[int, ...], t0: float, t_end: float, emitted: bool) -> Move | str:

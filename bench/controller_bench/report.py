@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from .repeats import each_and_median
+
 # --------------------------------------------------------------------------- output
 
 
@@ -141,3 +143,45 @@ def print_scaling(r: dict[str, Any]) -> None:
             f"  N={run['markets']}: "
             + ", ".join(f"{k}={v.get('p50')}" for k, v in run["breakdown_ms"].items() if k != "emulator_burst")
         )
+
+
+def print_latency_repeats(r: dict[str, Any]) -> None:
+    """The medians over ``--repeats`` runs, each run's figure in brackets (the runs' tables came first)."""
+    runs, med = r["runs"], r["median"]
+    print(f"\n## Tick-to-quote latency: median over {r['repeats']} runs (each run's figure in brackets)")
+    print(_row(["ms", "p50", "p90", "p99", "max"]))
+    print(_row(["---"] * 5))
+    rows = [
+        ("**tick-to-quote (last ack)**", ("tick_to_quote_ms",)),
+        ("first ack", ("first_ack_ms",)),
+        ("floor: sign + post + delete", ("floor", "sign_post_delete_ms")),
+        ("floor: sign + post", ("floor", "sign_post_ms")),
+        ("floor: sign", ("floor", "sign_ms")),
+        *((key, ("breakdown_ms", key)) for key in med.get("breakdown_ms", {})),
+    ]
+    for label, path in rows:
+        print(_row([label, *(each_and_median(runs, med, (*path, q)) for q in ("p50", "p90", "p99", "max"))]))
+    print("per move (median):", med["per_move"])
+    print(
+        "CPU s (controller process / emulator):",
+        each_and_median(runs, med, ("process_cpu_s",)),
+        "/",
+        each_and_median(runs, med, ("emulator_cpu_s",)),
+        "over",
+        each_and_median(runs, med, ("wall_s",)),
+    )
+    print("load before -> after:", ", ".join(f"{x['load_before'][0]} -> {x['load_after'][0]}" for x in runs))
+
+
+def print_churn_repeats(r: dict[str, Any]) -> None:
+    runs, med = r["runs"], r["median"]
+    print(f"\n## Churn: median over {r['repeats']} runs (each run's figure in brackets)")
+    print("bandctl / naive:", each_and_median(runs, med, ("bandctl_over_naive",)))
+    for i, run in enumerate(med["runs"]):
+        mode = run["mode"]
+        keys = ("actions_per_1000_events", "inside_bands_sampled", "rejections", "pulled_quotes")
+        parts = [f"{k} {each_and_median(runs, med, ('runs', i, k))}" for k in keys]
+        for kind in ("per_jump", "per_reference_move"):
+            one = each_and_median(runs, med, ("runs", i, kind, "share_with_one_changed_reconcile"))
+            parts.append(f"{kind}: one reconcile with changes {one}")
+        print(f"{mode}: " + "; ".join(parts))

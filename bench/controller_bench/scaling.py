@@ -16,7 +16,8 @@ import yaml
 
 from .markets import ADDRESS, house_mid, sim_config, synthetic_markets, write_manifests
 from .probe import Move, Probe, analyse
-from .session import SETTLE_TIMEOUT, make_controller, process_cpu, start_sim_process, wait_idle, wait_until
+from .session import SETTLE_TIMEOUT, make_controller, start_sim_process, wait_idle, wait_until
+from .simproc import process_cpu
 from .stats import breakdown, load, mean, summary_ms
 
 # --------------------------------------------------------------------------- scaling

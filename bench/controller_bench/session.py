@@ -6,7 +6,6 @@ The exchange-side checks read the emulator's admin state, never the controller's
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 import time
@@ -29,6 +28,7 @@ from controller.venue.client import Venue, VenueConfig
 
 from .markets import ADDRESS, MIN_SIZE, MarketIds, sim_config, synthetic_markets, write_manifests
 from .probe import Probe
+from .simproc import ChildSim, InProcessSim, start_emulator
 from .whatif import WHAT_IF, DebouncedQueue, patch_fill_race
 
 UNLIMITED = 1e9  # client-side rate budget when rate limits are off
@@ -80,12 +80,6 @@ def start_sim_process(config_path: Path) -> tuple[subprocess.Popen[str], str]:
     from bench_sim import start_server  # the same launcher as the emulator benchmark
 
     return start_server(str(config_path), seed=1)
-
-
-def process_cpu(pid: int) -> float:
-    """utime + stime of another process, seconds (Linux /proc)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def exchange_view(admin: dict[str, Any], cond: str) -> ObservedState:
@@ -153,44 +147,36 @@ def converged(spec: MarketMakerSpec, state: ObservedState) -> bool:
 
 @dataclass
 class OneMarket:
-    """The latency and churn runs' world: one synthetic market, its manifest, the in-process
-    emulator and the probe hooked into it."""
+    """The latency and churn runs' world: one synthetic market, its manifest, the emulator
+    (a child process by default, see ``simproc``) and the probe."""
 
     market: MarketIds
     spec: MarketMakerSpec
     manifests: Path
-    sim: Any
+    sim: ChildSim | InProcessSim
     probe: Probe
 
     def move(self, fair: str) -> float:
-        """Set the fair value on the emulator's loop with the probe armed; returns when it was sent."""
+        """Set the fair value with the emulator's hook armed; returns when it was sent.
+
+        The times the emulator enqueued the re-quote's book changes join the probe's timeline
+        before this returns."""
         cond = self.market.condition_id
-
-        def on_loop(server: Any) -> None:
-            self.probe.armed = cond
-            try:
-                server.set_fair_value(cond, fair)
-            finally:
-                self.probe.armed = None
-
         sent = time.perf_counter()
-        self.sim.call(on_loop)
+        self.probe.lines[cond].emits.extend(self.sim.move(cond, fair))
         return sent
 
 
 @contextmanager
-def one_market(start: float, seed: int, *, rate_limits: bool) -> Iterator[OneMarket]:
-    from controller.sim import start_sim
-
+def one_market(start: float, seed: int, *, rate_limits: bool, in_process: bool = False) -> Iterator[OneMarket]:
     markets = synthetic_markets(1)
     with tempfile.TemporaryDirectory() as tmp:
         manifests = Path(tmp) / "manifests"
         write_manifests(manifests, markets)
         spec = load_manifests(manifests)[0]
-        sim = start_sim(sim_config(markets, start, rate_limits=rate_limits), seed=seed)
+        sim = start_emulator(sim_config(markets, start, rate_limits=rate_limits), seed, in_process=in_process)
         probe = Probe()
         probe.track(markets)
-        probe.attach_server(sim)
         try:
             yield OneMarket(markets[0], spec, manifests, sim, probe)
         finally:

@@ -34,7 +34,7 @@ class StubVenue:
         market = {t: c for c, pair in MARKETS.items() for t in pair}
         return {t: BookSnapshot(t, market[t], BOOK, "h", None, None, None) for t in token_ids}
 
-    def open_orders(self):  # type: ignore[no-untyped-def]
+    def open_orders(self, market=None):  # type: ignore[no-untyped-def]
         return OpenOrders(())
 
     def get_balances(self, token_ids):  # type: ignore[no-untyped-def]
@@ -44,6 +44,9 @@ class StubVenue:
 
     def refresh_rules(self, condition_ids):  # type: ignore[no-untyped-def]
         pass
+
+    def user_feed_mark(self):  # type: ignore[no-untyped-def]
+        return (0, True)  # the user channel up all along
 
 
 class StubReconciler:

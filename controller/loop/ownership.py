@@ -6,8 +6,9 @@ it can prove it placed, and after a crash the proof must outlive the process. (I
 
 The file is small JSON, written atomically (temporary file, fsync, rename) right after
 the exchange accepts an order, so a ``kill -9`` a moment later still leaves a record.
-Ids are forgotten once the exchange no longer lists them as open, so the file and the
-set stay as small as the book. A missing or corrupt file is a warning, never a crash:
+Ids are forgotten once the exchange no longer lists them as open (after a read of only
+some markets, only ids of those markets' orders), so the file and the set stay as small
+as the book. A missing or corrupt file is a warning, never a crash:
 a shared market then touches nothing it cannot prove it placed.
 
 This module decides nothing about which orders to cancel: the planner does, reading
@@ -98,12 +99,21 @@ class PlacedOrders:
         if gone and persist:
             self.save()
 
-    def prune(self, open_ids: Iterable[str], as_of: float, *, persist: bool) -> int:
+    def prune(self, open_ids: Iterable[str], as_of: float, *, persist: bool, among: Iterable[str] | None = None) -> int:
         """Forget ids recorded before ``as_of`` (a clock reading taken before the REST read
-        of ``open_ids``) that the exchange no longer lists as open; returns how many."""
+        of ``open_ids``) that the exchange no longer lists as open; returns how many.
+
+        ``among``: a read of some markets only. Then only these ids (orders known to be in
+        the markets read) may be forgotten: an id missing from a partial read may simply
+        belong to a market the read did not cover."""
         still_open = set(open_ids)
+        candidates = None if among is None else set(among)
         with self._lock:
-            gone = [i for i, recorded in self._ids.items() if recorded < as_of and i not in still_open]
+            gone = [
+                i
+                for i, recorded in self._ids.items()
+                if recorded < as_of and i not in still_open and (candidates is None or i in candidates)
+            ]
             for order_id in gone:
                 del self._ids[order_id]
         if gone and persist:

@@ -1,21 +1,34 @@
 """The periodic REST resync: the truth whenever the streams disagree with it.
 
 Level-triggered controllers repair missed events by looking again. Every resync
-re-reads books and the account's open orders, and audits balances; it is also how a frozen market
+re-reads books, the account's open orders and balances; it is also how a frozen market
 stream is caught: a REST book that shows a change the stream never delivered, followed
 by continued silence, means the stream is dead even though its socket is open.
 
-Balances and books are audited on a rolling schedule: collateral on every resync, the
-outcome tokens' balances and books a slice at a time (all of them on the first read and
-while there are fewer than a slice; the books of stale markets always, so that a stream
-back from an outage makes its markets fresh at the next resync). Between audits the user
-channel's fills and the market channel keep them current, and the venue's stalled-feed
-watch catches a silent market stream; a resync that re-read 2N + 1 balances and 2N books
-every interval was most of its cost at 1,000 markets. Open orders are read in full.
+What one resync reads stays flat in the number of markets N, a slice at a time:
 
-The first successful read of the open orders opens the gate for reconciles (a fresh
-process adopts what rests on the book before it acts), and each read lets the record of
-orders this controller placed forget the ones that are gone.
+* balances: collateral on every resync, the outcome tokens' a slice at a time;
+* books: a slice, plus those of stale markets and books REST never confirmed (so that a
+  stream back from an outage makes its markets fresh at the next resync);
+* open orders: the orders of a slice of markets (``GET /data/orders?market=``, one
+  request each), plus the suspect ones: markets never read since they were registered,
+  unsettled ones (an unknown outcome, an incomplete list) and stale ones. Every
+  ``FULL_ORDER_READ_EVERY``-th resync reads every open order of the account instead, so
+  an order of a market no slice reaches, or one we never heard of, is found within 20
+  resyncs (5 minutes at the default 15 s interval).
+
+Everything is read every time while N is within a slice, on the first read, while the user
+channel is down or has dropped since the last read (fills and cancels it would have
+reported), and without streams at all. Between audits the user channel's order and fill
+events and the market channel keep the view current, and the venue's stalled-feed watch
+catches a silent market stream; a resync that re-read every balance, book and order was
+most of the controller's cost at 1,000 markets.
+
+The first successful read (always a full one) opens the gate for reconciles: a fresh
+process adopts what rests on the book before it acts. A sliced read replaces only the
+orders of the markets it read, lets the record of orders this controller placed forget
+only orders of those markets, and compares (fingerprints) only markets something was
+read for; it never forgets, settles or freshens a market it did not read.
 
 It decides nothing about quotes; it only refreshes observed state and says which
 markets to look at.
@@ -25,7 +38,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 
 from controller.loop.ownership import PlacedOrders
 from controller.loop.reconciler import Reconciler
@@ -46,6 +60,18 @@ BALANCES_PER_RESYNC = 100
 # from REST (all of them when there are fewer): at 2,000 tokens, every book within 2.5
 # minutes. Reading all 2,000 every 15 s held the exchange and this process for ~0.3 s.
 BOOKS_PER_RESYNC = 200
+# Markets whose open orders one resync reads one by one besides the suspect ones; with
+# fewer markets every resync reads all orders in one go. At 1,000 markets the slices reach
+# 475 markets between two full reads; the full read reaches the rest.
+ORDER_MARKETS_PER_RESYNC = 25
+# A slice and its suspects above this many markets are read in one full read instead
+# (one paged request is cheaper than that many, e.g. when every market went stale).
+MAX_MARKET_ORDER_READS = 50
+# Every this-many resyncs read every open order of the account: the bound within which an
+# order no slice reaches (another market's, one we never heard of) is found.
+FULL_ORDER_READ_EVERY = 20
+# Per-market order reads run side by side (each still through the venue's pool and budget).
+ORDER_READ_WORKERS = 4
 
 
 class Resync:
@@ -74,7 +100,40 @@ class Resync:
         self._balance_cursor = 0
         self._book_cursor = 0
         self._books_read = False  # every book compared once (the first successful read)
+        self._orders_cursor = 0
+        self._sliced_since_full: int | None = None  # None: no full read of the orders yet
+        self._orders_read: set[str] = set()  # markets whose orders a read covered since tracked
+        self._user_mark: tuple[int, bool] | None = None  # the user channel's, at the last read
         self.failures = 0
+        self.full_order_reads = 0
+        self.sliced_order_reads = 0
+
+    def _order_markets(self, markets: list[str], initial: bool, mark: tuple[int, bool] | None) -> list[str] | None:
+        """The markets whose orders this resync reads one by one; None: every order at once."""
+        steady = mark is not None and mark[1] and mark == self._user_mark
+        since = self._sliced_since_full
+        if initial or since is None or since + 1 >= FULL_ORDER_READ_EVERY or not steady:
+            return None
+        if len(markets) <= ORDER_MARKETS_PER_RESYNC:
+            return None
+        some, _cursor = _rolling(markets, self._orders_cursor, ORDER_MARKETS_PER_RESYNC)
+        chosen = set(some)
+        for condition_id in markets:
+            if (
+                condition_id not in self._orders_read
+                or self.store.unsettled(condition_id) is not None
+                or self.store.stale_reason(condition_id) is not None
+            ):
+                chosen.add(condition_id)
+                if len(chosen) > MAX_MARKET_ORDER_READS:
+                    return None
+        return sorted(chosen)
+
+    def _read_orders(self, chosen: list[str]) -> dict[str, OpenOrders]:
+        if len(chosen) == 1:
+            return {chosen[0]: self.venue.open_orders(chosen[0])}
+        with ThreadPoolExecutor(max_workers=ORDER_READ_WORKERS, thread_name_prefix="resync-orders") as pool:
+            return dict(zip(chosen, pool.map(self.venue.open_orders, chosen), strict=True))
 
     def _whole_orders(self, answer: OpenOrders, managed: set[str]) -> list[OpenOrder]:
         """REST's orders of the managed markets; for a market whose list a malformed item left
@@ -87,13 +146,44 @@ class Resync:
             self.store.set_unsettled(condition_id, "its open orders came back incomplete")
         return orders
 
+    def _adopt_full(self, answer: OpenOrders, markets: list[str], as_of: float) -> None:
+        orders = self._whole_orders(answer, set(markets))
+        self.store.replace_orders(None, orders, as_of=as_of)
+        shared = any(s.ownership == "shared" for s in self.reconciler.specs().values())
+        self.placed.prune((o.id for o in orders), as_of, persist=shared)
+        self._orders_read = set(markets)
+        self._sliced_since_full = 0
+        self.full_order_reads += 1
+
+    def _adopt_slice(self, answers: dict[str, OpenOrders], as_of: float) -> None:
+        """Replace the orders of exactly the markets read; the record of placed orders may
+        forget only orders our view held in those markets (another market's id is kept)."""
+        still_open: list[str] = []
+        covered: list[str] = []
+        for condition_id, answer in answers.items():
+            if not answer.complete_for(condition_id):
+                # An order missing from it is not gone: keep our view, re-read before placing.
+                self.store.set_unsettled(condition_id, "its open orders came back incomplete")
+                continue
+            orders = [o for o in answer.orders if o.market == condition_id]  # a stray row is not this market's
+            covered.extend(o.id for o in self.store.open_orders(condition_id))
+            still_open.extend(o.id for o in orders)
+            self.store.replace_orders(condition_id, orders, as_of=as_of)
+        if covered:
+            shared = any(s.ownership == "shared" for s in self.reconciler.specs().values())
+            self.placed.prune(still_open, as_of, persist=shared, among=covered)
+        self._orders_read.update(answers)
+        self._orders_cursor += ORDER_MARKETS_PER_RESYNC
+        self._sliced_since_full = (self._sliced_since_full or 0) + 1
+        self.sliced_order_reads += 1
+
     def run(self, initial: bool = False) -> bool:
         """Re-read books, open orders and balances; requeue. False if the read failed."""
         with self._lock:
-            before = _fingerprints(self.store.snapshot())
             markets = self.store.tracked_markets()
             tokens = self.store.token_ids()
             as_of = self.store.now()
+            mark = self.venue.user_feed_mark()
             everything = initial or not self.store.balances_synced
             audited, cursor = (tokens, 0) if everything else _rolling(tokens, self._balance_cursor, BALANCES_PER_RESYNC)
             if initial or not self._books_read:
@@ -101,10 +191,15 @@ class Resync:
             else:
                 some, book_cursor = _rolling(tokens, self._book_cursor, BOOKS_PER_RESYNC)
                 compared = sorted(set(some) | set(self.store.unsure_tokens()))
+            chosen = self._order_markets(markets, initial, mark)
+            # Compared before and after: the markets something is read for (all on a full read).
+            looked_at = None if chosen is None else self._touched(chosen, audited, compared)
+            before = _fingerprints(self.store.snapshot(looked_at))
             seen = {t: self.store.stream_updates(t) for t in compared}
             try:
                 books = self.venue.get_books(compared) if compared else {}
-                answer = self.venue.open_orders()
+                answer = self.venue.open_orders() if chosen is None else None
+                answers = self._read_orders(chosen) if chosen else {}
                 balances = self.venue.get_balances(audited)
             except (VenueError, Ambiguous) as exc:
                 self.failures += 1
@@ -113,24 +208,23 @@ class Resync:
             # A failed read audits the same slices next time.
             self._balance_cursor, self._book_cursor = cursor, book_cursor
             self._books_read = True
+            self._user_mark = mark
             suspects = {}
             for token, snapshot in books.items():
                 verdict = self.store.resync_book(token, snapshot.book, None if initial else seen.get(token))
                 if verdict == "missed":
                     suspects[token] = seen[token]
-            managed = set(markets)
-            orders = self._whole_orders(answer, managed)
-            self.store.replace_orders(None, orders, as_of=as_of)
+            if answer is not None:
+                self._adopt_full(answer, markets, as_of)
+            else:
+                self._adopt_slice(answers, as_of)
             self.store.replace_balances(balances, as_of=as_of)
-            first_read = self.reconciler.set_orders_known()
-            shared = any(s.ownership == "shared" for s in self.reconciler.specs().values())
-            self.placed.prune((o.id for o in orders), as_of, persist=shared)
-            synced = {self.store.market_of_token(t) for t in books}
-            trusted = self.market_feed_trusted()
-            for condition_id in markets:
-                if condition_id in synced and trusted:
-                    self.store.set_fresh(condition_id)
-            after = _fingerprints(self.store.snapshot())
+            first_read = self.reconciler.set_orders_known() if answer is not None else False
+            if self.market_feed_trusted():
+                for condition_id in {self.store.market_of_token(t) for t in books}:
+                    if condition_id is not None:
+                        self.store.set_fresh(condition_id)
+            after = _fingerprints(self.store.snapshot(looked_at))
         self._refresh_some_rules(markets)
         if suspects:
             self.threads.spawn("frozen-stream-check", self._confirm_frozen, suspects, delay=self.freeze_confirm_seconds)
@@ -142,6 +236,15 @@ class Resync:
             self.reconciler.enqueue_markets(m for m, fingerprint in after.items() if before.get(m) != fingerprint)
             self.reconciler.enqueue_short()
         return True
+
+    def _touched(self, chosen: Iterable[str], audited: Iterable[str], compared: Iterable[str]) -> list[str]:
+        """The markets of a sliced resync's reads: orders read, balances audited, books compared."""
+        touched = set(chosen)
+        for token in (*audited, *compared):
+            condition_id = self.store.market_of_token(token)
+            if condition_id is not None:
+                touched.add(condition_id)
+        return sorted(touched)
 
     def _refresh_some_rules(self, markets: list[str]) -> None:
         """Re-read market rules from REST (the authority on tick sizes), a slice per resync so

@@ -199,6 +199,12 @@ class Venue:
             self._streams.start()
         return self._streams
 
+    def user_feed_mark(self) -> tuple[int, bool] | None:
+        """The user channel's (reconnects, connected); None without streams. While it stays the
+        same and connected, nothing the channel reports about our orders was missed."""
+        user = None if self._streams is None else self._streams.user
+        return None if user is None else (user.reconnects, user.connected)
+
     def watch_feed(self, books: BookSource, on_stalled: Callable[[list[str]], None]) -> FeedWatch:
         """Start watching the market channel (open it first with :meth:`connect_ws`) for a stall.
 

@@ -18,12 +18,7 @@ from hypothesis import strategies as st
 
 from controller.loop import resync as resync_module
 from controller.loop.ownership import PlacedOrders
-from controller.loop.resync import (
-    FULL_ORDER_READ_EVERY,
-    MAX_MARKET_ORDER_READS,
-    ORDER_MARKETS_PER_RESYNC,
-    Resync,
-)
+from controller.loop.resync import FULL_ORDER_READ_EVERY, MARKET_READ_WEIGHT, ORDER_MARKETS_PER_RESYNC, Resync
 from controller.loop.threads import Threads
 from controller.observe.state import Balances, Book, Level, OpenOrder
 from controller.observe.store import ObservedStore
@@ -31,8 +26,10 @@ from controller.venue.client import VenueError
 from controller.venue.wire import BookSnapshot, OpenOrders
 
 BOOK = Book(bids=(Level(D("0.48"), D("10")),), asks=(Level(D("0.52"), D("10")),))
-MANY = 4 * ORDER_MARKETS_PER_RESYNC  # more markets than a slice: sliced reads
-FEW = ORDER_MARKETS_PER_RESYNC  # a slice or fewer: every read is a full read
+# Enough markets that a slice and a few suspects are read one market at a time.
+MANY = 2 * MARKET_READ_WEIGHT * ORDER_MARKETS_PER_RESYNC
+# Too few: one paged read of every order is cheaper than a slice of per-market reads.
+FEW = MARKET_READ_WEIGHT * ORDER_MARKETS_PER_RESYNC - 1
 
 
 def market_ids(n: int) -> dict[str, tuple[str, str]]:
@@ -161,7 +158,7 @@ def test_the_first_read_is_full_then_a_slice_is_read_per_resync() -> None:
     assert None not in reads and len(reads) == ORDER_MARKETS_PER_RESYNC, "a slice, one request per market"
     assert len(set(reads)) == len(reads)
     seen = set(reads)
-    for _ in range(MANY // ORDER_MARKETS_PER_RESYNC - 1):
+    for _ in range(MANY // ORDER_MARKETS_PER_RESYNC - 1):  # (no full read comes meanwhile)
         seen.update(rig.run())
     assert seen == set(rig.markets), "the slices go round every market"
 
@@ -272,8 +269,7 @@ def test_suspect_markets_are_read_whatever_the_slice() -> None:
 def test_too_many_suspects_make_one_full_read_instead() -> None:
     rig = Rig(MANY)
     rig.run(initial=True)
-    rig.store.mark_stale(None, "market stream disconnected")
-    assert len(rig.markets) > MAX_MARKET_ORDER_READS
+    rig.store.mark_stale(None, "market stream disconnected")  # every market a suspect
     assert rig.run() == [None]
 
 
@@ -345,3 +341,25 @@ def test_after_any_read_a_market_is_what_the_exchange_says_if_read_and_what_we_h
             read = set(names) if None in reads else set(reads)
             for m in names:
                 assert rig.local(m) == (rig.remote(m) if m in read else before[m]), m
+
+
+def test_a_full_read_can_be_asked_for_and_restarts_the_schedule() -> None:
+    rig = Rig(MANY)
+    rig.run(initial=True)
+    assert None not in rig.run()
+    rig.clock.t += 15
+    start = len(rig.exchange.reads)
+    assert rig.resync.run(full_orders=True)
+    assert rig.exchange.reads[start:] == [None]
+    assert rig.reconciler.everything == 1, "not a start: nothing but what changed is requeued"
+    assert None not in rig.run()
+
+
+def test_a_market_tracked_again_is_read_as_a_new_one() -> None:
+    rig = Rig(MANY)
+    rig.run(initial=True)
+    last = sorted(rig.markets)[-1]
+    rig.store.untrack_market(last)
+    assert last not in rig.run()
+    rig.store.track_market(last, rig.markets[last], D("0.01"), D("5"), False)
+    assert last in rig.run()

@@ -17,12 +17,14 @@ What one resync reads stays flat in the number of markets N, a slice at a time:
   an order of a market no slice reaches, or one we never heard of, is found within 20
   resyncs (5 minutes at the default 15 s interval).
 
-Everything is read every time while N is within a slice, on the first read, while the user
-channel is down or has dropped since the last read (fills and cancels it would have
-reported), and without streams at all. Between audits the user channel's order and fill
-events and the market channel keep the view current, and the venue's stalled-feed watch
-catches a silent market stream; a resync that re-read every balance, book and order was
-most of the controller's cost at 1,000 markets.
+Every open order is read in one go (as before slices) on the first read, while per-market
+requests would cost more than that one paged read (fewer than ``MARKET_READ_WEIGHT`` times
+as many markets as the slice and its suspects: a small deployment reads everything every
+time), while the user channel is down or has dropped since the last read (fills and
+cancels it would have reported), and without streams at all. Between audits the user
+channel's order and fill events and the market channel keep the view current, and the
+venue's stalled-feed watch catches a silent market stream; a resync that re-read every
+balance, book and order was most of the controller's cost at 1,000 markets.
 
 The first successful read (always a full one) opens the gate for reconciles: a fresh
 process adopts what rests on the book before it acts. A sliced read replaces only the
@@ -60,13 +62,14 @@ BALANCES_PER_RESYNC = 100
 # from REST (all of them when there are fewer): at 2,000 tokens, every book within 2.5
 # minutes. Reading all 2,000 every 15 s held the exchange and this process for ~0.3 s.
 BOOKS_PER_RESYNC = 200
-# Markets whose open orders one resync reads one by one besides the suspect ones; with
-# fewer markets every resync reads all orders in one go. At 1,000 markets the slices reach
-# 475 markets between two full reads; the full read reaches the rest.
-ORDER_MARKETS_PER_RESYNC = 25
-# A slice and its suspects above this many markets are read in one full read instead
-# (one paged request is cheaper than that many, e.g. when every market went stale).
-MAX_MARKET_ORDER_READS = 50
+# Markets whose open orders one resync reads one by one besides the suspect ones. At 1,000
+# markets the slices reach 190 markets between two full reads; the full read the rest.
+ORDER_MARKETS_PER_RESYNC = 10
+# One ``?market=`` request costs about what this many markets' rows (6 orders each) cost in
+# the full read (measured against the emulator: ~2-4 ms a request, ~0.1 ms a row). Orders
+# are read one market at a time only while that is the cheaper: with fewer than 5x as many
+# markets as the slice and its suspects, every resync reads every order in one go.
+MARKET_READ_WEIGHT = 5
 # Every this-many resyncs read every open order of the account: the bound within which an
 # order no slice reaches (another market's, one we never heard of) is found.
 FULL_ORDER_READ_EVERY = 20
@@ -108,13 +111,15 @@ class Resync:
         self.full_order_reads = 0
         self.sliced_order_reads = 0
 
-    def _order_markets(self, markets: list[str], initial: bool, mark: tuple[int, bool] | None) -> list[str] | None:
+    def _order_markets(self, markets: list[str], full: bool, mark: tuple[int, bool] | None) -> list[str] | None:
         """The markets whose orders this resync reads one by one; None: every order at once."""
+        self._orders_read.intersection_update(markets)  # one untracked and tracked again is new
         steady = mark is not None and mark[1] and mark == self._user_mark
         since = self._sliced_since_full
-        if initial or since is None or since + 1 >= FULL_ORDER_READ_EVERY or not steady:
+        if full or since is None or since + 1 >= FULL_ORDER_READ_EVERY or not steady:
             return None
-        if len(markets) <= ORDER_MARKETS_PER_RESYNC:
+        most = len(markets) // MARKET_READ_WEIGHT  # per-market reads cheaper than one full read
+        if most < ORDER_MARKETS_PER_RESYNC:
             return None
         some, _cursor = _rolling(markets, self._orders_cursor, ORDER_MARKETS_PER_RESYNC)
         chosen = set(some)
@@ -125,7 +130,7 @@ class Resync:
                 or self.store.stale_reason(condition_id) is not None
             ):
                 chosen.add(condition_id)
-                if len(chosen) > MAX_MARKET_ORDER_READS:
+                if len(chosen) > most:
                     return None
         return sorted(chosen)
 
@@ -177,8 +182,9 @@ class Resync:
         self._sliced_since_full = (self._sliced_since_full or 0) + 1
         self.sliced_order_reads += 1
 
-    def run(self, initial: bool = False) -> bool:
-        """Re-read books, open orders and balances; requeue. False if the read failed."""
+    def run(self, initial: bool = False, *, full_orders: bool = False) -> bool:
+        """Re-read books, open orders and balances; requeue. False if the read failed.
+        ``full_orders``: read every open order now, whatever the slice schedule says."""
         with self._lock:
             markets = self.store.tracked_markets()
             tokens = self.store.token_ids()
@@ -191,7 +197,7 @@ class Resync:
             else:
                 some, book_cursor = _rolling(tokens, self._book_cursor, BOOKS_PER_RESYNC)
                 compared = sorted(set(some) | set(self.store.unsure_tokens()))
-            chosen = self._order_markets(markets, initial, mark)
+            chosen = self._order_markets(markets, initial or full_orders, mark)
             # Compared before and after: the markets something is read for (all on a full read).
             looked_at = None if chosen is None else self._touched(chosen, audited, compared)
             before = _fingerprints(self.store.snapshot(looked_at))

@@ -137,10 +137,10 @@ class AccountBook:
         """
         fresh = {o.id: o for o in orders}
         newer = self._newer_than(as_of)
-        for order_id, order in list(self.orders.items()):
-            in_scope = condition_id is None or order.market == condition_id
-            if in_scope and order_id not in fresh and not newer(order_id):
-                self._forget(order_id, final_matched=None)
+        # One market's list walks that market's orders only (a resync reads many such lists).
+        scope = self.orders if condition_id is None else self._by_market.get(condition_id, {})
+        for order_id in [i for i in scope if i not in fresh and not newer(i)]:
+            self._forget(order_id, final_matched=None)
         for order in fresh.values():
             if order.id in self._gone and newer(order.id):
                 continue

@@ -19,6 +19,7 @@ the same at every N: only the number of markets changes.
 
 from __future__ import annotations
 
+import inspect
 import os
 import statistics
 import tempfile
@@ -29,9 +30,13 @@ from typing import Any
 
 import httpx
 import yaml
+from chaos_procs import rss_mb
 from controller_bench.markets import ADDRESS, HOUSE, MarketIds, synthetic_markets, write_manifests
-from controller_bench.session import process_cpu, start_sim_process
+from controller_bench.session import start_sim_process
+from controller_bench.simproc import process_cpu
+from controller_bench.stats import load, pct
 
+from controller.loop import resync as resync_module
 from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions
 from controller.ops.redact import Secret
 from controller.venue.client import Venue, VenueConfig
@@ -83,17 +88,48 @@ def sim_config(markets: list[MarketIds], step_seconds: float) -> dict[str, Any]:
 
 
 def rss_kb() -> int:
-    for line in Path("/proc/self/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
+    """This process's VmRSS in KB (the chaos run's reader, for the same rule everywhere)."""
+    mb = rss_mb(os.getpid())
+    return 0 if mb is None else round(mb * 1024)
 
 
-def pct(values: list[float], q: float) -> float:
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+def resync_costs(ctl: Controller, repeats: int = 3) -> dict[str, float | None]:
+    """CPU ms of one resync as the schedule runs it now and of one that reads every open
+    order (medians of ``repeats``, after the window: the process's CPU over the call, so
+    the streams' concurrent work is in it; ``full`` is None on controllers without the choice)."""
+    run = ctl.resyncer.run
+    kinds: dict[str, dict[str, bool]] = {"scheduled": {}}
+    if "full_orders" in inspect.signature(run).parameters:
+        kinds["full"] = {"full_orders": True}
+    out: dict[str, float | None] = {"scheduled": None, "full": None}
+    for kind, kwargs in kinds.items():
+        spent = []
+        for _ in range(repeats):
+            cpu0 = time.process_time()
+            run(**kwargs)
+            spent.append(1000 * (time.process_time() - cpu0))
+        out[kind] = round(statistics.median(spent), 1)
+    return out
+
+
+def amortized(
+    per_event: float, resync_cpu: dict[str, float | None], interval: float, events_per_second: float
+) -> float | None:
+    """CPU per event with the periodic full read of every open order spread over its period
+    (the window is too short to hold one at every N): one resync in ``FULL_ORDER_READ_EVERY``
+    costs ``full`` instead of ``scheduled``."""
+    every = getattr(resync_module, "FULL_ORDER_READ_EVERY", None)
+    full, scheduled = resync_cpu.get("full"), resync_cpu.get("scheduled")
+    if every is None or full is None or scheduled is None or not events_per_second:
+        return None
+    extra_per_second = max(0.0, full - scheduled) / (every * interval)
+    return round(per_event + extra_per_second / events_per_second, 3)
+
+
+def order_reads(ctl: Controller) -> tuple[int, int]:
+    """The resync's full and sliced open-orders reads so far (zeros on older controllers)."""
+    resync = ctl.resyncer
+    return getattr(resync, "full_order_reads", 0), getattr(resync, "sliced_order_reads", 0)
 
 
 class Hooks:
@@ -204,7 +240,7 @@ def run_one(
 ) -> dict[str, Any]:
     markets = synthetic_markets(n)
     step = n / steps_per_second
-    load_before = os.getloadavg()
+    load_before = load()
     with tempfile.TemporaryDirectory() as tmp:
         config = Path(tmp) / "sim.yaml"
         config.write_text(yaml.safe_dump(sim_config(markets, step)))
@@ -230,7 +266,7 @@ def _measure(
     url: str,
     manifests: Path,
     tmp: Path,
-    load_before: tuple[float, float, float],
+    load_before: list[float],
 ) -> dict[str, Any]:
     rss0 = rss_kb()
     venue = Venue(
@@ -265,10 +301,12 @@ def _measure(
         balance0 = sum(v for k, v in admin["requests"].items() if "balance" in k)
         with hooks.lock:
             hooks.measuring, hooks.events, hooks.reconciles, hooks.problems = True, 0, 0, 0
+        reads0 = order_reads(ctl)
         cpu0, sim0, w0 = time.process_time(), process_cpu(proc.pid), time.perf_counter()
         with Poller(url, poll_interval) as poller:
             time.sleep(seconds)
         wall = time.perf_counter() - w0
+        reads = [b - a for a, b in zip(reads0, order_reads(ctl), strict=True)]
         cpu = time.process_time() - cpu0 - poller.cpu
         sim_cpu = process_cpu(proc.pid) - sim0
         with hooks.lock:
@@ -286,9 +324,11 @@ def _measure(
         open_orders = len(state["orders"])
         steps = state["flow"]["steps"] - steps0
         requests = state["requests"]
+        resync_cpu = resync_costs(ctl)
     finally:
         ctl.stop()
     ms = [x * 1000 for x in latencies]
+    cpu_per_event = 1000 * cpu / max(events, 1)
     return {
         "markets": n,
         "open_orders": open_orders,
@@ -307,7 +347,8 @@ def _measure(
             "p99": round(pct(ms, 0.99), 1),
             "max": round(max(ms, default=float("nan")), 1),
         },
-        "cpu_ms_per_event": round(1000 * cpu / max(events, 1), 3),
+        "cpu_ms_per_event": round(cpu_per_event, 3),
+        "cpu_ms_per_event_amortized": amortized(cpu_per_event, resync_cpu, resync_interval, events / wall),
         "cpu_ms_per_reconcile": round(1000 * cpu / max(reconciles, 1), 3),
         "controller_cpu_pct": round(100 * cpu / wall, 1),
         "emulator_cpu_pct": round(100 * sim_cpu / wall, 1),
@@ -318,7 +359,9 @@ def _measure(
             "p99": round(1000 * pct(poller.waits, 0.99), 1) if poller.waits else None,
             "polls": len(poller.waits),
         },
+        "order_reads": {"full": reads[0], "sliced": reads[1]},  # resyncs' open-orders reads, by kind
+        "resync_cpu_ms": resync_cpu,
         "balance_requests": sum(v for k, v in requests.items() if "balance" in k) - balance0,
-        "load_before": [round(x, 2) for x in load_before],
-        "load_after": [round(x, 2) for x in os.getloadavg()],
+        "load_before": load_before,
+        "load_after": load(),
     }

@@ -109,10 +109,13 @@ class ChildSim:
         self._proc.start()
         child_end.close()
         self._lock = threading.Lock()
-        if not self._conn.poll(START_TIMEOUT):
+        try:
+            if not self._conn.poll(START_TIMEOUT):
+                raise EOFError
+            kind, url = self._conn.recv()
+        except EOFError:
             self.stop()
-            raise SystemExit("the emulator's child process did not start")
-        kind, url = self._conn.recv()
+            raise SystemExit("the emulator's child process did not start (see its output above)") from None
         if kind != "ready":
             self.stop()
             raise SystemExit(f"the emulator's child process did not start: {url}")

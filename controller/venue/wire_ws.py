@@ -10,6 +10,7 @@ I/O, no clocks; the stream shell calls :func:`decode_frame`.
 from __future__ import annotations
 
 import enum
+import functools
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
@@ -229,8 +230,8 @@ def _price_change(item: Mapping[str, Any]) -> PriceChangeEvent:
             LevelChange(
                 token_id=wire.token_id(entry.get("asset_id")),
                 side=wire.side(entry.get("side")),
-                price=wire.price(entry.get("price"), "price"),
-                size=wire.non_negative(entry.get("size"), "size"),
+                price=_level_price(entry.get("price")),
+                size=_level_size(entry.get("size")),
                 hash=wire.text(entry.get("hash"), "hash"),
             )
         )
@@ -239,6 +240,27 @@ def _price_change(item: Mapping[str, Any]) -> PriceChangeEvent:
         changes=tuple(changes),
         timestamp=wire.exchange_time(item.get("timestamp")),
     )
+
+
+# A book message repeats a few price and size texts ("0.49", "50") and the next one the same
+# again: each text is parsed and checked once (the same parser, the same errors, which are
+# never cached), then looked up. Only exact ``str``: a subclass could hash as it likes.
+@functools.lru_cache(maxsize=4096)
+def _price_text(text: str) -> Decimal:
+    return wire.price(text, "price")
+
+
+@functools.lru_cache(maxsize=4096)
+def _size_text(text: str) -> Decimal:
+    return wire.non_negative(text, "size")
+
+
+def _level_price(value: Any) -> Decimal:
+    return _price_text(value) if type(value) is str else wire.price(value, "price")
+
+
+def _level_size(value: Any) -> Decimal:
+    return _size_text(value) if type(value) is str else wire.non_negative(value, "size")
 
 
 def _tick_size_change(item: Mapping[str, Any]) -> TickSizeChangeEvent:

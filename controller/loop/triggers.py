@@ -2,9 +2,10 @@
 
 The streams say *when* to reconcile, never *what* to do (level-triggered). A market
 message that moves the reference price or the top of book queues the market's
-manifests; a user-channel message (our orders, our fills) queues them at once. Before a
-worker plans, it lets the market stream apply what has already arrived (``drain``), so a
-burst of book updates costs one plan. A
+manifests; a user-channel message (our orders, our fills) queues them at once. A book
+message followed by frames already received is judged with them, after the last (no
+timer: only while they are unread), and before a worker plans it lets the streams apply
+what has already arrived (``drain``), so a burst of book updates costs one plan. A
 market-stream disconnect (reported by the streams once it outlasts their short grace)
 marks every market stale, so the planner pulls the quotes it can no longer price; a
 reconnect re-reads REST first.
@@ -17,6 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Collection
 from typing import TYPE_CHECKING, Any
 
 from controller.plan.bands import reference_price
@@ -48,6 +50,10 @@ class StreamHandlers:
         self._market_down = False
         self._applied = threading.Condition()  # notified after every stream event is applied
         self._changed_at: dict[str, tuple[float, int]] = {}  # market -> (last book change, count)
+        # Markets whose book changed while more frames were already on the socket, and since
+        # when (the market stream's thread alone touches these).
+        self._held: dict[str, None] = {}
+        self._held_since = 0.0
 
     def connect(self) -> Any:
         """Open both channels and watch the market feed for a stall. Every frame is decoded and
@@ -66,6 +72,7 @@ class StreamHandlers:
         c.venue.watch_feed(books=c.store, on_stalled=self.on_stalled)
         c.metrics.watch_ws_rejects(streams.rejected)
         c.reconciler.before_plan = self.drain
+        streams.market.after_frame = self.after_market_frame
         c.reconciler.settle = self.settle
         c.reconciler.book_version = self.book_version
         return streams
@@ -149,7 +156,39 @@ class StreamHandlers:
             # rules: the venue re-reads them in the background and reports a real change
             # through on_rules (a false or dropped change moves nothing).
             c.venue.refresh_tick_size([event.token_id])
-        for condition_id in changed:
+        if changed and self._hold(changed):
+            return
+        self._trigger(changed)
+
+    def _hold(self, changed: Collection[str]) -> bool:
+        """Hold a book change's triggers while the rest of its burst is already on the socket.
+
+        Another maker's re-quote arrives as 3-4 messages; judging (and waking a worker) on the
+        first only costs the market thread time and a worker that then waits for the rest. No
+        timer: held only while received frames are unread (the thread reads them next and
+        ``after_market_frame`` runs after each), never longer than ``DRAIN_LIMIT_SECONDS``."""
+        streams = self.controller._streams
+        if streams is None or getattr(streams.market, "after_frame", None) != self.after_market_frame:
+            return False  # no hook runs after the next frame: nothing would release the hold
+        now = time.monotonic()
+        if self._held and now - self._held_since > DRAIN_LIMIT_SECONDS:
+            return False
+        if not ws_backlog.unread(streams, "market"):
+            return False
+        if not self._held:
+            self._held_since = now
+        self._held.update(dict.fromkeys(changed))
+        return True
+
+    def after_market_frame(self) -> None:
+        """After every market-stream frame: release held triggers once nothing more is unread."""
+        if self._held and not self._hold(()):
+            self._trigger(())
+
+    def _trigger(self, changed: Collection[str]) -> None:
+        held, self._held = self._held, {}
+        c = self.controller
+        for condition_id in {**held, **dict.fromkeys(changed)}:
             for name in c.reconciler.names_for_market(condition_id):
                 if self._trigger_changed(name):
                     c.reconciler.queue.add(name, coalescible=True)

@@ -2,22 +2,21 @@
 
 One connection per channel for every managed market. Each connection:
 
-* subscribes on open with everything currently wanted (so a reconnect restores
-  the whole subscription), and sends ``subscribe``/``unsubscribe`` operations when
-  the wanted set changes;
-* sends the text ``PING`` every ``ping_interval`` seconds and treats a link that
-  has answered nothing (no ``PONG``, no data) for ``stale_after`` seconds as dead;
+* subscribes on open with everything currently wanted (so a reconnect restores the whole
+  subscription), and sends ``subscribe``/``unsubscribe`` operations when the wanted set changes;
+* sends the text ``PING`` every ``ping_interval`` seconds and treats a link that has answered
+  nothing (no ``PONG``, no data) for ``stale_after`` seconds as dead;
 * reconnects with capped exponential backoff and full jitter;
-* reports a disconnect only if it lasts longer than ``disconnect_grace`` (a blip is
-  reported as a plain reconnect, so the caller re-reads REST instead of pulling
-  every quote);
-* decodes every frame once, at the edge (``wire_ws``): size and nesting bounded,
-  every event validated into a typed value; what fails is counted by reason and
-  summarised in the log at most every few seconds — never raised.
+* reports a disconnect only if it lasts longer than ``disconnect_grace`` (a blip is reported as
+  a plain reconnect, so the caller re-reads REST instead of pulling every quote);
+* decodes every frame once, at the edge (``wire_ws``): size and nesting bounded, every event
+  validated into a typed value; what fails is counted by reason and summarised in the log at
+  most every few seconds — never raised.
 
 Handlers run on the connection's thread and must be quick (update state, enqueue).
-``on_market_event``/``on_user_event`` receive typed events; the older ``on_market``/
-``on_user`` receive the validated raw dict of each accepted event (compatibility).
+``on_market_event``/``on_user_event`` receive typed events; the older ``on_market``/``on_user``
+receive the validated raw dict of each accepted event (compatibility). ``after_frame`` runs
+after every frame read (control frames too): a handler may hold work until what came is read.
 """
 
 from __future__ import annotations
@@ -100,9 +99,8 @@ class Channel:
         self._connected = False
         self._reported: bool | None = None  # what on_status last said
         self._status_lock = threading.Lock()
-        # Held while the socket opens (initial subscription sent, then "connected") and while
-        # a message is sent: a subscription changed meanwhile is either in the initial
-        # message or sent after it, never lost between the two.
+        # Held while the socket opens (initial subscription sent, then "connected") and while a
+        # message is sent: a subscription changed meanwhile is in the initial message or after it.
         self._send_lock = threading.RLock()
         self._down_generation = 0
         self._last_heard = 0.0
@@ -110,6 +108,7 @@ class Channel:
         self.messages = 0
         self.handler_errors = 0
         self.last_message_at = 0.0  # monotonic time of the last accepted event (0: none yet)
+        self.after_frame: Callable[[], None] | None = None  # on this thread after every frame read
         self.rejects = RejectCounter(name, clock=clock)
 
     # -- public ---------------------------------------------------------------------
@@ -120,8 +119,7 @@ class Channel:
 
     @limits.setter
     def limits(self, limits: FrameLimits) -> None:
-        # What the decoder refuses (counted) up to twice its cap; beyond that the transport
-        # drops the connection before buffering the payload (memory stays bounded).
+        # Refused by the decoder (counted) up to twice its cap; beyond, the transport drops the link.
         self._limits = limits
         ws_transport.raise_ceiling(2 * limits.max_bytes)
 
@@ -222,15 +220,16 @@ class Channel:
                 self.url,
                 on_open=self._handle_open,
                 on_message=self._handle_message,
+                on_ping=self._handle_control,
+                on_pong=self._handle_control,
                 on_error=self._handle_error,
                 on_close=self._handle_close,
             )
             try:
                 # RFC 6455 pings too, so dead TCP is noticed even if the server ignores PING.
-                # skip_utf8_validation: websocket-client's check is pure Python and slow;
-                # decode_frame decodes strictly instead, rejecting bad UTF-8 all the same.
-                # websocket-client wants ping_timeout < ping_interval; its read loop also waits up
-                # to ping_timeout between checks for a close, so a short one keeps stop() quick.
+                # skip_utf8_validation: websocket-client's check is pure Python and slow; decode_frame
+                # decodes strictly instead. websocket-client wants ping_timeout < ping_interval; its
+                # read loop waits up to ping_timeout between checks for a close: short, so stop() is quick.
                 interval = max(self.ping_interval, 1.0)
                 timeout = min(0.8 * interval, 2.0)
                 self._ws.run_forever(ping_interval=interval, ping_timeout=timeout, skip_utf8_validation=True)
@@ -265,14 +264,24 @@ class Channel:
             self._last_heard = self._clock()
             wants_dicts = self._on_event is not None or self._validate is not None
             decoded = decode_frame(self.name, data, self.limits, keep_sources=wants_dicts)
-            if decoded.pong:
-                return
-            self.rejects.add(decoded.rejects)
-            sources = decoded.sources if wants_dicts else ({},) * len(decoded.events)
-            for event, raw in zip(decoded.events, sources, strict=True):
-                self._deliver(event, raw)
+            if not decoded.pong:
+                self.rejects.add(decoded.rejects)
+                sources = decoded.sources if wants_dicts else ({},) * len(decoded.events)
+                for event, raw in zip(decoded.events, sources, strict=True):
+                    self._deliver(event, raw)
         except Exception as exc:  # a bug here must not end the stream thread
             self.rejects.add((Reject(RejectReason.INTERNAL, type(exc).__name__),))
+        self._handle_control(ws, b"")
+
+    def _handle_control(self, ws: Any, data: Any) -> None:
+        # After every frame, PING and PONG too: a handler may hold work until what came is read.
+        hook = self.after_frame
+        try:
+            if hook is not None:
+                hook()
+        except Exception:
+            self.handler_errors += 1
+            log.exception("%s: after-frame hook failed", self.name)
 
     def _deliver(self, event: Event, raw: dict[str, Any]) -> None:
         if self._validate is not None:
@@ -335,32 +344,24 @@ class Streams:
         self._tokens: set[str] = set()
         self._markets: set[str] = set()
         base = ws_host.rstrip("/")
-        self.market = Channel(
-            "market",
-            f"{base}/ws/market",
-            initial_message=self._market_subscription,
-            on_event=on_market,
-            on_typed=on_market_event,
-            validate=validate_market,
-            on_status=on_status,
-            ping_interval=ping_interval,
-            stale_after=stale_after,
-            disconnect_grace=disconnect_grace,
-            limits=limits,
-        )
-        self.user = Channel(
-            "user",
-            f"{base}/ws/user",
-            initial_message=self._user_subscription,
-            on_event=on_user,
-            on_typed=on_user_event,
-            validate=validate_user,
-            on_status=on_status,
-            ping_interval=ping_interval,
-            stale_after=stale_after,
-            disconnect_grace=disconnect_grace,
-            limits=limits,
-        )
+
+        def channel(name: ChannelName, initial: Any, raw: Any, typed: Any, validate: Any) -> Channel:
+            return Channel(
+                name,
+                f"{base}/ws/{name}",
+                initial_message=initial,
+                on_event=raw,
+                on_typed=typed,
+                validate=validate,
+                on_status=on_status,
+                ping_interval=ping_interval,
+                stale_after=stale_after,
+                disconnect_grace=disconnect_grace,
+                limits=limits,
+            )
+
+        self.market = channel("market", self._market_subscription, on_market, on_market_event, validate_market)
+        self.user = channel("user", self._user_subscription, on_user, on_user_event, validate_user)
 
     def start(self) -> None:
         self.market.start()

@@ -14,8 +14,8 @@ from controller.plan.ticks import (
     parse_decimal,
     price_bounds,
     price_in_range,
+    round_away,
     round_down,
-    round_nearest,
     round_size_down,
     round_up,
 )
@@ -63,16 +63,14 @@ def test_on_grid_values_are_unchanged_and_keep_the_tick_exponent():
     assert str(round_down(D("0.25"), D("0.1"))) == "0.2"
 
 
-def test_round_nearest_goes_to_the_closest_tick_and_a_tie_toward_the_reference():
+def test_round_away_from_reference():
     t = D("0.01")
     p = D("0.505")
-    assert round_nearest(D("0.485"), p, t) == D("0.49")  # a tie below p goes up, toward p
-    assert round_nearest(D("0.525"), p, t) == D("0.52")  # a tie above p goes down, toward p
-    assert round_nearest(D("0.4849"), p, t) == D("0.48")
-    assert round_nearest(D("0.5251"), p, t) == D("0.53")
-    assert round_nearest(D("0.48"), p, t) == D("0.48")
-    assert round_nearest(D("0.0030"), D("0.5"), D("0.0025")) == D("0.0025")
-    assert round_nearest(D("0.9960"), D("0.5"), D("0.0025")) == D("0.9950")
+    assert round_away(D("0.485"), p, t) == D("0.48")  # bid rounds down
+    assert round_away(D("0.525"), p, t) == D("0.53")  # ask rounds up
+    assert round_away(D("0.48"), p, t) == D("0.48")
+    assert round_away(D("0.0030"), D("0.5"), D("0.0025")) == D("0.0025")
+    assert round_away(D("0.9960"), D("0.5"), D("0.0025")) == D("0.9975")
 
 
 @settings(max_examples=300, derandomize=True, deadline=None)

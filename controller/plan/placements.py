@@ -20,8 +20,8 @@ from controller.plan.ticks import (
     ONE,
     SIZE_QUANTUM,
     ZERO,
+    round_away,
     round_down,
-    round_nearest,
     round_size_down,
     round_up,
 )
@@ -243,18 +243,18 @@ def _band_price(
     own_bid: Decimal | None,
     own_ask: Decimal | None,
 ) -> Decimal | None:
-    """p -/+ avgMargin on the nearest tick (a tie toward p), moved into the band / price range / non-crossing."""
+    """p -/+ avgMargin rounded away from p, moved into the band / price range / non-crossing."""
     p, tick = ctx.p, ctx.tick
     post_only = ctx.spec.orders.post_only
     if side == "bid":
-        wanted = round_nearest(p - band.avg_margin, p, tick)
+        wanted = round_away(p - band.avg_margin, p, tick)
         low = round_down(p - band.max_margin, tick) + tick  # smallest grid price > p - max
         high = round_down(p - band.min_margin, tick)
         for ask in (best_ask if post_only else None, own_ask):
             if ask is not None:
                 high = min(high, round_up(ask, tick) - tick)  # largest grid price < the ask
     else:
-        wanted = round_nearest(p + band.avg_margin, p, tick)
+        wanted = round_away(p + band.avg_margin, p, tick)
         low = round_up(p + band.min_margin, tick)
         high = round_up(p + band.max_margin, tick) - tick  # largest grid price < p + max
         for bid in (best_bid if post_only else None, own_bid):

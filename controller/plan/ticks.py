@@ -118,20 +118,16 @@ def round_up(price: Decimal, tick: Decimal) -> Decimal:
     return round_to_tick(price, tick, "up")
 
 
-def round_nearest(price: Decimal, reference: Decimal, tick: Decimal) -> Decimal:
-    """Round onto the nearest grid price; a tie (exactly half a tick) goes toward ``reference``.
+def round_away(price: Decimal, reference: Decimal, tick: Decimal) -> Decimal:
+    """Round onto the grid *away from* ``reference``: a bid below p goes down, an ask up.
 
-    Placements aim at ``p -/+ avgMargin``; the nearest tick is the one that stays inside its
-    band for the largest move of p either way. On a tie the tick toward p wins because a
-    band holds its inner edge and not its outer one (``p + minMargin <= q < p + maxMargin``
-    for an ask): with a midpoint on a half tick and a two-tick band, the tick toward p
-    survives a half-tick move in both directions, the one away from p does not.
+    That is the conservative direction for a maker: the quote only ever gets wider than
+    asked for, never tighter. A price equal to the reference is already "neither side";
+    it rounds down (bid convention) if off the grid.
     """
-    down, up = round_down(price, tick), round_up(price, tick)
-    below, above = price - down, up - price
-    if below != above:
-        return down if below < above else up
-    return up if reference > price else down
+    if price > reference:
+        return round_up(price, tick)
+    return round_down(price, tick)
 
 
 def _clean(value: Decimal, tick: Decimal) -> Decimal:

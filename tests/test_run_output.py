@@ -30,6 +30,7 @@ WANTED = [
         rf" INFO bandctl\.reconciler: [a-z0-9-]+: \+ {ORDER} band \d+  {ORDER_ID}$",
         rf" INFO bandctl\.reconciler: [a-z0-9-]+: - {ORDER_ID}  {ORDER}  .+$",
         r" INFO bandctl: [a-z0-9-]+: ref .* bids .* asks .* position .*$",
+        r" INFO bandctl: summary: \d+ of \d+ manifest\(s\) quoting, \d+ order\(s\) in bands(, .*)?$",
         r" INFO bandctl: received SIGINT: shutting down$",
         r" INFO bandctl: shutdown: cancelled \d+ order\(s\), 0 left$",
     )

@@ -41,7 +41,7 @@ from controller.ops.manifest_status import (
     ObservedMarket,
     manifest_document,
     record_outcome,
-    summary_line,
+    summary_lines,
 )
 from controller.ops.metrics import Metrics
 from controller.spec.reload import ManifestWatcher
@@ -319,7 +319,7 @@ class Controller:
             log.exception("manifest reload failed")
 
     def _summary_job(self) -> None:
-        for line in self._per_manifest(summary_line):
+        for line in summary_lines(self._per_manifest(lambda *m: m), self.reconciler.actions.take_brief()):
             log.info("%s", line)
 
     def _per_manifest(self, render: Callable[[ManifestStatus, MarketMakerSpec, Balances], Any]) -> list[Any]:

@@ -29,7 +29,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bandctl")
 
-# (logger, level, message, *arguments): how a condition line is logged (``ActionLog.log``).
+# (logger, level, message, *arguments, key=, held=): how a condition line is logged (``ActionLog.log``).
 Say = Callable[..., None]
 
 
@@ -172,23 +172,50 @@ def set_condition(
         word = {True: "True", False: "False", None: "Unknown"}[value]
         level = logging.WARNING if value is False else logging.INFO
         say = status.say or _say_now
-        say(log, level, "%s: %s=%s %s%s", status.name, kind, word, reason, f": {message[:200]}" if message else "")
+        text = f": {message[:200]}" if message else ""
+        # A Synced or Quoting that turns False waits a moment for its reversal (ActionLog).
+        key = (status.name, kind) if kind in (st.SYNCED, st.QUOTING) else None
+        say(log, level, "%s: %s=%s %s%s", status.name, kind, word, reason, text, key=key, held=value is False)
 
 
-def _say_now(logger: logging.Logger, level: int, msg: str, *args: Any) -> None:
+def _say_now(logger: logging.Logger, level: int, msg: str, *args: Any, **_hold: Any) -> None:
     logger.log(level, msg, *args)
 
 
 def summary_line(status: ManifestStatus, spec: MarketMakerSpec, balances: Balances) -> str:
-    """One line per market for the periodic log summary."""
+    """One market's line of the periodic log summary."""
     outcome = status.last_outcome
     ref = outcome.plan.reference_price if outcome is not None and outcome.plan is not None else None
     bids = ",".join(str(n) for n in status.band_counts.get("bid", [])) or "-"
     asks = ",".join(str(n) for n in status.band_counts.get("ask", [])) or "-"
     quoting = status.conditions.get(st.QUOTING)
-    state = "quoting" if quoting is not None and quoting.status == st.TRUE else (quoting.reason if quoting else "?")
+    state = "quoting" if _quoting(status) else (quoting.reason if quoting else "?")
     shown = "-" if ref is None else ref
     return f"{status.name}: ref {shown}  bids {bids}  asks {asks}  position {position(spec, balances)}  {state}"
+
+
+SUMMARY_LIMIT = 10  # manifests not quoting named in one summary; /status has the rest
+
+
+def summary_lines(
+    manifests: Sequence[tuple[ManifestStatus, MarketMakerSpec, Balances]], brief_changes: int = 0
+) -> list[str]:
+    """The periodic summary: one line for the account, then one for each manifest that is not
+    quoting (at most ``SUMMARY_LIMIT``), so that a thousand quoting markets cost one line."""
+    idle = [m for m in manifests if not _quoting(m[0])]
+    orders = sum(n for status, _spec, _b in manifests for counts in status.band_counts.values() for n in counts)
+    head = f"summary: {len(manifests) - len(idle)} of {len(manifests)} manifest(s) quoting, {orders} order(s) in bands"
+    if brief_changes:
+        head += f", {brief_changes} brief condition change(s) not logged"
+    lines = [head, *(summary_line(*m) for m in idle[:SUMMARY_LIMIT])]
+    if len(idle) > SUMMARY_LIMIT:
+        lines.append(f"summary: {len(idle) - SUMMARY_LIMIT} more manifest(s) not quoting (see /status)")
+    return lines
+
+
+def _quoting(status: ManifestStatus) -> bool:
+    quoting = status.conditions.get(st.QUOTING)
+    return quoting is not None and quoting.status == st.TRUE
 
 
 def position(spec: MarketMakerSpec, balances: Balances) -> Any:

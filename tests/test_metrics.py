@@ -111,10 +111,26 @@ def test_per_manifest_gauges_and_forget() -> None:
     assert value(m, "bandctl_collateral", manifest="demo") == 4800
     with pytest.raises(ValueError, match="side"):
         m.set_quotes_in_band("demo", "BUY", 1)
+    m.set_band_orders("demo", {"bid": [1, 0], "ask": [2, 1]})
+    m.set_pnl("demo", Decimal("1.5"), Decimal("-0.5"))
+    m.set_rewards("demo", 4, Decimal("0.25"))
+    m.hold("demo", "Halted")
+    m.set_position("other", 1)
     m.forget_manifest("demo")
     m.forget_manifest("demo")  # twice is fine
     assert value(m, "bandctl_quotes_in_band", manifest="demo", side="bid") is None
     assert value(m, "bandctl_position_shares", manifest="demo") is None
+    assert b'manifest="demo"' not in m.render(), "every per-manifest gauge of a deleted manifest goes"
+    assert value(m, "bandctl_position_shares", manifest="other") == 1
+
+
+def test_a_band_a_reload_removed_leaves_the_band_orders_metric() -> None:
+    m = Metrics()
+    m.set_band_orders("demo", {"bid": [1, 0, 2], "ask": [2, 1, 1]})
+    m.set_band_orders("demo", {"bid": [1], "ask": [3]})
+    assert value(m, "bandctl_band_orders", manifest="demo", side="ask", band="0") == 3
+    assert value(m, "bandctl_band_orders", manifest="demo", side="bid", band="2") is None
+    assert value(m, "bandctl_band_orders", manifest="demo", side="ask", band="1") is None
 
 
 def test_heartbeat_age_is_computed_at_scrape_time() -> None:

@@ -17,6 +17,7 @@ from test_bands_support import spec
 from controller.loop.actionlog import ActionLog
 from controller.loop.registry import Registry
 from controller.observe.store import ObservedStore
+from controller.ops.metrics import Metrics
 from controller.venue.client import MarketInfo, VenueError
 
 MARKETS = {f"0x{m:064x}": (f"{m}1", f"{m}2") for m in range(1, 41)}
@@ -56,11 +57,6 @@ class StubReconciler:
         self.end_times[condition_id] = end
 
 
-class StubMetrics:
-    def forget_manifest(self, name: str) -> None:
-        pass
-
-
 def specs(extra: list[str] = ()):  # type: ignore[assignment, no-untyped-def]
     out = [spec(name=f"m{i}", cid=c, yes=t[0], no=t[1]) for i, (c, t) in enumerate(MARKETS.items())]
     return out + [spec(name=f"x{i}", cid=c, yes="9", no="8") for i, c in enumerate(extra)]
@@ -68,7 +64,7 @@ def specs(extra: list[str] = ()):  # type: ignore[assignment, no-untyped-def]
 
 def test_new_markets_are_read_once_side_by_side_and_known_ones_never_again() -> None:
     venue, reconciler, store = StubVenue(), StubReconciler(), ObservedStore()
-    registry = Registry(venue, store, reconciler, StubMetrics(), lambda: END)  # type: ignore[arg-type]
+    registry = Registry(venue, store, reconciler, Metrics(), lambda: END)  # type: ignore[arg-type]
     registry.use_specs(specs([MISSING]))
     assert venue.reads == {"rules": len(MARKETS) + 1, "end": len(MARKETS)}
     assert len(venue.threads) > 1, "read side by side"
@@ -87,7 +83,7 @@ def test_new_markets_are_read_once_side_by_side_and_known_ones_never_again() -> 
 
 def test_an_end_time_that_could_not_be_read_is_read_again_until_it_is() -> None:
     venue, reconciler, store = StubVenue(), StubReconciler(), ObservedStore()
-    registry = Registry(venue, store, reconciler, StubMetrics(), lambda: END)  # type: ignore[arg-type]
+    registry = Registry(venue, store, reconciler, Metrics(), lambda: END)  # type: ignore[arg-type]
     registry.use_specs(specs())
     failing = f"0x{2:064x}"
     assert failing not in reconciler.end_times
@@ -104,3 +100,14 @@ def test_an_end_time_that_could_not_be_read_is_read_again_until_it_is() -> None:
     venue.reads.clear()
     registry.retry_end_times()
     assert venue.reads == {}, "known now: never read again"
+
+
+def test_the_registry_exports_valid_and_a_deleted_manifest_leaves_the_metrics() -> None:
+    metrics = Metrics()
+    registry = Registry(StubVenue(), ObservedStore(), StubReconciler(), metrics, lambda: END)  # type: ignore[arg-type]
+    registry.use_specs(specs([MISSING]))
+    text = metrics.render().decode()
+    assert 'bandctl_manifest_condition{manifest="m0",reason="ManifestValid",type="Valid"} 1.0' in text
+    assert 'bandctl_manifest_condition{manifest="x0",reason="MarketNotFound",type="Valid"} 0.0' in text
+    registry.use_specs(specs())
+    assert 'manifest="x0"' not in metrics.render().decode()

@@ -68,7 +68,8 @@ class Registry:
             for spec in specs:
                 status = self.status.get(spec.name)
                 if status is None:
-                    status = self.status[spec.name] = ManifestStatus.new(spec.name, now, self.reconciler.actions.log)
+                    status = ManifestStatus.new(spec.name, now, self.reconciler.actions.log, self.metrics)
+                    self.status[spec.name] = status
                 error = rejected_edits.get(spec.source.file) if spec.source is not None else None
                 if error:
                     # Still valid to run (on the last good spec); the condition tells the user.

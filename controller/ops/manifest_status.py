@@ -49,10 +49,12 @@ class ManifestStatus:
     # Where its condition lines go: the reconciler's order-action log, so that a condition
     # is printed after the order actions that caused it (None: logged at once).
     say: Say | None = field(default=None, repr=False, compare=False)
+    # Where its conditions are exported (bandctl_manifest_condition); None: nowhere.
+    metrics: Metrics | None = field(default=None, repr=False, compare=False)
 
     @classmethod
-    def new(cls, name: str, now: datetime, say: Say | None = None) -> ManifestStatus:
-        status = cls(name, say=say)
+    def new(cls, name: str, now: datetime, say: Say | None = None, metrics: Metrics | None = None) -> ManifestStatus:
+        status = cls(name, say=say, metrics=metrics)
         for kind in (st.SYNCED, st.QUOTING):
             status.conditions.set(kind, None, "NotYetReconciled", "waiting for the first reconcile", now)
         return status
@@ -92,18 +94,18 @@ def record_outcome(
     status.last_reconcile = now
     if outcome.waiting is not None:
         if not status.reconciled_once:
-            set_condition(status, st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now, metrics)
+            set_condition(status, st.SYNCED, None, "WaitingForMarketData", outcome.waiting, now)
         return
     status.reconciled_once = status.reconciled_once or outcome.executed
     if outcome.unavailable:
-        set_condition(status, st.SYNCED, False, "ExchangeUnavailable", outcome.error or "", now, metrics)
+        set_condition(status, st.SYNCED, False, "ExchangeUnavailable", outcome.error or "", now)
     elif outcome.error:
-        set_condition(status, st.SYNCED, False, "ReconcileFailed", outcome.error, now, metrics)
+        set_condition(status, st.SYNCED, False, "ReconcileFailed", outcome.error, now)
     elif outcome.rejected:
         first = outcome.rejected[0]
-        set_condition(status, st.SYNCED, False, "OrdersRejected", f"{first.what}: {first.message}", now, metrics)
+        set_condition(status, st.SYNCED, False, "OrdersRejected", f"{first.what}: {first.message}", now)
     else:
-        set_condition(status, st.SYNCED, True, "ReconcileSucceeded", "plan executed", now, metrics)
+        set_condition(status, st.SYNCED, True, "ReconcileSucceeded", "plan executed", now)
     if outcome.plan is not None:
         _update_quoting(spec, status, outcome, observed, metrics, now)
 
@@ -137,14 +139,14 @@ def _update_quoting(
     metrics.set_collateral(spec.name, balances.collateral)
     full = all(amounts[side][i] >= band.min_amount for side in amounts for i, band in enumerate(spec.bands))
     if plan.pull_reason is not None:
-        set_condition(status, st.QUOTING, False, str(plan.pull_reason), plan.note, now, metrics)
+        set_condition(status, st.QUOTING, False, str(plan.pull_reason), plan.note, now)
     elif full:
-        set_condition(status, st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now, metrics)
+        set_condition(status, st.QUOTING, True, "QuotingAllBands", "orders rest in every band", now)
     elif plan.alerts:
         why = "; ".join(a.detail for a in plan.alerts)
-        set_condition(status, st.QUOTING, False, str(plan.alerts[0].reason), why, now, metrics)
+        set_condition(status, st.QUOTING, False, str(plan.alerts[0].reason), why, now)
     else:
-        set_condition(status, st.QUOTING, False, "PartiallyQuoting", "some bands are short", now, metrics)
+        set_condition(status, st.QUOTING, False, "PartiallyQuoting", "some bands are short", now)
 
 
 @dataclass(frozen=True)
@@ -162,12 +164,11 @@ def set_condition(
     reason: str,
     message: str,
     now: datetime,
-    metrics: Metrics | None = None,
 ) -> None:
-    """Set a condition (and its metric); a change of its status is one INFO line (WARNING
-    when it turns False)."""
-    if metrics is not None:
-        metrics.set_condition(status.name, kind, {True: "True", False: "False", None: "Unknown"}[value], reason)
+    """Set a condition (and its metric, on ``status.metrics``); a change of its status is one
+    INFO line (WARNING when it turns False)."""
+    if status.metrics is not None:
+        status.metrics.set_condition(status.name, kind, {True: "True", False: "False", None: "Unknown"}[value], reason)
     if status.conditions.set(kind, value, reason, message, now):
         word = {True: "True", False: "False", None: "Unknown"}[value]
         level = logging.WARNING if value is False else logging.INFO

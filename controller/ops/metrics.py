@@ -154,6 +154,7 @@ class Metrics:
             registry=r,
         )
         self._condition_reasons: dict[tuple[str, str], str] = {}
+        self._band_labels: dict[str, set[tuple[str, str]]] = {}  # manifest -> its (side, band) series
         self._budget_remaining = Gauge(
             "bandctl_rate_budget_remaining", "Tokens left in the client-side rate budget.", ["bucket"], registry=r
         )
@@ -247,6 +248,11 @@ class Metrics:
         self._heartbeat_failures.inc()
 
     def set_band_orders(self, name: str, counts: dict[str, list[int]]) -> None:
+        """Each band's count; the series of bands a reload removed go."""
+        labels = {(side, str(band)) for side, per_band in counts.items() for band in range(len(per_band))}
+        for gone in self._band_labels.get(name, set()) - labels:
+            _remove(self._band_orders, name, *gone)
+        self._band_labels[name] = labels
         for side, per_band in counts.items():
             for band, n in enumerate(per_band):
                 self._band_orders.labels(name, side, str(band)).set(n)
@@ -311,8 +317,14 @@ class Metrics:
             _remove(self._quotes, name, side)
         for labels in [k for k in self._condition_reasons if k[0] == name]:
             _remove(self._conditions, name, labels[1], self._condition_reasons.pop(labels))
-        _remove(self._position, name)
-        _remove(self._collateral, name)
+        for side, band in self._band_labels.pop(name, set()):
+            _remove(self._band_orders, name, side, band)
+        for kind in ("realized", "unrealized"):
+            _remove(self._pnl, name, kind)
+        for gauge in (self._position, self._collateral, self._rewards_scoring, self._rewards_earned):
+            _remove(gauge, name)
+        for reason in HOLD_REASONS:
+            _remove(self._holds, name, reason)
 
     def reload(self, result: str) -> None:
         if result not in RELOAD_RESULTS:

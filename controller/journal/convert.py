@@ -17,6 +17,7 @@ from typing import Any
 
 from controller.journal.records import Role, Source, TradeRecord, TradeStatus
 from controller.venue import wire
+from controller.venue.rewards import FeeSchedule
 from controller.venue.wire import WireError
 from controller.venue.wire_ws import TradeEvent
 
@@ -43,13 +44,11 @@ def taker_fee(size: Decimal, price: Decimal, fee_rate_bps: Decimal, exponent: in
     the market's ``fd.e`` (``GET /clob-markets``), 1 on every market seen so far."""
     if fee_rate_bps <= 0:
         return Decimal(0)
-    fee = size * (fee_rate_bps / _BPS) * (price * (1 - price)) ** exponent
+    fee = FeeSchedule(fee_rate_bps / _BPS, exponent).taker_fee(price, size)
     return fee.quantize(_FEE_QUANTUM, rounding=ROUND_HALF_UP)
 
 
-def fills_from_trade(
-    item: Mapping[str, Any], *, source: Source, seen_at: float, fee_exponent: int = 1
-) -> list[TradeRecord]:
+def fills_from_trade(item: Mapping[str, Any], *, source: Source, seen_at: float) -> list[TradeRecord]:
     """Our fills in one trade object (the same shape on the user channel and over REST)."""
     trade = wire.mapping(item, "trade")
     trade_id = wire.identifier(trade.get("id"), "trade id")
@@ -83,7 +82,7 @@ def fills_from_trade(
             side=wire.side(side),
             price=parsed_price,
             size=parsed_size,
-            fee=taker_fee(parsed_size, parsed_price, rate, fee_exponent) if role is Role.TAKER else Decimal(0),
+            fee=taker_fee(parsed_size, parsed_price, rate) if role is Role.TAKER else Decimal(0),
             status=status,
             match_time=match_time,
             event_time=event_time,
@@ -125,19 +124,17 @@ def fills_from_trade(
     return fills
 
 
-def fills_from_rest(item: Mapping[str, Any], *, seen_at: float, fee_exponent: int = 1) -> list[TradeRecord]:
+def fills_from_rest(item: Mapping[str, Any], *, seen_at: float) -> list[TradeRecord]:
     """Our fills in one ``GET /data/trades`` row."""
-    return fills_from_trade(item, source=Source.REST, seen_at=seen_at, fee_exponent=fee_exponent)
+    return fills_from_trade(item, source=Source.REST, seen_at=seen_at)
 
 
-def fills_from_user_event(
-    event: TradeEvent, raw: Mapping[str, Any], *, seen_at: float, fee_exponent: int = 1
-) -> list[TradeRecord]:
+def fills_from_user_event(event: TradeEvent, raw: Mapping[str, Any], *, seen_at: float) -> list[TradeRecord]:
     """Our fills in one user-channel ``trade`` event: the typed event plus its raw object
     (``Decoded.sources`` / the stream's raw handler), which holds the maker orders."""
     if wire.text(raw.get("id"), "trade id") != event.trade_id:
         raise WireError("trade event and its raw object disagree on the trade id")
-    return fills_from_trade(raw, source=Source.WEBSOCKET, seen_at=seen_at, fee_exponent=fee_exponent)
+    return fills_from_trade(raw, source=Source.WEBSOCKET, seen_at=seen_at)
 
 
 def _first(item: Mapping[str, Any], *keys: str) -> Any:

@@ -46,19 +46,21 @@ class PnlTracker:
     def add(self, record: TradeRecord) -> bool:
         """One sighting of a fill; True when it changed what the tracker knows."""
         with self._lock:
-            market = self._fills.setdefault(record.condition_id, {})
-            old = market.get(record.key)
-            if old is None:
-                market[record.key] = Fill(record, record.seen_at, record.seen_at, record.fill_time)
-            else:
-                status = merge_status(old.record.status, record.status)
-                if status is old.record.status:
-                    return False
-                market[record.key] = Fill(
-                    old.record.with_status(status), old.first_seen_at, record.seen_at, old.fill_time
-                )
-            self._cache.pop(record.condition_id, None)
-            return True
+            return self._add(record) is not None
+
+    def _add(self, record: TradeRecord) -> bool | None:
+        """Under the lock: None when nothing changed, else whether the fill was new."""
+        market = self._fills.setdefault(record.condition_id, {})
+        old = market.get(record.key)
+        if old is None:
+            market[record.key] = Fill(record, record.seen_at, record.seen_at, record.fill_time)
+        else:
+            status = merge_status(old.record.status, record.status)
+            if status is old.record.status:
+                return None
+            market[record.key] = Fill(old.record.with_status(status), old.first_seen_at, record.seen_at, old.fill_time)
+        self._cache.pop(record.condition_id, None)
+        return old is None
 
     def observe_mid(self, condition_id: str, token_id: str, mid: Decimal, at: float) -> None:
         """Keep the mid for windows' opening marks: one sample a minute, ``mid_history`` seconds back."""
@@ -80,8 +82,7 @@ class PnlTracker:
         unseen = 0
         for record in records:
             with self._lock:
-                unseen += record.key not in self._fills.get(record.condition_id, {})
-            self.add(record)
+                unseen += self._add(record) is True
         return unseen
 
     def market(self, condition_id: str, *, mid: Decimal | None, now: float, since: float | None = None) -> MarketPnl:

@@ -239,7 +239,9 @@ def test_the_same_check_on_one_market_plan() -> None:
         orders=(order("o", "BUY", "0.45", "20", token=YES, market=MARKET),),
     )
     result = plan_market(s, state, NOW)
-    assert not result.cancel or {p.price for p in result.place}.isdisjoint({D("0.45")})
+    assert [c.order_id for c in result.cancel] == ["o"], "0.45 is outside the bid band (0.47, 0.49]"
+    bids = [p for p in result.place if p.quote_side == "bid"]
+    assert [p.price for p in bids] == [D("0.48")], "the cancelled price is not placed again"
 
 
 # --------------------------------------------------------------------------- a re-quote caught halfway

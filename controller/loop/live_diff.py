@@ -46,23 +46,16 @@ def live_diff_inputs(
 def _with_market_inputs(
     state: ObservedState, specs: Sequence[MarketMakerSpec], venue: Venue, controller: Controller
 ) -> ObservedState:
-    """The inputs ``run`` adds to each market before planning: its rewards programme, and its
-    end time where ``risk.stopBefore`` needs it."""
-    markets = {s.market.condition_id for s in specs}
+    """The inputs ``run`` adds to each market before planning (the reconciler's own): its
+    rewards programme, read here once, and its end time, read at registration."""
+    markets = sorted({s.market.condition_id for s in specs})
     programmes: dict[str, RewardParams] = {}
     if controller.rewards is not None:
         try:
-            programmes = fetch_rewards(controller.rewards.reader, sorted(markets))
+            programmes = fetch_rewards(controller.rewards.reader, markets)
         except VenueError:
             programmes = {}  # the diff still shows the orders; only the score estimate is missing
-    changed = dict(state.markets)
-    for spec in specs:
-        cid = spec.market.condition_id
-        market = changed.get(cid)
-        if market is None:
-            continue
-        end = market.end_time
-        if spec.risk.stop_before is not None and end is None:
-            end = venue.get_end_time(cid)
-        changed[cid] = replace(market, rewards=programmes.get(cid.lower(), market.rewards), end_time=end)
-    return replace(state, markets=changed)
+    for condition_id in markets:
+        controller.reconciler.set_rewards(condition_id, programmes.get(condition_id.lower()))
+    controller.registry.retry_end_times()  # as each resync of ``run`` does
+    return controller.reconciler.with_market_inputs(state)

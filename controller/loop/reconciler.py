@@ -34,7 +34,7 @@ from controller.loop.holds import Holds
 from controller.loop.ownership import PlacedOrders
 from controller.loop.workers import WorkerPool
 from controller.loop.workqueue import WorkQueue
-from controller.observe.state import OpenOrder
+from controller.observe.state import ObservedState, OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.telemetry import reconcile_scope
 from controller.plan.bands import MarketPlan, plan_market
@@ -333,6 +333,13 @@ class Reconciler:
         self.halfway.remember(name, planned[0])
         return planned[0], planned[1]
 
+    def with_market_inputs(self, state: ObservedState) -> ObservedState:
+        """``state`` with each market's end time and rewards programme, as its plans see them."""
+        with self._lock:
+            inputs = {cid: (self._end_times.get(cid), self._rewards.get(cid)) for cid in state.markets}
+        markets = {cid: replace(m, end_time=inputs[cid][0], rewards=inputs[cid][1]) for cid, m in state.markets.items()}
+        return replace(state, markets=markets)
+
     def _plan(self, spec: MarketMakerSpec, name: str) -> tuple[MarketPlan, datetime, int] | None:
         """Plan on the state as it is now, with the book version read (None: no first book yet)."""
         condition_id = spec.market.condition_id
@@ -343,17 +350,14 @@ class Reconciler:
         # change the state first): plan once for the whole burst, not once more after it.
         self.queue.clear_dirty(name)
         now = self.now()
-        state = self.store.snapshot([condition_id], now=now)
+        state = self.with_market_inputs(self.store.snapshot([condition_id], now=now))
         market = state.markets.get(condition_id)
         if market is None or spec.market.quoted_token not in market.books:
             return None
-        with self._lock:
-            end = self._end_times.get(condition_id)
-            rewards = self._rewards.get(condition_id)
         market = self.echo.apply(condition_id, market, (spec.market.yes_token, spec.market.no_token))
         state = replace(
             state,
-            markets={**state.markets, condition_id: replace(market, end_time=end, rewards=rewards)},
+            markets={**state.markets, condition_id: market},
             placed_ids=self.placed.ids() if spec.ownership == "shared" else frozenset(),
             holds=self.holds.snapshot(now),
         )

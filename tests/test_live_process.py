@@ -119,6 +119,8 @@ def test_live_diff_and_apply(sim, manifests, monkeypatch, capsys) -> None:
     assert main(["apply", "-f", str(manifests)]) == 0
     capsys.readouterr()
     assert converged(sim, manifests / "btc.yaml")
+    # No heartbeat (not even the chain probe): one could arm the dead man's switch for the orders left.
+    assert sim.admin_state()["requests"].get("POST /v1/heartbeats", 0) == 0
     assert main(["diff", "-f", str(manifests), "-o", "json"]) == 0
     plan = json.loads(capsys.readouterr().out)
     assert plan["markets"][0]["place"] == [] and plan["markets"][0]["cancel"] == []

@@ -87,6 +87,9 @@ def run_command(args: argparse.Namespace, selector: Any = None, max_loss: Accoun
             selector=selector,
             journal=args.journal,
             max_account_loss=max_loss,
+            # Reading the heartbeat chain posts a heartbeat, which could arm the exchange's dead
+            # man's switch for the orders a one-shot apply leaves behind: apply only locks the state directory.
+            lease_wait_seconds=0.0 if args.live_mode == "apply" else LiveOptions.lease_wait_seconds,
         )
         controller = Controller(venue, options)
         if args.live_mode == "apply":

@@ -24,9 +24,11 @@ def print_latency(r: dict[str, Any]) -> None:
         f"not measured {r['not_measured']}, rate-limit waits {r['rate_limit_waits']}, "
         f"exchange errors {r['exchange_errors']}, not converged at checks {r['exchange_not_converged_at_checks']})"
     )
+    clock = r.get("clock_check", {})
     print(
-        f"load before {r['load_before']} after {r['load_after']}; process CPU {r['process_cpu_s']} s "
-        f"over {r['wall_s']} s"
+        f"load before {r['load_before']} after {r['load_after']}; CPU {r['process_cpu_s']} s (controller process) "
+        f"+ {r.get('emulator_cpu_s', '-')} s (emulator, {r.get('emulator', '-')}) over {r['wall_s']} s; "
+        f"clock check: {clock.get('out_of_order', '-')} of {clock.get('rounds', '-')} child readings out of order"
     )
     print(_row(["ms", "n", "p50", "p90", "p99", "max"]))
     print(_row(["---"] * 6))
@@ -59,11 +61,12 @@ def print_churn(r: dict[str, Any]) -> None:
                 "inside (sampled)",
                 "inside (time-weighted)",
                 "CPU s",
+                "emulator CPU s",
                 "load",
             ]
         )
     )
-    print(_row(["---"] * 11))
+    print(_row(["---"] * 12))
     for run in r["runs"]:
         print(
             _row(
@@ -78,6 +81,7 @@ def print_churn(r: dict[str, Any]) -> None:
                     f"{run['inside_bands_sampled']:.2%}",
                     f"{run['inside_bands_time_weighted']:.2%}",
                     run["process_cpu_s"],
+                    run.get("emulator_cpu_s", "-"),
                     run["load_after"][0],
                 ]
             )

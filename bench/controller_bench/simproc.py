@@ -131,13 +131,13 @@ class ChildSim:
         return value
 
     def move(self, cond: str, fair: str) -> list[float]:
-        return self._call("move", cond, fair)  # type: ignore[no-any-return]
+        return self._call("move", cond, fair)
 
     def admin_state(self, trades_limit: int = 1000) -> dict[str, Any]:
-        return self._call("admin_state", trades_limit)  # type: ignore[no-any-return]
+        return self._call("admin_state", trades_limit)
 
     def fund(self, address: str, collateral: str) -> dict[str, Any]:
-        return self._call("fund", address, collateral)  # type: ignore[no-any-return]
+        return self._call("fund", address, collateral)
 
     def cpu(self) -> float:
         return process_cpu(self.pid)

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import re
+import sys
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -348,3 +349,17 @@ def test_libraries_chatter_is_quiet_at_info_and_shown_at_debug() -> None:
         assert "goodbye" in stream.getvalue()
     finally:
         logging.getLogger().removeHandler(handler)
+
+
+def test_the_default_handler_follows_sys_stderr_and_never_writes_to_a_closed_one(
+    root_logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", first)
+    setup_logging("text", "INFO")
+    logging.getLogger("bandctl").info("one")
+    first.close()  # what a test harness does with its capture, or a supervisor with a pipe
+    second = io.StringIO()
+    monkeypatch.setattr(sys, "stderr", second)
+    logging.getLogger("bandctl").info("two")
+    assert second.getvalue().endswith("INFO bandctl: two\n")

@@ -119,12 +119,25 @@ def _level(level: str | int) -> int:
     return value
 
 
+class _StderrHandler(logging.StreamHandler):
+    """Writes to whatever ``sys.stderr`` is when a line is written, never to a stream that
+    was replaced and closed since (a test harness's capture, a supervisor's redirection)."""
+
+    @property
+    def stream(self) -> IO[str]:
+        return sys.stderr
+
+    @stream.setter
+    def stream(self, _value: IO[str]) -> None:
+        pass
+
+
 def setup_logging(fmt: str = "text", level: str | int = "INFO", stream: IO[str] | None = None) -> logging.Handler:
     """Configure the root logger: one scrubbing handler writing ``fmt`` lines to ``stream``
     (stderr by default). Calling it again replaces the handler it installed before."""
     if fmt not in LOG_FORMATS:
         raise ValueError(f"unknown log format {fmt!r} (text or json)")
-    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler = logging.StreamHandler(stream) if stream is not None else _StderrHandler()
     handler.setFormatter(JsonFormatter() if fmt == "json" else TextFormatter())
     handler.addFilter(ScrubFilter())
     handler.set_name("bandctl")

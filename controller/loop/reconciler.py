@@ -288,7 +288,7 @@ class Reconciler:
             self._settle(condition_id)
         planned = self._plan_settled(spec, name)
         if planned is None:
-            outcome.waiting = "the market's first book has not arrived yet"
+            outcome.waiting = "the market's book has not arrived yet, or is being read again"
             return
         result, now = planned
         outcome.plan = result

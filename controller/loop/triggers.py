@@ -25,6 +25,7 @@ from controller.plan.bands import reference_price
 from controller.spec.types import MarketMakerSpec
 from controller.venue import ws_backlog
 from controller.venue.client import MarketInfo
+from controller.venue.feedwatch import FeedWatch
 from controller.venue.wire_ws import MarketEvent, TickSizeChangeEvent, UserEvent
 
 if TYPE_CHECKING:
@@ -53,6 +54,7 @@ class StreamHandlers:
         # Markets whose book changed while more frames were already on the socket, and since
         # when (the market stream's thread alone touches these).
         self._held: dict[str, None] = {}
+        self._feed: FeedWatch | None = None  # the market feed watch (connect)
         self._held_since = 0.0
 
     def connect(self) -> Any:
@@ -69,7 +71,8 @@ class StreamHandlers:
             validate_market=market_validator,
             validate_user=user_validator,
         )
-        c.venue.watch_feed(books=c.store, on_stalled=self.on_stalled)
+        self._feed = c.venue.watch_feed(books=c.store, on_stalled=self.on_stalled)
+        self._feed.on_repaired = self.on_repaired
         c.metrics.watch_ws_rejects(streams.rejected)
         c.reconciler.before_plan = self.drain
         streams.market.after_frame = self.after_market_frame
@@ -136,6 +139,12 @@ class StreamHandlers:
             c.metrics.ws_reconnect("market")
             c._streams.market.reconnect("the market stream stalled")
         for condition_id in markets:
+            c.reconciler.enqueue_market(condition_id)
+
+    def on_repaired(self, token_ids: list[str]) -> None:
+        """The feed watch replaced books that had missed a message with REST's: plan again."""
+        c = self.controller
+        for condition_id in {m for m in (c.store.market_of_token(t) for t in token_ids) if m}:
             c.reconciler.enqueue_market(condition_id)
 
     # -- market channel ----------------------------------------------------------------

@@ -60,6 +60,11 @@ class _Market:
 _UNSYNCED = StreamBook()  # what a token without a book yet looks like
 
 
+def _unsure(market: _Market, token_id: str) -> bool:
+    book = market.books.get(token_id, _UNSYNCED)
+    return market.stale_reason is not None or not book.synced or book.gapped
+
+
 class ObservedStore:
     """Thread-safe; every method may be called from any thread."""
 
@@ -68,6 +73,7 @@ class ObservedStore:
         self._lock = threading.RLock()
         self._markets: dict[str, _Market] = {}
         self._token_market: dict[str, str] = {}
+        self._disagreeing: set[str] = set()  # tokens whose book disagrees with the exchange's top (gaps)
         self._account = AccountBook(clock)
 
     @property
@@ -195,12 +201,41 @@ class ObservedStore:
 
     def _apply_price_change(self, event: PriceChangeEvent) -> set[str]:
         changed: set[str] = set()
+        tops: dict[str, tuple[Decimal | None, Decimal | None]] = {}
         for change in event.changes:
             local = self._book(change.token_id)
             if local is not None:
                 local.apply_change(change)
                 changed.add(self._token_market[change.token_id])
+                if change.top is not None:
+                    tops[change.token_id] = change.top  # the last one: after the whole message
+        now = self._clock()
+        for token_id, top in tops.items():
+            local = self._book(token_id)
+            if local is not None:
+                local.check_top(top, now)
+                if local.disagrees_since is None:
+                    self._disagreeing.discard(token_id)
+                else:
+                    self._disagreeing.add(token_id)
         return changed
+
+    def gaps(self, lasting: float) -> list[str]:
+        """Tokens whose book has disagreed with the exchange's top of book for ``lasting``
+        seconds: a message was lost. From now on their markets' plans wait until a REST book
+        replaces it (:meth:`adopt_book`); each is reported once."""
+        now = self._clock()
+        found = []
+        with self._lock:
+            for token_id in sorted(self._disagreeing):
+                book = self._book(token_id)
+                since = None if book is None else book.disagrees_since
+                if book is None or since is None:
+                    self._disagreeing.discard(token_id)  # a REST book or a snapshot since
+                elif not book.gapped and now - since >= lasting:
+                    book.gapped = True
+                    found.append(token_id)
+        return found
 
     # -- REST resync of books -------------------------------------------------------
 
@@ -224,14 +259,9 @@ class ObservedStore:
 
     def unsure_tokens(self) -> list[str]:
         """Tokens whose book a resync must compare with REST whatever its rolling slice: those
-        of stale markets and books never confirmed by REST."""
+        of stale markets, books never confirmed by REST and books that missed a message."""
         with self._lock:
-            return [
-                t
-                for m in self._markets.values()
-                for t in m.token_ids
-                if m.stale_reason is not None or not m.books.get(t, _UNSYNCED).synced
-            ]
+            return [t for m in self._markets.values() for t in m.token_ids if _unsure(m, t)]
 
     def stream_updates(self, token_id: str) -> int:
         with self._lock:
@@ -300,7 +330,10 @@ class ObservedStore:
             tick_size=market.tick_size,
             min_order_size=market.min_order_size,
             neg_risk=market.neg_risk,
-            books={t: b.freeze() for t, b in market.books.items()},
+            # A book known to have missed a message is no book to plan on: plans wait for REST.
+            books={}
+            if any(b.gapped for b in market.books.values())
+            else {t: b.freeze() for t, b in market.books.items()},
             last_trade_price=market.last_trade_price,
             stale=market.stale_reason,
         )

@@ -27,6 +27,12 @@ class StreamBook:
     # stream (exchange changed, stream said nothing) from a quiet market.
     stream_updates: int = 0
     synced: bool = False
+    # Since when the exchange's top of book (sent with each price change) has disagreed
+    # with ours (None: it agrees). A few messages of one burst may each carry the top after
+    # the whole burst, so only a disagreement that lasts is a lost message: ``gapped``.
+    disagrees_since: float | None = None
+    # A message was lost: plans wait until a REST book or a stream snapshot replaces it.
+    gapped: bool = False
     # The frozen book, built once per change: trigger checks and snapshots read it on
     # every stream message, and sorting the levels each time was most of their cost.
     _frozen: Book | None = field(default=None, init=False, repr=False, compare=False)
@@ -45,6 +51,7 @@ class StreamBook:
         self.asks = {lv.price: lv.size for lv in book.asks}
         self._frozen = None
         self.synced = True
+        self.gapped, self.disagrees_since = False, None
 
     def apply_snapshot(self, book: Book) -> None:
         """A ``book`` event: the stream's full snapshot."""
@@ -52,6 +59,7 @@ class StreamBook:
         self.asks = {lv.price: lv.size for lv in book.asks}
         self._frozen = None
         self.stream_updates += 1
+        self.gapped, self.disagrees_since = False, None
 
     def apply_change(self, change: LevelChange) -> None:
         """One level of a ``price_change``: its new total size (0 removes it)."""
@@ -63,6 +71,14 @@ class StreamBook:
         self._frozen = None
         self.stream_updates += 1
 
+    def check_top(self, top: tuple[Decimal | None, Decimal | None], now: float) -> None:
+        """Compare our best bid and ask with the exchange's after a price change."""
+        book = self.freeze()
+        if (book.best_bid, book.best_ask) == top:
+            self.disagrees_since = None
+        elif self.disagrees_since is None:
+            self.disagrees_since = now
+
     def verdict(self, book: Book, stream_updates_seen: int | None) -> Verdict:
         """Compare the exchange's book with ours.
 
@@ -70,13 +86,13 @@ class StreamBook:
         ``stream_updates_seen`` was read: it is alive); or ``"missed"`` (it differs and the
         stream said nothing since). A miss is only a suspicion: a change made while the
         REST answer was in flight shows there before its WebSocket message arrives; the
-        caller confirms it later. With ``stream_updates_seen`` None (the first sync), or
-        before any sync, the exchange's book is adopted outright.
+        caller confirms it later. With ``stream_updates_seen`` None (the first sync), before
+        any sync, or with a known gap, the exchange's book is adopted outright.
         """
         if self.freeze() == book:
-            self.synced = True
+            self.synced, self.gapped, self.disagrees_since = True, False, None
             return "same"
-        if stream_updates_seen is None or not self.synced:
+        if stream_updates_seen is None or not self.synced or self.gapped:
             self.replace_with(book)
             return "same"
         if self.stream_updates != stream_updates_seen:

@@ -7,7 +7,14 @@ REST and compares them with the stream-maintained ones (``BookSource``, i.e. the
 observed store). A difference the stream has not delivered ``confirm_after`` seconds
 later is a stall: ``on_stalled(tokens)`` is called (adopt REST, pull quotes,
 reconnect — the caller's choice). A quiet market shows no difference and costs one
-``POST /books`` per ``probe_after`` seconds. Decides nothing about orders.
+``POST /books`` per ``probe_after`` seconds.
+
+A stream that loses single messages is not silent, but each price change carries the
+exchange's best bid and ask: a book that has disagreed with it for ``gap_after`` seconds
+(``BookSource.gaps``; the messages of one burst may each carry the burst's final top)
+missed a message. The watch reads it over REST at once and adopts it (``on_repaired``);
+when REST does not answer within ``confirm_after`` seconds, the tokens count as
+stalled. Decides nothing about orders.
 """
 
 from __future__ import annotations
@@ -33,6 +40,10 @@ class BookSource(Protocol):
 
     def resync_book(self, token_id: str, book: Book, stream_updates_seen: int | None) -> str: ...
 
+    def adopt_book(self, token_id: str, book: Book) -> None: ...
+
+    def gaps(self, lasting: float) -> list[str]: ...
+
 
 class FeedWatch:
     def __init__(
@@ -45,19 +56,69 @@ class FeedWatch:
         on_stalled: Callable[[list[str]], None],
         probe_after: float = 1.0,
         confirm_after: float = 0.5,
+        gap_after: float = 0.1,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self._silent_for, self._tokens, self._read = silent_for, tokens, read_books
         self._books, self._on_stalled = books, on_stalled
-        self.probe_after, self.confirm_after = probe_after, confirm_after
+        self.probe_after, self.confirm_after, self.gap_after = probe_after, confirm_after, gap_after
         self._clock = clock
         self._last_probe = float("-inf")
         self._suspects: dict[str, int] = {}
         self._suspected_at = 0.0
         self._stop = threading.Event()
+        self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+        self._gaps: dict[str, float] = {}  # token -> when its gap was reported
+        self.on_repaired: Callable[[list[str]], None] | None = None
         self.probes = 0
         self.stalls = 0
+        self.repairs = 0
+
+    def repair(self, token_ids: Sequence[str]) -> None:
+        """These books missed a stream message: read them over REST (the watch's thread)."""
+        if not token_ids:
+            return
+        now = self._clock()
+        with self._lock:
+            for token in token_ids:
+                self._gaps.setdefault(token, now)
+        self._wake.set()
+
+    def repair_now(self) -> list[str]:
+        """Read and adopt the books reported by :meth:`repair`; returns the repaired tokens."""
+        with self._lock:
+            gaps = dict(self._gaps)
+        if not gaps:
+            return []
+        remote = self._read_books(list(gaps))
+        repaired = [t for t in gaps if t in remote]
+        for token in repaired:
+            self._books.adopt_book(token, remote[token])
+        now = self._clock()
+        with self._lock:
+            for token in repaired:
+                self._gaps.pop(token, None)
+            given_up = [t for t, since in self._gaps.items() if now - since >= self.confirm_after]
+            for token in given_up:
+                del self._gaps[token]
+        if repaired:
+            self.repairs += 1
+            log.debug("re-read %d book(s) that missed a stream message", len(repaired))
+            self._notify(self.on_repaired, repaired)
+        if given_up:
+            self.stalls += 1
+            self._notify(self._on_stalled, given_up)
+        return repaired
+
+    def _notify(self, handler: Callable[[list[str]], None] | None, tokens: list[str]) -> None:
+        if handler is None:
+            return
+        try:
+            handler(tokens)
+        except Exception:
+            log.exception("market feed handler failed")
 
     def check(self) -> list[str]:
         """One step (the thread calls it every ``interval``); returns tokens found stalled."""
@@ -92,10 +153,7 @@ class FeedWatch:
         stalled = [t for t in silent if t in remote and self._books.resync_book(t, remote[t], suspects[t]) == "missed"]
         if stalled:
             self.stalls += 1
-            try:
-                self._on_stalled(stalled)
-            except Exception:
-                log.exception("stalled-feed handler failed")
+            self._notify(self._on_stalled, stalled)
         return stalled
 
     def _read_books(self, tokens: Sequence[str]) -> Mapping[str, Book]:
@@ -107,8 +165,14 @@ class FeedWatch:
 
     def start(self, interval: float = 0.25) -> None:
         def run() -> None:
-            while not self._stop.wait(interval):
+            while not self._stop.is_set():
+                self._wake.wait(interval)  # a reported gap wakes it at once
+                self._wake.clear()
+                if self._stop.is_set():
+                    return
                 try:
+                    self.repair(self._books.gaps(self.gap_after))
+                    self.repair_now()
                     self.check()
                 except Exception:
                     log.exception("market feed watch failed")
@@ -118,6 +182,7 @@ class FeedWatch:
 
     def stop(self) -> None:
         self._stop.set()
+        self._wake.set()
         if self._thread is not None:
             self._thread.join(2.0)
 

@@ -44,6 +44,9 @@ class LevelChange:
     price: Decimal
     size: Decimal  # the level's new total; 0 removes it
     hash: str
+    # The token's best bid and ask after the change, as the exchange says (None for an empty
+    # side); None when the frame did not say: a local book that disagrees has missed a message.
+    top: tuple[Decimal | None, Decimal | None] | None = None
 
 
 @dataclass(frozen=True)
@@ -233,6 +236,7 @@ def _price_change(item: Mapping[str, Any]) -> PriceChangeEvent:
                 price=_level_price(entry.get("price")),
                 size=_level_size(entry.get("size")),
                 hash=wire.text(entry.get("hash"), "hash"),
+                top=_top(entry.get("best_bid"), entry.get("best_ask")),
             )
         )
     return PriceChangeEvent(
@@ -240,6 +244,19 @@ def _price_change(item: Mapping[str, Any]) -> PriceChangeEvent:
         changes=tuple(changes),
         timestamp=wire.exchange_time(item.get("timestamp")),
     )
+
+
+def _top(best_bid: Any, best_ask: Any) -> tuple[Decimal | None, Decimal | None] | None:
+    """``best_bid`` / ``best_ask`` of a price change ("0" / "1" or "" for an empty side). Both
+    are optional, and a malformed one only loses the check, never the change itself."""
+    if best_bid is None or best_ask is None:
+        return None
+    try:
+        bid = None if best_bid == "" else _level_price(best_bid)
+        ask = None if best_ask == "" else _level_price(best_ask)
+    except WireError:
+        return None
+    return (None if bid == 0 else bid), (None if ask == 1 else ask)
 
 
 # A book message repeats a few price and size texts ("0.49", "50") and the next one the same

@@ -38,12 +38,11 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from controller.observe.state import Balances, OpenOrder
 from controller.ops.redact import Secret
-from controller.venue import books, fasthttp, heartbeats, inflight, rest, trading
+from controller.venue import balances, books, fasthttp, heartbeats, inflight, rest, trading
 from controller.venue import clob_adapter as clob
 from controller.venue.config import VenueConfig
 from controller.venue.errors import Ambiguous, ConfigError, NotFound, RateLimited, VenueError
@@ -58,7 +57,6 @@ from controller.venue.wire import (
     MarketInfo,
     OpenOrders,
     is_position_market,
-    parse_balance,
     parse_book_summary,
     parse_end_time,
     parse_market_info,
@@ -330,21 +328,7 @@ class Venue:
 
     def get_balances(self, token_ids: Iterable[str]) -> Balances:
         """Collateral and outcome-token totals of the funder, in shares / pUSD."""
-
-        def balance(params: Any, what: str) -> Decimal:
-            return parse_balance(self._call("balance-allowance", self.client.get_balance_allowance, params), what)
-
-        # One request per asset (the API has no batch form): run them side by side.
-        wanted = [("collateral", clob.BalanceAllowanceParams(asset_type=clob.AssetType.COLLATERAL))] + [
-            (token_id, clob.BalanceAllowanceParams(asset_type=clob.AssetType.CONDITIONAL, token_id=token_id))
-            for token_id in token_ids
-        ]
-        with ThreadPoolExecutor(max_workers=self.config.max_workers, thread_name_prefix="balances") as pool:
-            amounts = dict(
-                zip((w for w, _ in wanted), pool.map(lambda item: balance(item[1], item[0]), wanted), strict=True)
-            )
-        collateral = amounts.pop("collateral")
-        return Balances(collateral=collateral, tokens=amounts)
+        return balances.get_balances(self, token_ids)
 
     def trades_page(self, after: float, cursor: str) -> tuple[list[Any], str]:
         """One page of the account's trade history after ``after`` (epoch s): (rows, next cursor)."""

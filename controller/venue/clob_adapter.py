@@ -16,6 +16,7 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
+from urllib.parse import urlencode
 
 import py_clob_client_v2 as _clob
 from py_clob_client_v2 import (
@@ -27,7 +28,7 @@ from py_clob_client_v2 import (
     OpenOrderParams,
     OrderMarketCancelParams,
 )
-from py_clob_client_v2.endpoints import GET_CLOB_MARKET, ORDERS, POST_ORDERS
+from py_clob_client_v2.endpoints import GET_BALANCE_ALLOWANCE, GET_CLOB_MARKET, ORDERS, POST_ORDERS
 from py_clob_client_v2.exceptions import PolyApiException, PolyException
 from py_clob_client_v2.http_helpers import helpers as _helpers
 
@@ -47,6 +48,7 @@ __all__ = [
     "PolyApiException",
     "PolyException",
     "answer_or_raise",
+    "balance_request",
     "error_text",
     "fetch_market_rules",
     "fetch_open_orders",
@@ -290,6 +292,21 @@ def fetch_market_rules(client: Any, condition_id: str) -> Any:
     """
     # Internal: ClobClient._get and .host (the same unauthenticated GET the library makes).
     return client._get(f"{client.host}{GET_CLOB_MARKET}{condition_id}")
+
+
+def balance_request(client: Any, token_id: str | None) -> tuple[str, str]:
+    """(path, query) of the ``GET /balance-allowance`` the library's ``get_balance_allowance``
+    sends for collateral (``token_id`` None) or one outcome token, to send it on the lean
+    path; the L2 signature covers the path alone, as the library signs it."""
+    # Internal: the order builder's signature type, which the library's own call sends.
+    query: dict[str, Any] = {"signature_type": int(client.builder.signature_type)}
+    if token_id is None:
+        query["asset_type"] = str(AssetType.COLLATERAL)
+    else:
+        query["asset_type"] = str(AssetType.CONDITIONAL)
+        if token_id:  # the library leaves an empty one out
+            query["token_id"] = token_id
+    return GET_BALANCE_ALLOWANCE, urlencode(query)
 
 
 def post_signed_orders(client: Any, payload: list[dict[str, Any]], serialized: str) -> Any:

@@ -1,4 +1,4 @@
-"""A lean keep-alive HTTP/1.1 path for the requote's two calls: ``POST /orders`` and ``DELETE /orders``.
+"""A lean keep-alive HTTP/1.1 path for the requote's calls (``POST``/``DELETE /orders``) and balance reads.
 
 Why: profiling the requote showed the official client's per-call overhead (httpx's
 request stack, a thread hop onto the venue pool, L2 headers rebuilt from scratch) at
@@ -11,8 +11,10 @@ connections from one thread: :meth:`Http.begin` sends, :meth:`Pending.result` re
 Answers keep the official client's contract (``clob_adapter.answer_or_raise``): decoded
 JSON on a 200, ``PolyApiException`` with ``status_code`` otherwise and with no status for
 a transport failure, so ``rest`` classifies them exactly as every other call (a failure
-after sending is an unknown outcome). Bodies are size-capped while reading. It knows two
-endpoints' wire format and nothing about orders' meaning; every other call stays on
+after sending is an unknown outcome). Bodies are size-capped while reading. A ``GET``
+carries its query after the path; the HMAC covers the path alone, as the official client
+signs it. It knows no endpoint's meaning; which calls take this path is the callers'
+choice (orders in ``trading``, balances in ``balances``); every other call stays on
 py-clob-client-v2.
 """
 
@@ -121,21 +123,27 @@ class Http:
         self._lock = threading.Lock()
         self._closed = False
 
-    def begin(self, method: str, path: str, body: str) -> Pending:
-        """Send one signed request; never raises (a send failure is the Pending's answer)."""
-        data = body.encode()
+    def begin(self, method: str, path: str, body: str, query: str = "") -> Pending:
+        """Send one signed request; never raises (a send failure is the Pending's answer).
+
+        ``query`` (already encoded, no ``?``) goes after ``path`` on the wire, outside the HMAC.
+        """
         headers = self.auth.headers(method, path, body)
-        headers["Content-Length"] = str(len(data))
+        data: bytes | None = None
+        if body or method != "GET":  # a bodiless GET carries no Content-Length, as httpx sends it
+            data = body.encode()
+            headers["Content-Length"] = str(len(data))
+        target = self._prefix + path + (f"?{query}" if query else "")
         conn = self._take()
         try:
-            conn.request(method, self._prefix + path, body=data, headers=headers)
+            conn.request(method, target, body=data, headers=headers)
         except (OSError, http.client.HTTPException) as exc:
             conn.close()
             return Pending(self, method, path, None, type(exc).__name__)
         return Pending(self, method, path, conn, "")
 
-    def call(self, method: str, path: str, body: str) -> Any:
-        return self.begin(method, path, body).result()
+    def call(self, method: str, path: str, body: str, query: str = "") -> Any:
+        return self.begin(method, path, body, query).result()
 
     def close(self) -> None:
         with self._lock:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from decimal import Decimal as D
 
 from fakeclock import FakeClock
+from test_resync_slices import Reconciler as StubReconciler
 
 from controller.loop import resync as resync_module
 from controller.loop.ownership import PlacedOrders
@@ -47,29 +48,6 @@ class StubVenue:
 
     def user_feed_mark(self):  # type: ignore[no-untyped-def]
         return (0, True)  # the user channel up all along
-
-
-class StubReconciler:
-    def __init__(self) -> None:
-        self.queued: list[str] = []
-        self.everything = 0
-        self.known = False
-
-    def set_orders_known(self) -> bool:
-        first, self.known = not self.known, True
-        return first
-
-    def specs(self):  # type: ignore[no-untyped-def]
-        return {}
-
-    def enqueue_all(self) -> None:
-        self.everything += 1
-
-    def enqueue_markets(self, condition_ids) -> None:  # type: ignore[no-untyped-def]
-        self.queued.extend(condition_ids)
-
-    def enqueue_short(self) -> None:
-        pass
 
 
 def make() -> tuple[Resync, StubVenue, StubReconciler, ObservedStore, FakeClock]:

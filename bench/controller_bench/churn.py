@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from typing import Any
 
 from controller.loop.controller import Controller
+from controller.loop.gcpauses import settle_after_start
 from controller.observe.state import MarketState, OpenOrder
 from controller.plan.bands import reference_price
 from controller.spec.types import MarketMakerSpec
@@ -86,6 +87,7 @@ def run_churn(mode: str, events: int, seed: int, interval: float, *, in_process:
                 ctl = make_controller(sim.url, manifests, probe, rate_limits=False)
                 ready = probe.expect(market.name, house_mid(start))
                 ctl.start()
+                settle_after_start()  # as bandctl run does after start
                 if not ready.wait(30):
                     raise SystemExit("churn: the controller never converged on the initial quotes")
                 wait_idle(ctl)

@@ -9,6 +9,8 @@ import time
 from collections import Counter
 from typing import Any
 
+from controller.loop.gcpauses import settle_after_start
+
 from .floor import measure_floor
 from .markets import house_mid, latency_path
 from .probe import Move, analyse
@@ -28,6 +30,7 @@ def bench_latency(moves: int, seed: int, gap: float, *, in_process: bool = False
         clock = sim.clock_check()
         try:
             ctl.start()
+            settle_after_start()  # as bandctl run does after start
             if not initial.wait(30):
                 raise SystemExit("latency: the controller never converged on the initial quotes")
             wait_idle(ctl)

@@ -14,6 +14,8 @@ from typing import Any
 import httpx
 import yaml
 
+from controller.loop.gcpauses import settle_after_start
+
 from .markets import ADDRESS, house_mid, sim_config, synthetic_markets, write_manifests
 from .probe import Move, Probe, analyse
 from .session import SETTLE_TIMEOUT, make_controller, start_sim_process, wait_idle, wait_until
@@ -41,6 +43,7 @@ def run_scaling(n: int, moves: int, seed: int, gap: float, idle_seconds: float) 
             ready = [probe.expect(m.name, house_mid(start)) for m in markets]
             sim_cpu0, cpu0, t_boot = process_cpu(proc.pid), time.process_time(), time.perf_counter()
             ctl.start()
+            settle_after_start()  # as bandctl run does after start
             for event in ready:
                 if not event.wait(max(60.0, n * 0.5)):
                     raise SystemExit(f"scaling: N={n}: the controller never converged on the initial quotes")

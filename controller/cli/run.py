@@ -18,6 +18,7 @@ from typing import Any
 
 from controller.journal import JournalError
 from controller.loop.controller import DEMO_PRIVATE_KEY, Controller, LiveOptions
+from controller.loop.gcpauses import settle_after_start
 from controller.loop.risk import AccountLossLimit
 from controller.venue.client import Ambiguous, ConfigError, Venue, VenueConfig, VenueError
 
@@ -174,6 +175,7 @@ def _run(controller: Controller, bind: str) -> int:
     log.info("health, status and metrics on %s", server.url)
     try:
         controller.start()
+        settle_after_start()  # once per process: the collector's pauses out of the requote path
         log.info("controller running with %d manifest(s)", len(controller.reconciler.specs()))
         stop.wait()
         left = controller.stop()

@@ -2,12 +2,11 @@
 
 Why: a full collection walks every object the process holds, and after start-up that is
 mostly what never dies (py-clob-client-v2, web3 and the Ethereum libraries, the manifests,
-the market registry). On the 2-core development machine those walks sat in the
-tick-to-quote tail: the maximum of 400 moves was 60-83 ms in five runs of the latency
-benchmark, and p99 18-33 ms. Freezing what start-up built (``gc.freeze``: never scanned
-again) and collecting the young generation less often (most garbage here is freed by
-reference counting; the collector is only needed for cycles) took p99 to 14-17 ms and the
-maximum to 20-26 ms in the same session (BENCHMARKS.md, "Tick-to-quote latency").
+the market registry). Freezing what start-up built (``gc.freeze``: never scanned again) and
+collecting the young generation less often (most garbage here is freed by reference
+counting; the collector is only needed for cycles) trims the tick-to-quote tail a little:
+p99 19.9 against 21.5 ms in the median of six interleaved pairs of latency runs, p50
+unchanged (BENCHMARKS.md, "Tick-to-quote latency").
 
 Call it once per process, after the controller has started (``bandctl run`` does): what it
 freezes is never collected, so a process that builds and drops many controllers (the

@@ -8,16 +8,16 @@ import hashlib
 import hmac
 import json
 import socket
-import threading
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from live_helpers import BTC_NO, BTC_YES, quiet_config
+from local_http import LocalHTTP
 
 from controller.loop.controller import DEMO_PRIVATE_KEY
 from controller.ops.redact import Secret
@@ -85,15 +85,11 @@ class _Stub:
             def log_message(self, *args: object) -> None:
                 return None
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.02})
-        self.thread.start()
+        self.served = LocalHTTP(Handler)
+        self.url = self.served.url
 
     def stop(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join(5)
+        self.served.stop()
 
 
 @pytest.fixture

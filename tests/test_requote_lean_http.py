@@ -8,9 +8,10 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 
 import pytest
+from local_http import LocalHTTP
 
 from controller.venue import clob_adapter as clob
 from controller.venue.fasthttp import Http, L2Auth
@@ -66,15 +67,11 @@ class _Server:
             def log_message(self, *args: object) -> None:
                 return None
 
-        self.http = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.http.server_address[1]}"
-        self.thread = threading.Thread(target=self.http.serve_forever, kwargs={"poll_interval": 0.02})
-        self.thread.start()
+        self.served = LocalHTTP(Handler)
+        self.url = self.served.url
 
     def stop(self) -> None:
-        self.http.shutdown()
-        self.http.server_close()
-        self.thread.join(5)
+        self.served.stop()
 
 
 @pytest.fixture

@@ -7,6 +7,13 @@ import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 
+class QuietHandler(BaseHTTPRequestHandler):
+    """A request handler that keeps the server's access log out of the test output."""
+
+    def log_message(self, *args: object) -> None:
+        return None
+
+
 class LocalHTTP:
     def __init__(self, handler: type[BaseHTTPRequestHandler]) -> None:
         self.http = ThreadingHTTPServer(("127.0.0.1", 0), handler)

@@ -10,14 +10,13 @@ import json
 import socket
 from collections.abc import Iterator
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from live_helpers import BTC_NO, BTC_YES, quiet_config
-from local_http import LocalHTTP
+from local_http import LocalHTTP, QuietHandler
 
 from controller.loop.controller import DEMO_PRIVATE_KEY
 from controller.ops.redact import Secret
@@ -68,7 +67,7 @@ class _Stub:
         self.requests: list[tuple[str, dict[str, list[str]], dict[str, str]]] = []
         stub = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def do_GET(self) -> None:
@@ -81,9 +80,6 @@ class _Stub:
                 self.send_header("content-length", str(len(body)))
                 self.end_headers()
                 self.wfile.write(body)
-
-            def log_message(self, *args: object) -> None:
-                return None
 
         self.served = LocalHTTP(Handler)
         self.url = self.served.url

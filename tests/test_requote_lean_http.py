@@ -8,10 +8,9 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler
 
 import pytest
-from local_http import LocalHTTP
+from local_http import LocalHTTP, QuietHandler
 
 from controller.venue import clob_adapter as clob
 from controller.venue.fasthttp import Http, L2Auth
@@ -40,7 +39,7 @@ class _Server:
         self.status = 200
         server = self
 
-        class Handler(BaseHTTPRequestHandler):
+        class Handler(QuietHandler):
             protocol_version = "HTTP/1.1"
 
             def setup(self) -> None:
@@ -63,9 +62,6 @@ class _Server:
                 self.close_connection = server.close_after_answer
 
             do_DELETE = do_POST
-
-            def log_message(self, *args: object) -> None:
-                return None
 
         self.served = LocalHTTP(Handler)
         self.url = self.served.url

@@ -25,7 +25,7 @@ from controller.ops.metrics import Metrics
 from controller.plan.rewards import RewardParams
 from controller.plan.ticks import format_decimal
 from controller.venue.client import Venue, VenueError
-from controller.venue.rewards import PublicRewardsReader, fetch_rewards, orders_scoring, user_earnings
+from controller.venue.rewards import PublicRewardsReader, fetch_rewards
 
 log = logging.getLogger("bandctl.rewards")
 
@@ -79,8 +79,8 @@ class RewardsWatch:
         scoring: dict[str, bool] = {}
         earned: dict[str, Decimal] = {}
         try:
-            scoring = orders_scoring(self.venue.client, sorted(ours))
-            earned = user_earnings(self.venue.client, self.today().date())
+            scoring = self.venue.orders_scoring(sorted(ours))  # deadline and error classes of every call
+            earned = self.venue.user_earnings(self.today().date())
         except Exception as exc:  # these reads are for display: never let them break the loop
             log.debug("reward scores not read: %s", str(exc)[:200])
         views = {}

@@ -37,13 +37,15 @@ import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 from typing import Any
 
 from controller.observe.state import Balances, OpenOrder
 from controller.ops.redact import Secret
 from controller.venue import balances, books, fasthttp, heartbeats, inflight, rest, trading
 from controller.venue import clob_adapter as clob
+from controller.venue import rewards as venue_rewards
 from controller.venue.config import VenueConfig
 from controller.venue.errors import Ambiguous, ConfigError, NotFound, RateLimited, VenueError
 from controller.venue.feedwatch import BookSource, FeedWatch, watch_venue_feed
@@ -349,6 +351,14 @@ class Venue:
     def heartbeat(self) -> str:
         """Post the exchange heartbeat (dead man's switch); re-chains on an id mismatch."""
         return heartbeats.beat(self)
+
+    def orders_scoring(self, order_ids: Sequence[str]) -> dict[str, bool]:
+        """Which of these orders score for liquidity rewards now (``POST /orders-scoring``)."""
+        return self._call("orders-scoring", venue_rewards.orders_scoring, self.client, list(order_ids))
+
+    def user_earnings(self, day: date) -> dict[str, Decimal]:
+        """Condition id -> the account's rewards earned on ``day`` (``GET /rewards/user``)."""
+        return self._call("rewards-user", venue_rewards.user_earnings, self.client, day)
 
     # -- orders ---------------------------------------------------------------------
 

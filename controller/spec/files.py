@@ -77,15 +77,18 @@ def parse_manifest_text(text: str, file: str = "<string>") -> FileLoad:
     return load
 
 
-def manifest_files(directory: str) -> list[str]:
-    """The manifest files directly inside ``directory``, sorted by name; OSError if unlistable.
+def is_manifest_name(name: str) -> bool:
+    """Whether a directory entry's name is a manifest's (``*.yaml``, ``*.yml``, not hidden).
+    The one rule, shared with the reloader's change detection; directories never count."""
+    return not name.startswith(".") and name.endswith((".yaml", ".yml"))
 
-    The one rule for which files count, shared with the reloader's change detection.
-    """
+
+def manifest_files(directory: str) -> list[str]:
+    """The manifest files directly inside ``directory``, sorted by name; OSError if unlistable."""
     return [
         os.path.join(directory, n)
         for n in sorted(os.listdir(directory))
-        if not n.startswith(".") and n.endswith((".yaml", ".yml")) and not os.path.isdir(os.path.join(directory, n))
+        if is_manifest_name(n) and not os.path.isdir(os.path.join(directory, n))
     ]
 
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from errno import ELOOP
 from stat import S_ISLNK
 
+from controller.spec.files import is_manifest_name
 from controller.spec.manifest import ManifestError, validate_paths
 from controller.spec.types import MarketMakerSpec
 
@@ -83,8 +84,7 @@ def _listing(path: str, resolved: dict[str, str]) -> list[tuple[str, str, int, i
 
 
 def _counts(entry: os.DirEntry[str]) -> bool:
-    name = entry.name
-    if name.startswith(".") or not name.endswith((".yaml", ".yml")):
+    if not is_manifest_name(entry.name):
         return False
     try:
         return not entry.is_dir()  # follows links, as os.path.isdir does

@@ -54,8 +54,8 @@ class StreamHandlers:
         # Markets whose book changed while more frames were already on the socket, and since
         # when (the market stream's thread alone touches these).
         self._held: dict[str, None] = {}
-        self._feed: FeedWatch | None = None  # the market feed watch (connect)
         self._held_since = 0.0
+        self._feed: FeedWatch | None = None  # the market feed watch (connect)
 
     def connect(self) -> Any:
         """Open both channels and watch the market feed for a stall. Every frame is decoded and

@@ -129,21 +129,24 @@ def spec(name: str) -> MarketMakerSpec:
     )
 
 
-def test_the_summary_is_one_line_for_quoting_markets_and_one_per_market_that_is_not() -> None:
+def test_the_summary_is_a_line_for_the_account_then_one_per_market_with_its_pnl_when_journaled() -> None:
     rows = []
-    for i in range(25):
-        status = ManifestStatus.new(f"m{i:02}", NOW)
-        status.band_counts = {"bid": [1], "ask": [1]}
-        quoting = i >= 13
-        reason = "QuotingAllBands" if quoting else "SizeCapped"
-        set_condition(status, st.QUOTING, quoting, reason, "", NOW)
-        rows.append((status, spec(status.name), Balances()))
-    lines = summary_lines(rows, brief_changes=4)
+    for i in range(5):
+        status = ManifestStatus.new(f"m{i}", NOW)
+        status.band_counts = {"bid": [1, 2], "ask": [1]}
+        quoting = i >= 2
+        set_condition(status, st.QUOTING, quoting, "QuotingAllBands" if quoting else "SizeCapped", "", NOW)
+        rows.append((status, spec(status.name), Balances(tokens={"1": Decimal("12.5"), "2": Decimal("2")})))
+    journaled = {"m1": {"realized": "1.5", "unrealized": "-0.254"}}
+    lines = summary_lines(rows, brief_changes=4, pnl_of=journaled.get)
     assert lines[0] == (
-        "summary: 12 of 25 manifest(s) quoting, 50 order(s) in bands, 4 brief condition change(s) not logged"
+        "summary: 3 of 5 manifest(s) quoting, 20 order(s) in bands, 4 brief condition change(s) not logged"
     )
-    assert [x.split(":")[0] for x in lines[1:11]] == [f"m{i:02}" for i in range(10)]
-    assert all(x.endswith("SizeCapped") for x in lines[1:11])
-    assert lines[11:] == ["summary: 3 more manifest(s) not quoting (see /status)"]
-    quiet = summary_lines(rows[13:])
-    assert quiet == ["summary: 12 of 12 manifest(s) quoting, 24 order(s) in bands"]
+    assert lines[1:] == [
+        "m0: ref -  bids 1,2  asks 1  position 10.5  SizeCapped",
+        "m1: ref -  bids 1,2  asks 1  position 10.5  pnl 1.25  SizeCapped",
+        "m2: ref -  bids 1,2  asks 1  position 10.5  quoting",
+        "m3: ref -  bids 1,2  asks 1  position 10.5  quoting",
+        "m4: ref -  bids 1,2  asks 1  position 10.5  quoting",
+    ]
+    assert summary_lines(rows[2:])[0] == "summary: 3 of 3 manifest(s) quoting, 12 order(s) in bands"

@@ -74,12 +74,11 @@ class LiveOptions:
     heartbeat: HeartbeatPolicy = field(default_factory=HeartbeatPolicy)
     # How long a stream may stay silent about a change REST already shows: then it is frozen.
     freeze_confirm_seconds: float = 2.0
-    # At start, how long to watch the account's heartbeat chain for another live holder
-    # (a little longer than a heartbeat interval; 0 skips the check).
+    # At start, watch the account's heartbeat chain this long for another holder (0: skip).
     lease_wait_seconds: float = 3.0
     # How often to re-read liquidity-rewards programmes, our scores and earnings (0: never).
     rewards_interval: float = 120.0
-    # One log line per market this often (0: never).
+    # The summary (an account line, then one per market) this often (0: never).
     summary_interval: float = 60.0
     # If the market stream has not connected this long after start, markets go stale.
     stream_connect_grace_seconds: float = 10.0
@@ -319,7 +318,8 @@ class Controller:
             log.exception("manifest reload failed")
 
     def _summary_job(self) -> None:
-        for line in summary_lines(self._per_manifest(lambda *m: m), self.reconciler.actions.take_brief()):
+        pnl_of = self.journaling.document if self.journaling is not None else None
+        for line in summary_lines(self._per_manifest(lambda *m: m), self.reconciler.actions.take_brief(), pnl_of):
             log.info("%s", line)
 
     def _per_manifest(self, render: Callable[[ManifestStatus, MarketMakerSpec, Balances], Any]) -> list[Any]:

@@ -52,6 +52,7 @@ class Journaling:
         self.tracker.seed(journal.fills())
         self.sampler = MidSampler(journal)
         self._names: dict[str, str] = {}  # condition id -> manifest name
+        self._conditions: dict[str, str] = {}  # manifest name -> its (latest) condition id
         self._marks: dict[str, Decimal] = {}  # condition id -> the quoted outcome's latest mid
 
     @classmethod
@@ -70,6 +71,7 @@ class Journaling:
                 self.journal.record_market(*_fields(market))
                 self.tracker.set_market(market)
                 self._names[spec.market.condition_id] = spec.name
+            self._conditions[spec.name] = spec.market.condition_id
 
     def on_user_raw(self, channel: str, raw: Mapping[str, Any]) -> None:
         """A user-channel event as received: trades of ours go to the journal and the tracker."""
@@ -124,7 +126,7 @@ class Journaling:
         since = now - window.total_seconds()
         if name is None:
             return self.tracker.report(dict(self._marks), now=now, since=since).total.window_pnl
-        condition_id = next((c for c, n in self._names.items() if n == name), None)
+        condition_id = self._conditions.get(name)
         if condition_id is None:
             return None
         mark = self._marks.get(condition_id)
@@ -139,7 +141,7 @@ class Journaling:
 
     def document(self, name: str) -> dict[str, str] | None:
         """``{"realized", "unrealized"}`` of one manifest for ``/status`` (None: not journaled)."""
-        condition_id = next((c for c, n in self._names.items() if n == name), None)
+        condition_id = self._conditions.get(name)
         if condition_id is None:
             return None
         pnl = self.tracker.market(condition_id, mid=self._marks.get(condition_id), now=self._clock())

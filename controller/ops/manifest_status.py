@@ -183,7 +183,13 @@ def _say_now(logger: logging.Logger, level: int, msg: str, *args: Any, **_hold: 
     logger.log(level, msg, *args)
 
 
-def summary_line(status: ManifestStatus, spec: MarketMakerSpec, balances: Balances) -> str:
+# The journal's {"realized", "unrealized"} of a manifest, None when it is not journaled.
+PnlOf = Callable[[str], "dict[str, str] | None"]
+
+
+def summary_line(
+    status: ManifestStatus, spec: MarketMakerSpec, balances: Balances, pnl: dict[str, str] | None = None
+) -> str:
     """One market's line of the periodic log summary."""
     outcome = status.last_outcome
     ref = outcome.plan.reference_price if outcome is not None and outcome.plan is not None else None
@@ -192,26 +198,24 @@ def summary_line(status: ManifestStatus, spec: MarketMakerSpec, balances: Balanc
     quoting = status.conditions.get(st.QUOTING)
     state = "quoting" if _quoting(status) else (quoting.reason if quoting else "?")
     shown = "-" if ref is None else ref
-    return f"{status.name}: ref {shown}  bids {bids}  asks {asks}  position {position(spec, balances)}  {state}"
-
-
-SUMMARY_LIMIT = 10  # manifests not quoting named in one summary; /status has the rest
+    money = "" if pnl is None else f"  pnl {st.pnl_text(pnl)}"
+    return f"{status.name}: ref {shown}  bids {bids}  asks {asks}  position {position(spec, balances)}{money}  {state}"
 
 
 def summary_lines(
-    manifests: Sequence[tuple[ManifestStatus, MarketMakerSpec, Balances]], brief_changes: int = 0
+    manifests: Sequence[tuple[ManifestStatus, MarketMakerSpec, Balances]],
+    brief_changes: int = 0,
+    pnl_of: PnlOf | None = None,
 ) -> list[str]:
-    """The periodic summary: one line for the account, then one for each manifest that is not
-    quoting (at most ``SUMMARY_LIMIT``), so that a thousand quoting markets cost one line."""
-    idle = [m for m in manifests if not _quoting(m[0])]
+    """The periodic summary: one line for the account, then one per market (reference, orders
+    per band each side, position, PnL when journaled, and whether it is quoting)."""
+    quoting = sum(_quoting(status) for status, _spec, _b in manifests)
     orders = sum(n for status, _spec, _b in manifests for counts in status.band_counts.values() for n in counts)
-    head = f"summary: {len(manifests) - len(idle)} of {len(manifests)} manifest(s) quoting, {orders} order(s) in bands"
+    head = f"summary: {quoting} of {len(manifests)} manifest(s) quoting, {orders} order(s) in bands"
     if brief_changes:
         head += f", {brief_changes} brief condition change(s) not logged"
-    lines = [head, *(summary_line(*m) for m in idle[:SUMMARY_LIMIT])]
-    if len(idle) > SUMMARY_LIMIT:
-        lines.append(f"summary: {len(idle) - SUMMARY_LIMIT} more manifest(s) not quoting (see /status)")
-    return lines
+    pnl = pnl_of or (lambda _name: None)
+    return [head, *(summary_line(status, spec, b, pnl(status.name)) for status, spec, b in manifests)]
 
 
 def _quoting(status: ManifestStatus) -> bool:

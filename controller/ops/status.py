@@ -271,7 +271,7 @@ def _bands(counts: Any) -> str:
     return ",".join(str(n) for n in counts)
 
 
-def _pnl(pnl: Any) -> str:
+def pnl_text(pnl: Any) -> str:
     """Realized plus unrealized, from the fill journal (``<none>`` without one)."""
     if not isinstance(pnl, Mapping):
         return _NONE
@@ -312,7 +312,7 @@ def table_rows(doc: Mapping[str, Any], now: datetime | None = None) -> list[tupl
                 _bands(orders.get("bid")),
                 _bands(orders.get("ask")),
                 str(entry.get("position") or _NONE),
-                _pnl(entry.get("pnl")),
+                pnl_text(entry.get("pnl")),
                 _age(entry, now),
                 _first_problem(entry),
             )

@@ -11,6 +11,10 @@ filtered to our account) and judges it by the bands (``chaos_figures``, ``chaos_
 it prints the figures and PASS/FAIL against issue 9's targets (``chaos_report``).
 
     .venv/bin/python bench/chaos.py --seconds 600 --seed 1 --out /tmp/chaos
+    .venv/bin/python bench/chaos.py --seconds 0 --quiet-seconds 600 --takers 0   # a quiet run
+
+The log-volume target is judged on a quiet phase only: no faults and no takers (with takers
+on, every fill moves or tops up an order, and each of those is a line the log must print).
 
 It measures and never fixes: the controller is run unmodified, through its command line.
 """

@@ -148,7 +148,7 @@ class OrderRoutes:
         except OrderRejected as exc:
             self.s.dispatch()
             raise ApiError(exc.status, exc.message) from None
-        self.s.dispatch(events)
+        self.s.dispatch(events, after_answer=True)
         return json_response(resp, headers=rate_headers(decision))
 
     async def h_post_orders(self, request: web.Request) -> web.Response:
@@ -171,7 +171,7 @@ class OrderRoutes:
                     oid = self._order_id_of(item)
                 out.append(wire.order_error(exc.message, oid))
                 continue
-            self.s.dispatch(events)
+            self.s.dispatch(events, after_answer=True)
             out.append(resp)
         return json_response(out, headers=rate_headers(decision))
 
@@ -184,7 +184,7 @@ class OrderRoutes:
     # ------------------------------------------------------------ cancelling
 
     def _cancel_response(self, canceled: list[str], not_canceled: dict[str, str], d: Decision) -> web.Response:
-        self.s.dispatch()
+        self.s.dispatch(after_answer=True)
         return json_response({"canceled": canceled, "not_canceled": not_canceled}, headers=rate_headers(d))
 
     async def h_cancel(self, request: web.Request) -> web.Response:

@@ -104,9 +104,10 @@ class SimServer:
 
     # ------------------------------------------------------------ plumbing
 
-    def dispatch(self, events: list[Event] | None = None) -> None:
-        """Send the given events (default: whatever the engine has pending) to WS subscribers."""
-        self.fanout.dispatch(self.engine.drain_events() if events is None else events)
+    def dispatch(self, events: list[Event] | None = None, *, after_answer: bool = False) -> None:
+        """Send the given events (default: whatever the engine has pending) to WS subscribers;
+        ``after_answer`` from a REST handler: see ``Fanout.dispatch``."""
+        self.fanout.dispatch(self.engine.drain_events() if events is None else events, after_answer=after_answer)
 
     def _maybe_fail_trade(self, trade: Trade) -> None:
         if self.faults.fail_trade():

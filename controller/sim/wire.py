@@ -29,20 +29,44 @@ def _levels(levels: list[tuple[int, int]]) -> list[dict[str, str]]:
     return [{"price": fmt_price(p), "size": fmt_size(s)} for p, s in levels]
 
 
+BookState = tuple[str, str, list[tuple[int, int]], list[tuple[int, int]], int, str, bool, "int | None", tuple[Any, Any]]
+
+
+def book_state(m: Market, token_id: str) -> BookState:
+    """What a message says about one token's book, copied now: (market, token, bids, asks,
+    min size, tick, neg risk, last trade, top). A message built later from it says what
+    the book was at this moment, whatever the engine has done since."""
+    bids, asks = m.levels_for(token_id)
+    return (
+        m.condition_id,
+        token_id,
+        bids,
+        asks,
+        m.cfg.min_size,
+        m.tick_str,
+        m.cfg.neg_risk,
+        m.last_trade(token_id),
+        m.top(token_id),
+    )
+
+
 def book_summary(m: Market, token_id: str, ts: float) -> dict[str, Any]:
     """REST OrderBookSummary with the hash the client's generate_orderbook_summary_hash computes."""
-    bids, asks = m.levels_for(token_id)
-    last = m.last_trade(token_id)
+    return summary_of(book_state(m, token_id), ts)
+
+
+def summary_of(state: BookState, ts: float) -> dict[str, Any]:
+    cond, token_id, bids, asks, min_size, tick_str, neg_risk, last, _ = state
     summary = {
-        "market": m.condition_id,
+        "market": cond,
         "asset_id": token_id,
         "timestamp": ms(ts),
         "hash": "",
         "bids": _levels(bids),
         "asks": _levels(asks),
-        "min_order_size": fmt_size(m.cfg.min_size),
-        "tick_size": m.tick_str,
-        "neg_risk": m.cfg.neg_risk,
+        "min_order_size": fmt_size(min_size),
+        "tick_size": tick_str,
+        "neg_risk": neg_risk,
         "last_trade_price": "" if last is None else fmt_price(last),
     }
     summary["hash"] = hashlib.sha1(dumps(summary).encode()).hexdigest()
@@ -64,18 +88,26 @@ def ws_book(m: Market, token_id: str, ts: float) -> dict[str, Any]:
     }
 
 
-def _top_strings(m: Market, token_id: str) -> tuple[str, str]:
-    bb, ba = m.top(token_id)
+def _top_strings(top: tuple[int | None, int | None]) -> tuple[str, str]:
+    bb, ba = top
     return ("0" if bb is None else fmt_price(bb)), ("1" if ba is None else fmt_price(ba))
 
 
 def price_change(m: Market, changes: dict[tuple[int, int], int], ts: float, tokens: tuple[str, ...]) -> dict[str, Any]:
     """One message for the market; a YES level at p appears on the NO side at 1-p (mirror view)."""
+    return price_change_of(m.condition_id, m.cfg.yes, [book_state(m, t) for t in tokens], changes, ts)
+
+
+def price_change_of(
+    cond: str, yes: str, states: list[BookState], changes: dict[tuple[int, int], int], ts: float
+) -> dict[str, Any]:
+    """``price_change`` from the books' states taken when the change happened (``book_state``)."""
     entries: list[dict[str, str]] = []
-    for token_id in tokens:
-        is_yes = token_id == m.cfg.yes
-        book_hash = book_summary(m, token_id, ts)["hash"]
-        best_bid, best_ask = _top_strings(m, token_id)
+    for state in states:
+        token_id = state[1]
+        is_yes = token_id == yes
+        book_hash = summary_of(state, ts)["hash"]
+        best_bid, best_ask = _top_strings(state[8])
         for (side, p), size in changes.items():
             if is_yes:
                 price, book_side = p, ("BUY" if side == BID else "SELL")
@@ -92,7 +124,7 @@ def price_change(m: Market, changes: dict[tuple[int, int], int], ts: float, toke
                     "best_ask": best_ask,
                 }
             )
-    return {"event_type": "price_change", "market": m.condition_id, "timestamp": ms(ts), "price_changes": entries}
+    return {"event_type": "price_change", "market": cond, "timestamp": ms(ts), "price_changes": entries}
 
 
 def best_bid_ask(m: Market, token_id: str, ts: float) -> dict[str, Any]:
@@ -177,7 +209,8 @@ def open_order(o: Order) -> dict[str, Any]:
     }
 
 
-def user_order(evt: OrderEvent) -> dict[str, Any]:
+def user_order(evt: OrderEvent, trade_ids: list[str] | None = None) -> dict[str, Any]:
+    """``trade_ids``: the order's trade ids when the event happened (default: the order's now)."""
     o = evt.order
     return {
         "event_type": "order",
@@ -192,7 +225,7 @@ def user_order(evt: OrderEvent) -> dict[str, Any]:
         "original_size": fmt_size(o.size),
         "size_matched": fmt_size(evt.matched),
         "outcome": o.outcome,
-        "associate_trades": list(o.trade_ids) or None,
+        "associate_trades": list(o.trade_ids if trade_ids is None else trade_ids) or None,
         "created_at": str(int(o.created_at)),
         "expiration": str(o.expiration),
         "order_type": o.order_type,

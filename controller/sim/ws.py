@@ -2,8 +2,9 @@
 
 Each connection has its own outgoing queue drained by a writer task, so a slow consumer
 never blocks the REST path; a consumer hopelessly behind is dropped, as production
-would. This module only manages who is subscribed to what; ``fanout`` decides what
-each subscriber receives.
+would. A queued message may be ``Deferred``: its text is built when a writer first sends
+it, so the REST request that caused it is answered before that work. This module only
+manages who is subscribed to what; ``fanout`` decides what each subscriber receives.
 """
 
 from __future__ import annotations
@@ -29,6 +30,25 @@ log = logging.getLogger("bandctl.sim")
 WS_QUEUE_LIMIT = 10_000
 
 
+class Deferred:
+    """A message's text built on first use, once for every connection it is queued on.
+
+    ``build`` must depend only on what it captured when queued (a copy of the book), never
+    on the exchange's state when it runs."""
+
+    __slots__ = ("_build", "_text")
+
+    def __init__(self, build: Callable[[], str]) -> None:
+        self._build: Callable[[], str] | None = build
+        self._text: str | None = None
+
+    def text(self) -> str:
+        if self._text is None:
+            assert self._build is not None
+            self._text, self._build = self._build(), None
+        return self._text
+
+
 class Conn:
     """One WebSocket connection with its outgoing queue and subscriptions."""
 
@@ -37,7 +57,7 @@ class Conn:
         self.ws = ws
         self.request = request
         self.kind = kind  # "market" | "user"
-        self.queue: asyncio.Queue[str | None] = asyncio.Queue()
+        self.queue: asyncio.Queue[str | Deferred | None] = asyncio.Queue()
         self.connected_at = time.monotonic()
         self.assets: set[str] = set()
         self.custom = False
@@ -48,7 +68,7 @@ class Conn:
         self.sent = 0
         self.dropped = 0
 
-    def send(self, text: str, *, control: bool = False) -> None:
+    def send(self, text: str | Deferred, *, control: bool = False) -> None:
         if self.closed:
             return
         if not control:
@@ -73,9 +93,14 @@ class Conn:
 
     async def writer(self) -> None:
         while True:
-            text = await self.queue.get()
-            if text is None:
+            item = await self.queue.get()
+            if item is None:
                 return
+            try:
+                text = item if isinstance(item, str) else item.text()
+            except Exception:  # a message that cannot be built is lost, not the connection
+                log.exception("building a ws message failed")
+                continue
             try:
                 await self.ws.send_str(text)
                 self.sent += 1

@@ -10,10 +10,12 @@
   controller's WebSocket connection to the controller receiving the ``POST /orders``
   response of the last replacement order (the order is then resting: the
   emulator matches and rests an order before it answers). Hooks wrap the controller's WS
-  handler and schema validator, ``Reconciler.reconcile``, ``Venue.cancel_orders``,
+  handler, ``Reconciler.reconcile``, ``Venue.cancel_orders``,
   ``Venue.place_orders``, ``Venue.cancel_and_place`` and ``Venue._sign`` (benchmark-side
   monkeypatching, no controller change) to break the time down; the emulator's book-change
-  dispatch is hooked in its own process (``controller_bench/simproc.py``).
+  dispatch is hooked in its own process (``controller_bench/simproc.py``). The controller
+  runs production's WS path: no JSON-Schema check of the messages unless ``--ws-schema``
+  (a tests-and-benchmarks extra, ~0.1 ms a message, which the run had until 2026-12-02).
 * ``churn``: order actions (places + cancels sent) per 1,000 price events on a seeded
   fair-value path (steps of 0.5 or 1 tick, 2% jumps of 3-8 ticks), for bandctl and for a
   naive loop that on every price event cancels all its orders and places one at every
@@ -100,6 +102,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=0.075,
         help="latency: min seconds between moves (keeps the 40 orders/s tier unexhausted)",
     )
+    parser.add_argument(
+        "--ws-schema",
+        action="store_true",
+        help="latency: also check every WS message against the channels' JSON Schemas (a tests-and-benchmarks "
+        "extra production does not run; the latency run's default before 2026-12-02)",
+    )
     parser.add_argument("--scaling-gap", type=float, default=0.05, help="scaling: min seconds between moves")
     parser.add_argument("--events", type=int, help="churn: price events per loop (default 1000, quick 80)")
     parser.add_argument("--interval", type=float, default=0.05, help="churn: seconds between price events")
@@ -142,7 +150,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for _ in range(args.repeats):
             runs.append(
                 bench_latency(
-                    args.moves or (60 if quick else 1000), args.seed, args.gap, in_process=args.sim_in_process
+                    args.moves or (60 if quick else 1000),
+                    args.seed,
+                    args.gap,
+                    in_process=args.sim_in_process,
+                    ws_schema=args.ws_schema,
                 )
             )
             if not args.json:

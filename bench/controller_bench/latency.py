@@ -20,12 +20,17 @@ from .stats import breakdown, load, mean, summary_ms
 # --------------------------------------------------------------------------- latency
 
 
-def bench_latency(moves: int, seed: int, gap: float, *, in_process: bool = False) -> dict[str, Any]:
+def bench_latency(
+    moves: int, seed: int, gap: float, *, in_process: bool = False, ws_schema: bool = False
+) -> dict[str, Any]:
+    """``ws_schema``: add the channels' JSON-Schema check of every WS message (a tests-and-benchmarks
+    extra, ~0.1 ms a message; the default until 2026-12-02). Off, the controller runs production's
+    path, which ``bandctl run`` takes."""
     load_before = load()
     start = 0.505
     with one_market(start, seed, rate_limits=True, in_process=in_process) as world:
         market, spec, manifests, sim, probe = world.market, world.spec, world.manifests, world.sim, world.probe
-        ctl = make_controller(sim.url, manifests, probe, rate_limits=True)
+        ctl = make_controller(sim.url, manifests, probe, rate_limits=True, ws_schema=ws_schema)
         initial = probe.expect(market.name, house_mid(start))
         clock = sim.clock_check()
         try:
@@ -73,6 +78,7 @@ def bench_latency(moves: int, seed: int, gap: float, *, in_process: bool = False
             ctl.stop()
     return {
         "emulator": sim.where,
+        "ws_schema_check": ws_schema,
         "clock_check": clock,
         "moves": attempted,
         "measured": len(results),

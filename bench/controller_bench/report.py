@@ -28,7 +28,8 @@ def print_latency(r: dict[str, Any]) -> None:
     print(
         f"load before {r['load_before']} after {r['load_after']}; CPU {r['process_cpu_s']} s (controller process) "
         f"+ {r.get('emulator_cpu_s', '-')} s (emulator, {r.get('emulator', '-')}) over {r['wall_s']} s; "
-        f"clock check: {clock.get('out_of_order', '-')} of {clock.get('rounds', '-')} child readings out of order"
+        f"clock check: {clock.get('out_of_order', '-')} of {clock.get('rounds', '-')} child readings out of order; "
+        f"WS schema check: {'on' if r.get('ws_schema_check', True) else 'off (production path)'}"
     )
     print(_row(["ms", "n", "p50", "p90", "p99", "max"]))
     print(_row(["---"] * 6))

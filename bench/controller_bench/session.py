@@ -46,12 +46,16 @@ def make_venue(url: str, *, rate_limits: bool) -> Venue:
     )
 
 
-def make_controller(url: str, manifests: Path, probe: Probe, *, rate_limits: bool) -> Controller:
+def make_controller(
+    url: str, manifests: Path, probe: Probe, *, rate_limits: bool, ws_schema: bool = True
+) -> Controller:
+    """``ws_schema``: also check every WS message against the channels' JSON Schemas, an extra of
+    tests and benchmarks that production does not run (``bandctl run`` passes no validators)."""
     venue = make_venue(url, rate_limits=rate_limits)
     ctl = Controller(
         venue,
         LiveOptions(manifest_paths=[str(manifests)]),
-        ws_validators=probe.validators(schema="no-schema" not in WHAT_IF),
+        ws_validators=probe.validators(schema=ws_schema and "no-schema" not in WHAT_IF),
     )
     probe.attach_controller(ctl)
     if "debounce" in WHAT_IF:

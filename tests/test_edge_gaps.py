@@ -142,3 +142,55 @@ def test_a_lost_message_on_a_busy_stream_is_repaired_over_rest(sim: Any) -> None
         assert stalled == [], "a repaired gap is not a stall: quotes are not pulled"
     finally:
         venue.disconnect()
+
+
+def probe_watch(now: list[float], silence: list[float]) -> tuple[FeedWatch, list[list[str]], list[list[str]]]:
+    """A watch whose REST book for YES always differs from the stream's (a message missed)."""
+    store = store_with_book(now)
+    rest = iter(Book.from_levels([Level(D("0.4") + D(i) / 1000, D(1))], []) for i in range(1000))
+    repaired: list[list[str]] = []
+    stalled: list[list[str]] = []
+    watch = FeedWatch(
+        silent_for=lambda: silence[0],
+        tokens=lambda: [YES],
+        read_books=lambda tokens: {YES: next(rest)},
+        books=store,
+        on_stalled=stalled.append,
+        probe_after=1.0,
+        confirm_after=0.5,
+        clock=lambda: now[0],
+    )
+    watch.on_repaired = repaired.append
+    return watch, repaired, stalled
+
+
+def miss(watch: FeedWatch, now: list[float], silence: list[float], delivered_meanwhile: bool) -> None:
+    """One probe that finds YES differing, then its confirmation 0.5 s later."""
+    silence[0] = max(silence[0], 1.0)
+    watch.check()
+    now[0] += 0.5
+    silence[0] = 0.2 if delivered_meanwhile else silence[0] + 0.5
+    watch.check()
+    now[0] += 1.0
+    silence[0] += 1.0
+
+
+def test_a_miss_on_a_silent_channel_is_repaired_first_and_a_second_one_is_a_stall() -> None:
+    now, silence = [100.0], [0.0]
+    watch, repaired, stalled = probe_watch(now, silence)
+    miss(watch, now, silence, delivered_meanwhile=False)
+    assert repaired == [[YES]] and stalled == [], "one lost message on a quiet market looks like this"
+    miss(watch, now, silence, delivered_meanwhile=False)
+    assert stalled == [[YES]] and len(repaired) == 1, "nothing delivered since the repair: a stall"
+
+
+def test_misses_while_the_channel_delivers_other_events_are_repaired_never_a_stall() -> None:
+    now, silence = [100.0], [0.0]
+    watch, repaired, stalled = probe_watch(now, silence)
+    for _ in range(3):
+        miss(watch, now, silence, delivered_meanwhile=True)
+    assert len(repaired) == 3 and stalled == []
+    now[0] += 1.0  # an event half a second after the last repair, then silence again
+    silence[0] = 1.5
+    miss(watch, now, silence, delivered_meanwhile=False)
+    assert len(repaired) == 4 and stalled == [], "the channel delivered since the last repair"

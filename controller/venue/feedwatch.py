@@ -5,9 +5,14 @@ market. The only proof is the exchange's own book: when the market channel has
 delivered nothing for ``probe_after`` seconds, :class:`FeedWatch` reads the books over
 REST and compares them with the stream-maintained ones (``BookSource``, i.e. the
 observed store). A difference the stream has not delivered ``confirm_after`` seconds
-later is a stall: ``on_stalled(tokens)`` is called (adopt REST, pull quotes,
-reconnect — the caller's choice). A quiet market shows no difference and costs one
-``POST /books`` per ``probe_after`` seconds.
+later is a miss. A quiet market shows no difference and costs one ``POST /books`` per
+``probe_after`` seconds.
+
+A miss is not yet a stall: one message lost on a market with no traffic after it looks
+the same. The first miss (or one while the channel still delivers other markets' events)
+is repaired: REST's book is adopted and ``on_repaired(tokens)`` replans on it, quotes
+stay. Only a miss on a channel that has delivered nothing since the previous repair is a
+stall: ``on_stalled(tokens)`` is called (pull quotes, reconnect: the caller's choice).
 
 A stream that loses single messages is not silent, but each price change carries the
 exchange's best bid and ask: a book that has disagreed with it for ``gap_after`` seconds
@@ -66,6 +71,7 @@ class FeedWatch:
         self._last_probe = float("-inf")
         self._suspects: dict[str, int] = {}
         self._suspected_at = 0.0
+        self._probe_repaired_at = float("-inf")  # the last miss the probe repaired instead of calling a stall
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
@@ -150,11 +156,22 @@ class FeedWatch:
         if not silent:
             return []  # the stream delivered since: it was only racing REST
         remote = self._read_books(silent)
-        stalled = [t for t in silent if t in remote and self._books.resync_book(t, remote[t], suspects[t]) == "missed"]
-        if stalled:
-            self.stalls += 1
-            self._notify(self._on_stalled, stalled)
-        return stalled
+        missed = [t for t in silent if t in remote and self._books.resync_book(t, remote[t], suspects[t]) == "missed"]
+        if not missed:
+            return []
+        now, quiet = self._clock(), self._silent_for()
+        alive = quiet < now - self._suspected_at  # other events arrived since the probe
+        if alive or quiet < now - self._probe_repaired_at:
+            self._probe_repaired_at = now
+            for token in missed:
+                self._books.adopt_book(token, remote[token])
+            self.repairs += 1
+            log.info("market feed: %d book(s) missed a stream message; REST's adopted", len(missed))
+            self._notify(self.on_repaired, missed)
+            return []
+        self.stalls += 1
+        self._notify(self._on_stalled, missed)
+        return missed
 
     def _read_books(self, tokens: Sequence[str]) -> Mapping[str, Book]:
         try:

@@ -135,19 +135,26 @@ class OpenOrder:
     size: Decimal  # original size
     size_matched: Decimal = Decimal(0)
 
+    def __post_init__(self) -> None:
+        # Computed once: a plan reads them tens of times per order (not fields: equality,
+        # repr and the state file see the same order as before).
+        remaining = max(self.size - self.size_matched, _ZERO)
+        object.__setattr__(self, "_remaining", remaining)
+        object.__setattr__(self, "_locked_collateral", self.price * remaining if self.side == "BUY" else _ZERO)
+
     @property
     def remaining(self) -> Decimal:
-        return max(self.size - self.size_matched, Decimal(0))
+        return self._remaining  # type: ignore[attr-defined]
 
     @property
     def locked_collateral(self) -> Decimal:
         """Collateral the exchange holds for this order: price x remaining for a BUY."""
-        return self.price * self.remaining if self.side == "BUY" else _ZERO
+        return self._locked_collateral  # type: ignore[attr-defined]
 
     @property
     def locked_tokens(self) -> Decimal:
         """Shares of ``token_id`` the exchange holds: the remaining size of a SELL."""
-        return self.remaining if self.side == "SELL" else _ZERO
+        return self._remaining if self.side == "SELL" else _ZERO  # type: ignore[attr-defined]
 
 
 @dataclass(frozen=True)

@@ -127,6 +127,7 @@ class Controller:
             self.threads,
             market_feed_trusted=lambda: self.handlers.market_feed_trusted(),
             on_frozen=self._on_frozen,
+            market_silent_for=lambda: self._streams.market.silent_for() if self._streams else float("inf"),
             freeze_confirm_seconds=options.freeze_confirm_seconds,
         )
         self.state_lock = StateDirLock(options.state_dir) if options.state_dir is not None else None
@@ -378,9 +379,8 @@ class Controller:
                     rewards = self.rewards.document(spec.market.condition_id, self._reward_estimate(spec))
                     if rewards is not None:
                         entry["rewards"] = rewards
-        streams = {"market": False, "user": False}
-        if self._streams is not None:
-            streams = {"market": self._streams.market.connected, "user": self._streams.user.connected}
+        live = self._streams
+        streams = {name: live is not None and getattr(live, name).connected for name in ("market", "user")}
         return st.status_document(now, self.ready()[0], streams, manifests)
 
     def _reward_estimate(self, spec: MarketMakerSpec) -> Any:

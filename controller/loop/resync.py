@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 
@@ -88,6 +89,7 @@ class Resync:
         *,
         market_feed_trusted: Callable[[], bool],
         on_frozen: Callable[[list[str]], None],
+        market_silent_for: Callable[[], float] = lambda: float("inf"),
         freeze_confirm_seconds: float = 2.0,
     ) -> None:
         self.venue = venue
@@ -97,6 +99,7 @@ class Resync:
         self.threads = threads
         self.market_feed_trusted = market_feed_trusted
         self.on_frozen = on_frozen
+        self.market_silent_for = market_silent_for  # seconds since the market channel's last event
         self.freeze_confirm_seconds = freeze_confirm_seconds
         self._lock = threading.Lock()
         self._rules_cursor = 0
@@ -261,9 +264,11 @@ class Resync:
         self.venue.refresh_rules(chosen)
 
     def _confirm_frozen(self, suspects: dict[str, int]) -> None:
-        """A REST book showed a change the stream had not delivered. If the stream has
-        stayed silent since, it is frozen (or dropping messages): adopt REST, mark the
-        market stale and let the owner reconnect. A live stream would have delivered it."""
+        """A REST book showed a change the stream had not delivered, and still does: adopt
+        REST's book. If the channel has delivered nothing since, it is frozen: mark the
+        market stale and let the owner reconnect. If it delivered other markets' events, it
+        lost one message (a drop): the market is planned again on REST's book, quotes stay."""
+        checked_at = time.monotonic()
         silent = [t for t, seen in suspects.items() if self.store.stream_updates(t) == seen]
         if not silent:
             return
@@ -272,17 +277,23 @@ class Resync:
         except (VenueError, Ambiguous) as exc:
             log.warning("frozen-stream check failed: %s", str(exc)[:300])
             return
-        frozen = []
+        missed = []
         for token in silent:
             snapshot = books.get(token)
             if snapshot is not None and self.store.resync_book(token, snapshot.book, suspects[token]) == "missed":
                 self.store.adopt_book(token, snapshot.book)
                 condition_id = self.store.market_of_token(token)
                 if condition_id:
-                    frozen.append(condition_id)
-                    self.store.mark_stale(condition_id, "the market stream missed a book change")
-        if frozen:
-            self.on_frozen(frozen)
+                    missed.append(condition_id)
+        if not missed:
+            return
+        if self.market_silent_for() < time.monotonic() - checked_at + self.freeze_confirm_seconds:
+            log.info("market feed: %d book(s) missed a stream message; REST's adopted", len(missed))
+            self.reconciler.enqueue_markets(missed)
+            return
+        for condition_id in missed:
+            self.store.mark_stale(condition_id, "the market stream missed a book change")
+        self.on_frozen(missed)
 
 
 def _rolling(items: list[str], cursor: int, count: int) -> tuple[list[str], int]:

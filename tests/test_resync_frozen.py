@@ -5,6 +5,7 @@ adopted and the market planned again with its quotes left alone."""
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal as D
 
 from test_resync_slices import BOOK, FEW, Rig
@@ -26,7 +27,7 @@ def rig_with_a_missed_book(silent_for: float) -> tuple[Rig, str, str, list[list[
 
 def test_a_channel_silent_since_the_suspicion_is_frozen() -> None:
     rig, market, token, frozen = rig_with_a_missed_book(silent_for=60.0)
-    rig.resync._confirm_frozen({token: rig.store.stream_updates(token)})
+    rig.resync._confirm_frozen({token: rig.store.stream_updates(token)}, time.monotonic() - 2.0)
     assert frozen == [[market]]
     assert rig.store.snapshot([market]).markets[market].books[token] == BOOK
     assert rig.store.stale_reason(market) == "the market stream missed a book change"
@@ -34,7 +35,7 @@ def test_a_channel_silent_since_the_suspicion_is_frozen() -> None:
 
 def test_a_channel_that_delivered_meanwhile_lost_one_message_and_quotes_stay() -> None:
     rig, market, token, frozen = rig_with_a_missed_book(silent_for=0.1)
-    rig.resync._confirm_frozen({token: rig.store.stream_updates(token)})
+    rig.resync._confirm_frozen({token: rig.store.stream_updates(token)}, time.monotonic() - 2.0)
     assert frozen == [] and rig.reconciler.queued == [market]
     assert rig.store.snapshot([market]).markets[market].books[token] == BOOK
     assert rig.store.stale_reason(market) != "the market stream missed a book change"

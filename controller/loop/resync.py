@@ -236,7 +236,13 @@ class Resync:
             after = _fingerprints(self.store.snapshot(looked_at))
         self._refresh_some_rules(markets)
         if suspects:
-            self.threads.spawn("frozen-stream-check", self._confirm_frozen, suspects, delay=self.freeze_confirm_seconds)
+            self.threads.spawn(
+                "frozen-stream-check",
+                self._confirm_frozen,
+                suspects,
+                time.monotonic(),
+                delay=self.freeze_confirm_seconds,
+            )
         if initial or first_read:
             self.reconciler.enqueue_all()
         else:
@@ -263,12 +269,12 @@ class Resync:
         chosen, self._rules_cursor = _rolling(markets, self._rules_cursor, RULES_PER_RESYNC)
         self.venue.refresh_rules(chosen)
 
-    def _confirm_frozen(self, suspects: dict[str, int]) -> None:
+    def _confirm_frozen(self, suspects: dict[str, int], suspected_at: float) -> None:
         """A REST book showed a change the stream had not delivered, and still does: adopt
         REST's book. If the channel has delivered nothing since, it is frozen: mark the
         market stale and let the owner reconnect. If it delivered other markets' events, it
-        lost one message (a drop): the market is planned again on REST's book, quotes stay."""
-        checked_at = time.monotonic()
+        lost one message (a drop): the market is planned again on REST's book, quotes stay.
+        ``suspected_at``: ``time.monotonic()`` when the resync saw the difference."""
         silent = [t for t, seen in suspects.items() if self.store.stream_updates(t) == seen]
         if not silent:
             return
@@ -287,7 +293,7 @@ class Resync:
                     missed.append(condition_id)
         if not missed:
             return
-        if self.market_silent_for() < time.monotonic() - checked_at + self.freeze_confirm_seconds:
+        if self.market_silent_for() < time.monotonic() - suspected_at:  # delivered since the suspicion
             log.info("market feed: %d book(s) missed a stream message; REST's adopted", len(missed))
             self.reconciler.enqueue_markets(missed)
             return

@@ -93,15 +93,11 @@ def _top_strings(top: tuple[int | None, int | None]) -> tuple[str, str]:
     return ("0" if bb is None else fmt_price(bb)), ("1" if ba is None else fmt_price(ba))
 
 
-def price_change(m: Market, changes: dict[tuple[int, int], int], ts: float, tokens: tuple[str, ...]) -> dict[str, Any]:
-    """One message for the market; a YES level at p appears on the NO side at 1-p (mirror view)."""
-    return price_change_of(m.condition_id, m.cfg.yes, [book_state(m, t) for t in tokens], changes, ts)
-
-
 def price_change_of(
     cond: str, yes: str, states: list[BookState], changes: dict[tuple[int, int], int], ts: float
 ) -> dict[str, Any]:
-    """``price_change`` from the books' states taken when the change happened (``book_state``)."""
+    """One ``price_change`` for the market from the books' states taken when the change
+    happened (``book_state``); a YES level at p appears on the NO side at 1-p (mirror view)."""
     entries: list[dict[str, str]] = []
     for state in states:
         token_id = state[1]

@@ -229,9 +229,8 @@ def _crossing_book(ctx: Context, released: list[OpenOrder]) -> Book:
         views.append(ctx.market.books[quoted])
     if complement in ctx.market.books:
         views.append(ctx.market.books[complement].mirrored())
-    bids = [lv for b in views for lv in without_orders(b, released, quoted, complement).bids[:1]]
-    asks = [lv for b in views for lv in without_orders(b, released, quoted, complement).asks[:1]]
-    return Book.from_levels(bids, asks)
+    cut = [without_orders(b, released, quoted, complement) for b in views]
+    return Book.from_levels([lv for b in cut for lv in b.bids[:1]], [lv for b in cut for lv in b.asks[:1]])
 
 
 def _band_price(

@@ -16,6 +16,7 @@ on bad input, with a message meant to follow a field path ("must be ...").
 from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation, localcontext
+from functools import lru_cache
 from typing import Literal
 
 ZERO = Decimal(0)
@@ -104,9 +105,12 @@ def on_grid(price: Decimal, tick: Decimal) -> bool:
 def round_to_tick(price: Decimal, tick: Decimal, direction: Direction) -> Decimal:
     """Round onto the tick grid, ``"down"`` (toward -inf) or ``"up"`` (toward +inf)."""
     rounding = ROUND_FLOOR if direction == "down" else ROUND_CEILING
+    if tick <= 0:
+        raise ValueError(f"tick size must be positive, got {tick}")
+    # One context for the division and the product (the planner calls this ~20 times a plan).
     with localcontext() as ctx:
         ctx.prec = 80
-        steps = _steps(price, tick).to_integral_value(rounding=rounding)
+        steps = (price / tick).to_integral_value(rounding=rounding)
         return _clean(steps * tick, tick)
 
 
@@ -132,9 +136,16 @@ def round_away(price: Decimal, reference: Decimal, tick: Decimal) -> Decimal:
 
 def _clean(value: Decimal, tick: Decimal) -> Decimal:
     # Present grid prices with the tick's own exponent: 0.48, not 0.4800 or 48E-2.
+    quantum = _grid_quantum(tick)
+    return value.quantize(quantum) if quantum is not None else value
+
+
+@lru_cache(maxsize=64)
+def _grid_quantum(tick: Decimal) -> Decimal | None:
+    """1E<exponent> of the normalised tick when it has decimals (ticks equal in value share one)."""
     exponent = tick.normalize().as_tuple().exponent
     assert isinstance(exponent, int)
-    return value.quantize(Decimal(1).scaleb(exponent)) if exponent < 0 else value
+    return Decimal(1).scaleb(exponent) if exponent < 0 else None
 
 
 def price_bounds(tick: Decimal) -> tuple[Decimal, Decimal]:

@@ -29,7 +29,7 @@ def _depth(value: Any) -> int:
 
 
 def _open_depth(text: str) -> int:
-    """The deepest run of unclosed openers outside strings, as a recursive decoder meets them."""
+    """The deepest run of unclosed openers outside strings that a recursive decoder reaches."""
     depth = deepest = 0
     in_string = escaped = False
     for ch in text:
@@ -37,6 +37,8 @@ def _open_depth(text: str) -> int:
             escaped, in_string = (False, True) if escaped else (ch == "\\", ch != '"')
         elif ch == '"':
             in_string = True
+        elif ch == "\\":
+            break  # a backslash outside a string: the decoder refuses the text here
         elif ch in "[{":
             depth += 1
             deepest = max(deepest, depth)

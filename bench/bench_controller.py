@@ -30,7 +30,8 @@
 
 The latency and churn runs start the emulator in a child process (its own interpreter lock,
 as a remote exchange would be), driven over a pipe; ``--sim-in-process`` runs it on a thread
-of this process instead (the set-up before, for comparison). ``--repeats N`` runs latency or
+of this process instead (the set-up before, for comparison); ``--pin`` gives the child a CPU of
+its own and this process the others. ``--repeats N`` runs latency or
 churn N times, each with a fresh emulator and controller, and reports each run and the
 median of every figure over the runs.
 
@@ -72,6 +73,7 @@ from controller_bench.report import (  # noqa: E402
     print_scaling,
 )
 from controller_bench.scaling import bench_scaling  # noqa: E402
+from controller_bench.simproc import split_cpus  # noqa: E402
 from controller_bench.stats import load  # noqa: E402
 from controller_bench.whatif import WHAT_IF, WHAT_IFS, apply_process_what_ifs  # noqa: E402
 
@@ -101,6 +103,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         type=float,
         default=0.075,
         help="latency: min seconds between moves (keeps the 40 orders/s tier unexhausted)",
+    )
+    parser.add_argument(
+        "--pin",
+        action="store_true",
+        help="latency, churn: the emulator's child process on the last CPU, this process on the others (Linux)",
     )
     parser.add_argument(
         "--ws-schema",
@@ -145,6 +152,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"WHAT-IF experiments (not the shipped controller): {', '.join(sorted(WHAT_IF))}")
     t_all = time.perf_counter()
     results["emulator"] = "in process" if args.sim_in_process else "child process"
+    if args.pin:
+        results["pinned"] = split_cpus()
+        if not args.json:
+            print(f"pinned: {results['pinned']}")
     if args.which in ("latency", "all"):
         runs = []
         for _ in range(args.repeats):

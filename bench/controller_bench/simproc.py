@@ -9,6 +9,9 @@ re-quote messages behind our own requests. The child runs the same emulator
 ``multiprocessing`` pipe carries the few calls the runs make. ``InProcessSim`` keeps the
 old set-up (``--sim-in-process``) for comparison; both have the same methods.
 
+``split_cpus`` (``--pin``) puts the child on a CPU of its own and this process on the others,
+so that the two also never take turns on one CPU, as with an exchange on another machine.
+
 Timestamps taken in the child are ``time.perf_counter()``: CLOCK_MONOTONIC on Linux, one
 clock for every process of the machine; ``clock_check`` verifies that at start-up.
 This module may not decide anything about the controller, nor reach it but over sockets.
@@ -27,6 +30,19 @@ from pathlib import Path
 from typing import Any
 
 START_TIMEOUT = 60.0
+
+_child_cpus: set[int] | None = None  # split_cpus: the CPU every child emulator is pinned to
+
+
+def split_cpus() -> str:
+    """Pin this process to all its CPUs but the last and every child emulator to the last one."""
+    global _child_cpus
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 2:
+        raise SystemExit("--pin needs at least 2 CPUs")
+    _child_cpus = {cpus[-1]}
+    os.sched_setaffinity(0, set(cpus[:-1]))
+    return f"emulator on CPU {cpus[-1]}, controller on CPU {','.join(map(str, cpus[:-1]))}"
 
 
 def process_cpu(pid: int) -> float:
@@ -68,8 +84,10 @@ class _Hooked:
         return self.sim.call(on_loop)
 
 
-def _child(conn: Connection, config: dict[str, Any], seed: int) -> None:
+def _child(conn: Connection, config: dict[str, Any], seed: int, cpus: set[int] | None = None) -> None:
     """The child's main thread: serve the pipe until "stop" or the parent goes away."""
+    if cpus:
+        os.sched_setaffinity(0, cpus)
     logging.basicConfig(level=logging.ERROR)
     hooked = _Hooked(config, seed)
     sim = hooked.sim
@@ -105,7 +123,8 @@ class ChildSim:
     def __init__(self, config: dict[str, Any], seed: int) -> None:
         ctx = multiprocessing.get_context("spawn")  # no fork of a process that may hold threads
         self._conn, child_end = ctx.Pipe()
-        self._proc = ctx.Process(target=_child, args=(child_end, config, seed), name="bench-sim", daemon=True)
+        args = (child_end, config, seed, _child_cpus)
+        self._proc = ctx.Process(target=_child, args=args, name="bench-sim", daemon=True)
         self._proc.start()
         child_end.close()
         self._lock = threading.Lock()

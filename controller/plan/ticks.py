@@ -89,11 +89,16 @@ def is_tick_size(tick: Decimal) -> bool:
 
 def _steps(price: Decimal, tick: Decimal) -> Decimal:
     """price / tick, exactly (enough precision for any parsed decimal)."""
-    if tick <= 0:
-        raise ValueError(f"tick size must be positive, got {tick}")
     with localcontext() as ctx:
         ctx.prec = 80
-        return price / tick
+        return _divide(price, tick)
+
+
+def _divide(price: Decimal, tick: Decimal) -> Decimal:
+    # In the caller's context: exact only inside one of the 80-digit contexts above and below.
+    if tick <= 0:
+        raise ValueError(f"tick size must be positive, got {tick}")
+    return price / tick
 
 
 def on_grid(price: Decimal, tick: Decimal) -> bool:
@@ -105,12 +110,10 @@ def on_grid(price: Decimal, tick: Decimal) -> bool:
 def round_to_tick(price: Decimal, tick: Decimal, direction: Direction) -> Decimal:
     """Round onto the tick grid, ``"down"`` (toward -inf) or ``"up"`` (toward +inf)."""
     rounding = ROUND_FLOOR if direction == "down" else ROUND_CEILING
-    if tick <= 0:
-        raise ValueError(f"tick size must be positive, got {tick}")
     # One context for the division and the product (the planner calls this ~20 times a plan).
     with localcontext() as ctx:
         ctx.prec = 80
-        steps = (price / tick).to_integral_value(rounding=rounding)
+        steps = _divide(price, tick).to_integral_value(rounding=rounding)
         return _clean(steps * tick, tick)
 
 

@@ -91,11 +91,11 @@ class WorkerPool:
         if self._stopping.is_set():
             return
         self._spawn(slot)  # first, so the slot is never without a live worker once counted
-        with self._lock:
-            self.restarts += 1
         log.error("%s worker %d died (%s); restarted it", self.name, slot, reason[:300])
         if self.on_restart is not None:
             try:
                 self.on_restart(reason)
             except Exception:
                 log.exception("worker restart hook failed")
+        with self._lock:  # last: a restart that is counted has already been reported (metrics)
+            self.restarts += 1

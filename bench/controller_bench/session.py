@@ -170,6 +170,17 @@ class OneMarket:
         self.probe.lines[cond].emits.extend(self.sim.move(cond, fair))
         return sent
 
+    def start_move(self, fair: str) -> float:
+        """``move`` that returns before the emulator runs it (see ``simproc``: a driver waiting on
+        the emulator meanwhile slows the burst it writes); :meth:`finish_move` joins its times."""
+        sent = time.perf_counter()
+        self.sim.start_move(self.market.condition_id, fair)
+        return sent
+
+    def finish_move(self) -> None:
+        """The started move's enqueue times join the probe's timeline (waits until it has run)."""
+        self.probe.lines[self.market.condition_id].emits.extend(self.sim.moved())
+
 
 @contextmanager
 def one_market(start: float, seed: int, *, rate_limits: bool, in_process: bool = False) -> Iterator[OneMarket]:

@@ -12,6 +12,13 @@ old set-up (``--sim-in-process``) for comparison; both have the same methods.
 ``split_cpus`` (``--pin``) puts the child on a CPU of its own and this process on the others,
 so that the two also never take turns on one CPU, as with an exchange on another machine.
 
+``start_move`` / ``moved`` (the latency run) drive a move without a caller waiting on the
+emulator's loop meanwhile: the child answers the pipe first, then starts the move. A caller
+that waits for ``move``'s answer wakes on it while the loop writes the re-quote's burst and
+takes the interpreter lock from it: the burst's last frame left ~0.45 ms later at the median.
+No exchange has such a driver, so the latency run must not have it either; the churn run
+keeps ``move`` (its naive loop reacts when the call returns, as a polling script would).
+
 Timestamps taken in the child are ``time.perf_counter()``: CLOCK_MONOTONIC on Linux, one
 clock for every process of the machine; ``clock_check`` verifies that at start-up.
 This module may not decide anything about the controller, nor reach it but over sockets.
@@ -25,6 +32,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
@@ -60,6 +68,7 @@ class _Hooked:
         self.sim = start_sim(config, seed=seed)
         self.armed: str | None = None
         self.emits: list[float] = []
+        self._moving: Future[list[float]] | None = None
         server = self.sim._server
         book_change = server._book_change
 
@@ -83,6 +92,29 @@ class _Hooked:
 
         return self.sim.call(on_loop)
 
+    def start_move(self, cond: str, fair: str) -> None:
+        """``move`` without waiting: the loop runs it when it can; :meth:`moved` collects it."""
+        self.moved()  # one move at a time: never two armed at once
+
+        def on_loop(server: Any) -> list[float]:
+            self.armed, self.emits = cond, []
+            try:
+                server.set_fair_value(cond, fair)
+            finally:
+                self.armed = None
+            return self.emits
+
+        try:
+            self._moving = self.sim.submit(on_loop)
+        except Exception as exc:  # raised by the next moved(): the caller is not waiting now
+            self._moving = Future()
+            self._moving.set_exception(exc)
+
+    def moved(self) -> list[float]:
+        """The started move's enqueue times, once it has run (nothing started: none)."""
+        moving, self._moving = self._moving, None
+        return moving.result(timeout=START_TIMEOUT) if moving is not None else []
+
 
 def _child(conn: Connection, config: dict[str, Any], seed: int, cpus: set[int] | None = None) -> None:
     """The child's main thread: serve the pipe until "stop" or the parent goes away."""
@@ -94,6 +126,7 @@ def _child(conn: Connection, config: dict[str, Any], seed: int, cpus: set[int] |
     ops: dict[str, Callable[..., Any]] = {
         "clock": time.perf_counter,
         "move": hooked.move,
+        "moved": hooked.moved,
         "admin_state": sim.admin_state,
         "fund": sim.fund,
     }
@@ -106,6 +139,10 @@ def _child(conn: Connection, config: dict[str, Any], seed: int, cpus: set[int] |
                 break
             if op == "stop":
                 break
+            if op == "start_move":  # answered first, so that nobody waits on the loop meanwhile
+                conn.send(("ok", None))
+                hooked.start_move(*args, **kwargs)
+                continue
             try:
                 conn.send(("ok", ops[op](*args, **kwargs)))
             except Exception as exc:  # reported to the parent, which raises it
@@ -151,6 +188,12 @@ class ChildSim:
 
     def move(self, cond: str, fair: str) -> list[float]:
         return self._call("move", cond, fair)
+
+    def start_move(self, cond: str, fair: str) -> None:
+        self._call("start_move", cond, fair)
+
+    def moved(self) -> list[float]:
+        return self._call("moved")
 
     def admin_state(self, trades_limit: int = 1000) -> dict[str, Any]:
         return self._call("admin_state", trades_limit)
@@ -199,6 +242,12 @@ class InProcessSim:
 
     def move(self, cond: str, fair: str) -> list[float]:
         return self._hooked.move(cond, fair)
+
+    def start_move(self, cond: str, fair: str) -> None:
+        self._hooked.start_move(cond, fair)
+
+    def moved(self) -> list[float]:
+        return self._hooked.moved()
 
     def admin_state(self, trades_limit: int = 1000) -> dict[str, Any]:
         return self._hooked.sim.admin_state(trades_limit)

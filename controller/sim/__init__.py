@@ -16,6 +16,7 @@ work onto that loop, so the engine is only ever touched from one thread.
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -52,13 +53,17 @@ class SimHandle:
 
     def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
         """Run ``fn(server, ...)`` on the server's loop thread and return its result."""
+        return self.submit(fn, *args, **kwargs).result(timeout=30)
+
+    def submit(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> concurrent.futures.Future[T]:
+        """Schedule ``fn(server, ...)`` on the server's loop thread; its result arrives in the future."""
         if self._stopped:
             raise RuntimeError("emulator stopped")
 
         async def run() -> T:
             return fn(self._server, *args, **kwargs)
 
-        return asyncio.run_coroutine_threadsafe(run(), self._loop).result(timeout=30)
+        return asyncio.run_coroutine_threadsafe(run(), self._loop)
 
     def admin_state(
         self,

@@ -41,6 +41,8 @@ def print_latency(r: dict[str, Any]) -> None:
     for key in ("sign_post_delete_ms", "sign_post_ms", "sign_ms"):
         if key in floor:
             print(_row([f"floor: {key[:-3].replace('_', ' + ')}", *_lat(floor[key])]))
+    if "sign_hot_ms" in floor:
+        print(_row(["floor: sign, back to back (no idle gap)", *_lat(floor["sign_hot_ms"])]))
     if floor:
         print("floor: order id is the signed digest:", floor.get("order_id_is_signed_digest"))
     print("per move:", r["per_move"])
@@ -162,6 +164,7 @@ def print_latency_repeats(r: dict[str, Any]) -> None:
         ("floor: sign + post + delete", ("floor", "sign_post_delete_ms")),
         ("floor: sign + post", ("floor", "sign_post_ms")),
         ("floor: sign", ("floor", "sign_ms")),
+        ("floor: sign, back to back (no idle gap)", ("floor", "sign_hot_ms")),
         *((key, ("breakdown_ms", key)) for key in med.get("breakdown_ms", {})),
     ]
     for label, path in rows:

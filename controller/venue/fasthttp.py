@@ -4,8 +4,8 @@ Why: profiling the requote showed the official client's per-call overhead (httpx
 request stack, a thread hop onto the venue pool, L2 headers rebuilt from scratch) at
 several milliseconds a call on a busy interpreter, against ~1 ms for the emulator's own
 work. Here the static L2 headers are built once, each request adds only its timestamp
-and HMAC, and a small pool of ``http.client`` connections stays open, so a request is
-one ``send`` on the caller's thread. Two requests can be in flight at once on two
+and HMAC, and a small pool of keep-alive connections (``http11``, the wire format) stays
+open, so a request is one ``send`` on the caller's thread. Two requests can be in flight at once on two
 connections from one thread: :meth:`Http.begin` sends, :meth:`Pending.result` reads.
 
 Answers keep the official client's contract (``clob_adapter.answer_or_raise``): decoded
@@ -23,9 +23,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import http.client
 import select
-import socket
 import threading
 import time
 import zlib
@@ -34,6 +32,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from controller.venue import clob_adapter as clob
+from controller.venue import http11
 
 ResponseObserver = Callable[[str, str, int, Mapping[str, str]], None]  # method, path, status, headers
 
@@ -71,7 +70,7 @@ class L2Auth:
 class Pending:
     """One request sent on its own connection; :meth:`result` reads the answer (once)."""
 
-    def __init__(self, http: Http, method: str, path: str, conn: http.client.HTTPConnection | None, error: str) -> None:
+    def __init__(self, http: Http, method: str, path: str, conn: http11.Connection | None, error: str) -> None:
         self._http, self.method, self.path = http, method, path
         self._conn, self._error = conn, error
         self.sent_at = time.perf_counter()
@@ -80,22 +79,21 @@ class Pending:
         if self._conn is None:
             raise clob.PolyApiException(error_msg=f"request error: {self._error}")
         conn, self._conn = self._conn, None
+        limit = self._http.max_body
         try:
-            response = conn.getresponse()
-            body = _read_capped(response, self._http.max_body)
-            status = response.status
-            headers = response.headers
-            reusable = not response.will_close
-        except (OSError, http.client.HTTPException) as exc:
+            response = conn.read_response(limit, method=self.method)
+            body = _inflated(response, limit)
+        except http11.BodyTooLarge as exc:
+            conn.close()
+            size = f"of {exc.declared} bytes " if exc.declared is not None else ""
+            raise clob.PolyApiException(error_msg=f"answer {size}over the {limit}-byte limit") from None
+        except (OSError, http11.ProtocolError) as exc:
             conn.close()
             raise clob.PolyApiException(error_msg=f"request error: {type(exc).__name__}") from None
-        except clob.PolyApiException:
-            conn.close()
-            raise
-        self._http.give_back(conn, reusable)
+        self._http.give_back(conn, response.reusable)
         if self._http.on_response is not None:
-            self._http.on_response(self.method, self.path, status, headers)  # type: ignore[arg-type]
-        return clob.answer_or_raise(status, body, self.method, self.path)
+            self._http.on_response(self.method, self.path, response.status, response.headers)
+        return clob.answer_or_raise(response.status, body, self.method, self.path)
 
 
 class Http:
@@ -119,7 +117,7 @@ class Http:
         self._prefix = url.path.rstrip("/")
         self.auth, self.timeout, self.max_body, self.on_response = auth, timeout, max_body, on_response
         self._max_idle = max_idle
-        self._idle: list[http.client.HTTPConnection] = []
+        self._idle: list[http11.Connection] = []
         self._lock = threading.Lock()
         self._closed = False
 
@@ -136,8 +134,8 @@ class Http:
         target = self._prefix + path + (f"?{query}" if query else "")
         conn = self._take()
         try:
-            conn.request(method, target, body=data, headers=headers)
-        except (OSError, http.client.HTTPException) as exc:
+            conn.send(method, target, headers, data)
+        except OSError as exc:
             conn.close()
             return Pending(self, method, path, None, type(exc).__name__)
         return Pending(self, method, path, conn, "")
@@ -153,7 +151,7 @@ class Http:
 
     # -- connections ---------------------------------------------------------------
 
-    def _take(self) -> http.client.HTTPConnection:
+    def _take(self) -> http11.Connection:
         while True:
             with self._lock:
                 conn = self._idle.pop() if self._idle else None
@@ -163,30 +161,23 @@ class Http:
                 return conn
             conn.close()  # the server closed it while idle: never send on a dead socket
 
-    def give_back(self, conn: http.client.HTTPConnection, reusable: bool) -> None:
+    def give_back(self, conn: http11.Connection, reusable: bool) -> None:
         with self._lock:
             if reusable and not self._closed and len(self._idle) < self._max_idle:
                 self._idle.append(conn)
                 return
         conn.close()
 
-    def _connect(self) -> http.client.HTTPConnection:
-        conn: http.client.HTTPConnection
-        if self._https:
-            conn = http.client.HTTPSConnection(self._host, self._port, timeout=self.timeout)
-        else:
-            conn = http.client.HTTPConnection(self._host, self._port, timeout=self.timeout)
+    def _connect(self) -> http11.Connection:
+        conn = http11.Connection(self._host, self._port, https=self._https, timeout=self.timeout)
         try:
             conn.connect()
-            if conn.sock is not None:
-                # One write per request already; no Nagle wait behind an unacknowledged one.
-                conn.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         except OSError:
-            conn.close()  # request() connects again and reports the failure
+            conn.close()  # send() connects again and reports the failure
         return conn
 
 
-def _still_open(conn: http.client.HTTPConnection) -> bool:
+def _still_open(conn: http11.Connection) -> bool:
     sock = conn.sock
     if sock is None:
         return False
@@ -199,18 +190,14 @@ def _still_open(conn: http.client.HTTPConnection) -> bool:
     return not readable
 
 
-def _read_capped(response: http.client.HTTPResponse, limit: int) -> bytes:
-    declared = response.getheader("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
-        raise clob.PolyApiException(error_msg=f"answer of {declared} bytes is over the {limit}-byte limit")
-    body = response.read(limit + 1)
-    if len(body) > limit:
-        raise clob.PolyApiException(error_msg=f"answer over the {limit}-byte limit")
-    if (response.getheader("content-encoding") or "").lower() == "gzip":
+def _inflated(response: http11.Response, limit: int) -> bytes:
+    """The body, gunzipped if the server encoded it (we ask for identity), within ``limit``."""
+    body = response.body
+    if (response.headers.get("content-encoding") or "").lower() == "gzip":
         inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
         body = inflate.decompress(body, limit + 1)
         if len(body) > limit or inflate.unconsumed_tail:
-            raise clob.PolyApiException(error_msg=f"answer over the {limit}-byte limit")
+            raise http11.BodyTooLarge(limit)
     return body
 
 

@@ -37,7 +37,7 @@ from controller.loop.workqueue import WorkQueue
 from controller.observe.state import ObservedState, OpenOrder
 from controller.observe.store import ObservedStore
 from controller.ops.telemetry import reconcile_scope
-from controller.plan.bands import MarketPlan, plan_market
+from controller.plan.bands import Draft, draft_market
 from controller.plan.rewards import RewardParams
 from controller.spec.types import MarketMakerSpec
 from controller.venue.client import Ambiguous, RateLimited, Venue, VenueError
@@ -290,8 +290,8 @@ class Reconciler:
         if planned is None:
             outcome.waiting = "the market's book has not arrived yet, or is being read again"
             return
-        result, now = planned
-        outcome.plan = result
+        draft, now = planned
+        result = outcome.plan = draft.plan
         with self._lock:
             if result.alerts:
                 self._short.add(name)
@@ -299,18 +299,21 @@ class Reconciler:
                 self._short.discard(name)
         if not result.cancel and not result.place:
             return
-        execute(
-            self.venue,
-            self.store,
-            spec,
-            result,
-            now,
-            outcome,
-            on_placed=lambda ids: self._record_placed(spec, ids),
-            force_post_only=self._in_post_only_window(),
-            on_action=self.on_action,
-            actions=self.actions,
-        )
+        try:
+            execute(
+                self.venue,
+                self.store,
+                spec,
+                result,
+                now,
+                outcome,
+                on_placed=lambda ids: self._record_placed(spec, ids),
+                force_post_only=self._in_post_only_window(),
+                on_action=self.on_action,
+                actions=self.actions,
+            )
+        finally:  # whether more is placed once the cancels settle: asked after sending
+            outcome.plan = draft.complete()
         done = set(outcome.canceled)
         self.echo.record(c.order for c in result.cancel if c.order is not None and c.order_id in done)
         # Level-triggered: look again once the exchange has answered (balances freed by
@@ -318,19 +321,19 @@ class Reconciler:
         if outcome.requeue_after is None and outcome.ok:
             outcome.requeue_after = 0.0
 
-    def _plan_settled(self, spec: MarketMakerSpec, name: str) -> tuple[MarketPlan, datetime] | None:
+    def _plan_settled(self, spec: MarketMakerSpec, name: str) -> tuple[Draft, datetime] | None:
         """Plan; once more if the book changed while planning (the rest of a burst), and once
         more after it settles if the plan looks like another maker's re-quote caught halfway."""
         cid, version = spec.market.condition_id, self.book_version
         planned = self._plan(spec, name)
         if planned is not None and version is not None and version(cid) != planned[2]:
             planned = self._plan(spec, name)
-        suspect = planned is not None and self.halfway.suspect(name, planned[0])
+        suspect = planned is not None and self.halfway.suspect(name, planned[0].plan)
         if suspect and self.settle is not None and self.settle(cid):
             planned = self._plan(spec, name)
         if planned is None:
             return None
-        self.halfway.remember(name, planned[0])
+        self.halfway.remember(name, planned[0].plan)
         return planned[0], planned[1]
 
     def with_market_inputs(self, state: ObservedState) -> ObservedState:
@@ -340,7 +343,7 @@ class Reconciler:
         markets = {cid: replace(m, end_time=inputs[cid][0], rewards=inputs[cid][1]) for cid, m in state.markets.items()}
         return replace(state, markets=markets)
 
-    def _plan(self, spec: MarketMakerSpec, name: str) -> tuple[MarketPlan, datetime, int] | None:
+    def _plan(self, spec: MarketMakerSpec, name: str) -> tuple[Draft, datetime, int] | None:
         """Plan on the state as it is now, with the book version read (None: no first book yet)."""
         condition_id = spec.market.condition_id
         if self.before_plan is not None:
@@ -365,7 +368,7 @@ class Reconciler:
             book = market.books.get(spec.market.quoted_token)
             bid, ask = (None, None) if book is None else (book.best_bid, book.best_ask)
             self.on_mid(condition_id, spec.market.quoted_token, None if bid is None or ask is None else (bid + ask) / 2)
-        return plan_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged), now, seen
+        return draft_market(spec, state, now, cancel_unmanaged=self.cancel_unmanaged), now, seen
 
     def _in_post_only_window(self) -> bool:
         with self._lock:

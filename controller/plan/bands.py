@@ -18,7 +18,7 @@ from controller.plan.model import (
     QuoteSide,
     ReferenceSkew,
 )
-from controller.plan.planner import plan, plan_market
+from controller.plan.planner import Draft, draft_market, plan, plan_market
 from controller.plan.reasons import (
     AdjustReason,
     CancelReason,
@@ -35,6 +35,7 @@ __all__ = [
     "AdjustReason",
     "CancelReason",
     "Cancellation",
+    "Draft",
     "ForeignOrder",
     "KeepReason",
     "Kept",
@@ -49,6 +50,7 @@ __all__ = [
     "WarningReason",
     "apply_plan",
     "band_positions",
+    "draft_market",
     "in_band",
     "metric_label",
     "plan",

@@ -2,15 +2,15 @@
 
 Pure: no I/O, no clock reads (``now`` is an argument), deterministic, stable ordering.
 ``bandctl diff`` prints what :func:`plan` returns and the live reconciler executes what
-:func:`plan_market` returns for one market. This module only sequences the phases
+:func:`draft_market` returns for one market (:func:`plan_market`, completed). This module only sequences the phases
 (pull or classify, then place); the decisions live in ``reference``, ``classify`` and
 ``placements``. Semantics: ``docs/bands.md``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import replace
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -64,9 +64,34 @@ def plan(
 def plan_market(
     spec: MarketMakerSpec, state: ObservedState, now: datetime, *, cancel_unmanaged: bool = False
 ) -> MarketPlan:
-    """Plan one market on its own (what the live reconciler calls per work item)."""
+    """Plan one market on its own."""
+    return draft_market(spec, state, now, cancel_unmanaged=cancel_unmanaged).complete()
+
+
+@dataclass(frozen=True)
+class Draft:
+    """A market's plan whose cancels and placements are final, before ``awaiting_cancels``.
+
+    Whether more would be placed once the cancels settle takes a second placement pass. It
+    changes nothing that is sent, so the live reconciler sends ``plan`` first and asks
+    :meth:`complete` afterwards, off the requote's path. ``complete`` returns exactly what
+    :func:`plan_market` returns.
+    """
+
+    plan: MarketPlan
+    _complete: Callable[[], MarketPlan] | None = None
+
+    def complete(self) -> MarketPlan:
+        return self.plan if self._complete is None else self._complete()
+
+
+def draft_market(
+    spec: MarketMakerSpec, state: ObservedState, now: datetime, *, cancel_unmanaged: bool = False
+) -> Draft:
+    """Plan one market on its own, ``awaiting_cancels`` left to :meth:`Draft.complete` (what the
+    live reconciler calls per work item)."""
     market, ctx = _decide(spec, state, now, cancel_unmanaged)
-    return _fill(market, ctx, Ledger(), frozenset(c.order_id for c in market.cancel))
+    return _draft(market, ctx, Ledger(), frozenset(c.order_id for c in market.cancel))
 
 
 # A cancelled order with one of these reasons counts toward no band's amount: placing
@@ -197,24 +222,34 @@ def _foreign(orders: Sequence[OpenOrder]) -> tuple[ForeignOrder, ...]:
 
 
 def _fill(market: MarketPlan, ctx: Context | None, ledger: Ledger, released: frozenset[str]) -> MarketPlan:
-    """Phase 2: placements, committing into the shared ``ledger``.
+    """Phase 2: placements, committing into the shared ``ledger`` (see :func:`_draft`)."""
+    return _draft(market, ctx, ledger, released).complete()
 
-    Run twice: as planned (cancelled orders still lock) and as if every cancel in
-    ``released`` were confirmed; if the second places differently, the plan is
-    incomplete until the cancels settle (``awaiting_cancels``).
+
+def _draft(market: MarketPlan, ctx: Context | None, ledger: Ledger, released: frozenset[str]) -> Draft:
+    """Phase 2: placements as planned (cancelled orders still lock), committed into ``ledger``.
+
+    Completing it places once more as if every cancel in ``released`` were confirmed, on the
+    ledger as it was before this market: if that places differently, the plan is incomplete
+    until the cancels settle (``awaiting_cancels``). Nothing released: nothing to compare.
     """
     if ctx is None:
-        return market
-    optimistic, _ = new_orders(ctx, ledger.copy(), released)
+        return Draft(market)
+    before = ledger.copy() if released else ledger
     placements, warnings = new_orders(ctx, ledger, frozenset())
-    filled = replace(
-        market,
-        place=tuple(placements),
-        alerts=(*market.alerts, *warnings),
-        awaiting_cancels=optimistic != placements,
-    )
+    filled = replace(market, place=tuple(placements), alerts=(*market.alerts, *warnings))
     fit_mode = ctx.spec.rewards.mode == "fit" and ctx.market.rewards is not None
-    return rewards_fit.finish(filled, ctx.spec, ctx.market, ctx.orders, fit_mode)
+    draft = rewards_fit.finish(filled, ctx.spec, ctx.market, ctx.orders, fit_mode)
+    if not released:
+        return Draft(draft)
+
+    def complete() -> MarketPlan:
+        optimistic, _ = new_orders(ctx, before, released)
+        if optimistic == placements:
+            return draft
+        return rewards_fit.finish(replace(filled, awaiting_cancels=True), ctx.spec, ctx.market, ctx.orders, fit_mode)
+
+    return Draft(draft, complete)
 
 
 def _empty(spec: MarketMakerSpec, reason: PullReason, note: str) -> MarketPlan:

@@ -79,33 +79,24 @@ class _Hooked:
 
         server._book_change = timed_book_change
 
+    def _armed_move(self, server: Any, cond: str, fair: str) -> list[float]:
+        """On the emulator's loop: set the fair value with the hook armed; the enqueue times."""
+        self.armed, self.emits = cond, []
+        try:
+            server.set_fair_value(cond, fair)
+        finally:
+            self.armed = None
+        return self.emits
+
     def move(self, cond: str, fair: str) -> list[float]:
         """Set the fair value on the emulator's loop with the hook armed; the re-quote's enqueue times."""
-
-        def on_loop(server: Any) -> list[float]:
-            self.armed, self.emits = cond, []
-            try:
-                server.set_fair_value(cond, fair)
-            finally:
-                self.armed = None
-            return self.emits
-
-        return self.sim.call(on_loop)
+        return self.sim.call(self._armed_move, cond, fair)
 
     def start_move(self, cond: str, fair: str) -> None:
         """``move`` without waiting: the loop runs it when it can; :meth:`moved` collects it."""
         self.moved()  # one move at a time: never two armed at once
-
-        def on_loop(server: Any) -> list[float]:
-            self.armed, self.emits = cond, []
-            try:
-                server.set_fair_value(cond, fair)
-            finally:
-                self.armed = None
-            return self.emits
-
         try:
-            self._moving = self.sim.submit(on_loop)
+            self._moving = self.sim.submit(self._armed_move, cond, fair)
         except Exception as exc:  # raised by the next moved(): the caller is not waiting now
             self._moving = Future()
             self._moving.set_exception(exc)

@@ -8,6 +8,7 @@ interim 1xx answers, split across many segments; and every broken one is refused
 from __future__ import annotations
 
 import contextlib
+import gzip
 import socket
 import threading
 from collections.abc import Iterator
@@ -226,3 +227,30 @@ def test_any_chunking_of_a_body_reads_back_the_same_bytes(body: bytes, sizes: li
         for peer in peers:
             peer.stop()
     assert response.body == body and response.reusable
+
+
+def _lean_call(peers: list[_Peer], answer: bytes) -> object:
+    from controller.venue.fasthttp import Http, L2Auth
+
+    peer = _Peer([answer])
+    peers.append(peer)
+    http = Http(f"http://127.0.0.1:{peer.port}", L2Auth("0xabc", "key", "c2VjcmV0", "pass"), timeout=5.0, max_body=1024)
+    try:
+        return http.call("POST", "/orders", "[]")
+    finally:
+        http.close()
+
+
+def test_a_gzip_body_is_inflated_on_the_lean_path(peer_factory: list[_Peer]) -> None:
+    body = gzip.compress(b'{"ok": true}')
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n" % len(body) + body
+    assert _lean_call(peer_factory, answer) == {"ok": True}
+
+
+def test_a_gzip_body_that_does_not_inflate_is_a_transport_failure(peer_factory: list[_Peer]) -> None:
+    from controller.venue import clob_adapter as clob
+
+    answer = b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: 9\r\n\r\nnot gzip!"
+    with pytest.raises(clob.PolyApiException) as caught:
+        _lean_call(peer_factory, answer)
+    assert getattr(caught.value, "status_code", None) is None  # an unknown outcome, never a crash

@@ -1,10 +1,11 @@
 """The planner's entry points: spec + observed state + time -> a Plan.
 
 Pure: no I/O, no clock reads (``now`` is an argument), deterministic, stable ordering.
-``bandctl diff`` prints what :func:`plan` returns and the live reconciler executes what
-:func:`draft_market` returns for one market (:func:`plan_market`, completed). This module only sequences the phases
-(pull or classify, then place); the decisions live in ``reference``, ``classify`` and
-``placements``. Semantics: ``docs/bands.md``.
+``bandctl diff`` prints what :func:`plan` returns; the live reconciler executes what
+:func:`draft_market` returns for one market and completes it after sending (the result
+is :func:`plan_market`'s). This module only sequences the phases (pull or classify, then
+place); the decisions live in ``reference``, ``classify`` and ``placements``. Semantics:
+``docs/bands.md``.
 """
 
 from __future__ import annotations

@@ -4,9 +4,10 @@ Why: profiling the requote showed the official client's per-call overhead (httpx
 request stack, a thread hop onto the venue pool, L2 headers rebuilt from scratch) at
 several milliseconds a call on a busy interpreter, against ~1 ms for the emulator's own
 work. Here the static L2 headers are built once, each request adds only its timestamp
-and HMAC, and a small pool of keep-alive connections (``http11``, the wire format) stays
-open, so a request is one ``send`` on the caller's thread. Two requests can be in flight at once on two
-connections from one thread: :meth:`Http.begin` sends, :meth:`Pending.result` reads.
+and HMAC, and a small pool of keep-alive connections (``http11``, the wire format)
+stays open, so a request is one ``send`` on the caller's thread. Two requests can be in
+flight at once on two connections from one thread: :meth:`Http.begin` sends,
+:meth:`Pending.result` reads.
 
 Answers keep the official client's contract (``clob_adapter.answer_or_raise``): decoded
 JSON on a 200, ``PolyApiException`` with ``status_code`` otherwise and with no status for
@@ -195,7 +196,10 @@ def _inflated(response: http11.Response, limit: int) -> bytes:
     body = response.body
     if (response.headers.get("content-encoding") or "").lower() == "gzip":
         inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)
-        body = inflate.decompress(body, limit + 1)
+        try:
+            body = inflate.decompress(body, limit + 1)
+        except zlib.error:
+            raise http11.ProtocolError("a gzip body that does not inflate") from None
         if len(body) > limit or inflate.unconsumed_tail:
             raise http11.BodyTooLarge(limit)
     return body

@@ -94,8 +94,8 @@ class _Hooked:
 
     def start_move(self, cond: str, fair: str) -> None:
         """``move`` without waiting: the loop runs it when it can; :meth:`moved` collects it."""
-        self.moved()  # one move at a time: never two armed at once
         try:
+            self.moved()  # one move at a time: never two armed at once
             self._moving = self.sim.submit(self._armed_move, cond, fair)
         except Exception as exc:  # raised by the next moved(): the caller is not waiting now
             self._moving = Future()

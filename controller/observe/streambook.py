@@ -71,10 +71,20 @@ class StreamBook:
         self._frozen = None
         self.stream_updates += 1
 
+    def best(self) -> tuple[Decimal | None, Decimal | None]:
+        """The best bid and ask, as :meth:`freeze` would give them, without building the book.
+
+        Every message of a burst checks the top; only the last one's trigger and the plan
+        need the whole book, so the levels are sorted once per burst rather than per message."""
+        if self._frozen is not None:
+            return self._frozen.best_bid, self._frozen.best_ask
+        bid = max((p for p, s in self.bids.items() if s > 0), default=None)
+        ask = min((p for p, s in self.asks.items() if s > 0), default=None)
+        return bid, ask
+
     def check_top(self, top: tuple[Decimal | None, Decimal | None], now: float) -> None:
         """Compare our best bid and ask with the exchange's after a price change."""
-        book = self.freeze()
-        if (book.best_bid, book.best_ask) == top:
+        if self.best() == top:
             self.disagrees_since = None
         elif self.disagrees_since is None:
             self.disagrees_since = now

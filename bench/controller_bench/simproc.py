@@ -15,7 +15,7 @@ so that the two also never take turns on one CPU, as with an exchange on another
 ``start_move`` / ``moved`` (the latency run) drive a move without a caller waiting on the
 emulator's loop meanwhile: the child answers the pipe first, then starts the move. A caller
 that waits for ``move``'s answer wakes on it while the loop writes the re-quote's burst and
-takes the interpreter lock from it: the burst's last frame left ~0.45 ms later at the median.
+takes the interpreter lock from it, so the burst's later frames leave late.
 No exchange has such a driver, so the latency run must not have it either; the churn run
 keeps ``move`` (its naive loop reacts when the call returns, as a polling script would).
 

@@ -325,6 +325,19 @@ def test_no_dsn_is_a_no_op() -> None:
     assert not sentry_sdk.get_client().is_active()
 
 
+def test_reconcile_scope_forks_no_scope_without_sentry(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert not sentry_sdk.get_client().is_active()
+
+    def forked() -> None:
+        raise AssertionError("a scope was forked with Sentry off")
+
+    monkeypatch.setattr(sentry_sdk, "new_scope", forked)
+    ran = []
+    with reconcile_scope("demo-btc-150k"):
+        ran.append(True)
+    assert ran == [True]
+
+
 def test_sentry_sends_no_pii(sentry: MemoryTransport) -> None:
     assert sentry_sdk.get_client().should_send_default_pii() is False
 

@@ -251,8 +251,8 @@ def reconcile_scope(name: str) -> Iterator[None]:
     """Tag every Sentry event raised or logged inside one reconcile with ``market=<name>``.
 
     A forked scope, so the tag does not leak to other reconciles on other worker threads.
-    Without Sentry initialised, no scope: forking one is still most of a cold reconcile's
-    first 0.1 ms (every reconcile of a quiet market starts cold), and nothing would read it.
+    Without Sentry initialised, no scope is forked: nothing would read it, and the fork is on
+    the path of every reconcile, before its first request.
     """
     import sentry_sdk
 
